@@ -1,0 +1,39 @@
+"""Pure-JAX numerics of the paper: models, tangent kernels, Hessian norms, GD, power-law fits.
+
+Nothing in this package imports Kedro, pandas or matplotlib.
+"""
+
+from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
+from ntk_linearity.numerics.kernels import (
+    empirical_ntk,
+    kernel_difference,
+    ntk_diagonal,
+    relative_kernel_change,
+)
+from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, mlp
+from ntk_linearity.numerics.scaling import PowerLawFit, fit_power_law
+from ntk_linearity.numerics.training import (
+    DivergenceError,
+    TrainingResult,
+    gradient_descent,
+    snapshot_schedule,
+)
+
+__all__ = [
+    "ACTIVATIONS",
+    "HEADS",
+    "MLP",
+    "DivergenceError",
+    "PowerLawFit",
+    "SpectralNorm",
+    "TrainingResult",
+    "empirical_ntk",
+    "fit_power_law",
+    "gradient_descent",
+    "hessian_spectral_norm",
+    "kernel_difference",
+    "mlp",
+    "ntk_diagonal",
+    "relative_kernel_change",
+    "snapshot_schedule",
+]

@@ -1,0 +1,231 @@
+"""The empirical tangent kernel K(w) of Eq. 1 and its change K(w_t) - K(w_0).
+
+Both methods write the kernel as a sum of factored Gram products,
+
+    K[(i, c), (j, c')] = sum_f  s_f * <G_f[i, c], G_f[j, c']> * <A_f[i], A_f[j]>,
+
+* ``structured``: one factor per dense layer, ``G = df/dz`` and ``A`` the layer input
+  (DESIGN.md section 4): O(n*m) memory;
+* ``jacobian``: one factor per parameter array, ``G`` its per-sample Jacobian and ``A = 1``: general,
+  O(chunk*p) memory, chunked over samples.
+
+Rows are ordered ``sample * C + output`` for C outputs. Kernel *differences* use the identity
+``P_t Q_t - P_0 Q_0 = (P_t - P_0) Q_t + P_0 (Q_t - Q_0)`` with ``P_t - P_0 = dG G_t^T + G_0 dG^T``, so the
+change is computed from the parameter-induced change of the factors and never as the difference of
+two large, separately rounded kernels (DESIGN.md section 4, "Precision").
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+
+Factor = tuple[jax.Array, jax.Array, jax.Array]  # (G: (n, C, k), A: (n, r), scale)
+METHODS = ("auto", "structured", "jacobian")
+DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024**3
+
+
+def supports_structured(apply: Callable) -> bool:
+    """True when ``apply`` is the bound ``apply`` of a model exposing ``kernel_factors``."""
+    return hasattr(getattr(apply, "__self__", None), "kernel_factors")
+
+
+def _resolve_method(apply: Callable, method: str) -> str:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if method == "auto":
+        return "structured" if supports_structured(apply) else "jacobian"
+    if method == "structured" and not supports_structured(apply):
+        raise ValueError(
+            "method 'structured' needs the bound apply of a model with kernel_factors "
+            "(e.g. ntk_linearity.mlp(...).apply); use method='jacobian' for other models"
+        )
+    return method
+
+
+def _n_outputs(apply: Callable, params, X: jax.Array) -> int:
+    shape = jax.eval_shape(apply, params, X[:1]).shape
+    return 1 if len(shape) == 1 else int(shape[-1])
+
+
+def _jacobian_factors(apply: Callable, params, X: jax.Array) -> list[Factor]:
+    """One factor per parameter array: the per-sample Jacobian, shape (n, C, size)."""
+    n_out = _n_outputs(apply, params, X)
+
+    def single(p, x):
+        return jnp.reshape(apply(p, x[None]), (n_out,))
+
+    jac = jax.vmap(jax.jacrev(single), in_axes=(None, 0))(params, X)
+    ones = jnp.ones((X.shape[0], 1), X.dtype)
+    one = jnp.asarray(1.0, X.dtype)
+    return [(jnp.reshape(J, (X.shape[0], n_out, -1)), ones, one) for J in jax.tree.leaves(jac)]
+
+
+def _factor_fn(apply: Callable, method: str) -> Callable[[object, jax.Array], list[Factor]]:
+    if method == "structured":
+        model = apply.__self__
+        return jax.jit(model.kernel_factors)
+    return jax.jit(lambda p, X: _jacobian_factors(apply, p, X))
+
+
+def _gram(fa: list[Factor], fb: list[Factor]) -> jax.Array:
+    """sum_f s_f (G_a G_b^T) * (A_a A_b^T), shape (n_a, C, n_b, C)."""
+    total = 0.0
+    for (Ga, Aa, s), (Gb, Ab, _) in zip(fa, fb):
+        P = jnp.einsum("ick,jdk->icjd", Ga, Gb)
+        Q = Aa @ Ab.T
+        total = total + s * P * Q[:, None, :, None]
+    return total
+
+
+def _gram_difference(
+    ft_a: list[Factor], f0_a: list[Factor], ft_b: list[Factor], f0_b: list[Factor]
+) -> jax.Array:
+    """Gram(t) - Gram(0) from the factor changes, without subtracting two rounded Grams."""
+    total = 0.0
+    for (Gta, Ata, s), (G0a, A0a, _), (Gtb, Atb, _), (G0b, A0b, _) in zip(ft_a, f0_a, ft_b, f0_b):
+        P0 = jnp.einsum("ick,jdk->icjd", G0a, G0b)
+        dP = jnp.einsum("ick,jdk->icjd", Gta - G0a, Gtb) + jnp.einsum(
+            "ick,jdk->icjd", G0a, Gtb - G0b
+        )
+        Qt = Ata @ Atb.T
+        dQ = (Ata - A0a) @ Atb.T + A0a @ (Atb - A0b).T
+        total = total + s * (dP * Qt[:, None, :, None] + P0 * dQ[:, None, :, None])
+    return total
+
+
+_gram_jit = jax.jit(_gram)
+_gram_difference_jit = jax.jit(_gram_difference)
+
+
+def _chunk_size(apply: Callable, params, X: jax.Array, method: str, memory_budget: int) -> int:
+    """Samples per chunk so that two chunks of factors fit in ``memory_budget`` bytes."""
+    if method == "structured":
+        return X.shape[0]
+    p = sum(leaf.size for leaf in jax.tree.leaves(params))
+    per_sample = 2 * p * _n_outputs(apply, params, X) * X.dtype.itemsize
+    return max(1, min(X.shape[0], memory_budget // max(per_sample, 1)))
+
+
+def _chunks(X: jax.Array, size: int) -> list[tuple[jax.Array, int]]:
+    """Equal-size chunks (the last one zero-padded, so jit compiles once) with their true lengths."""
+    n = X.shape[0]
+    pad = (-n) % size
+    Xp = jnp.concatenate([X, jnp.zeros((pad, *X.shape[1:]), X.dtype)]) if pad else X
+    return [(Xp[i : i + size], min(size, n - i)) for i in range(0, n, size)]
+
+
+def _blocked(
+    compute_block: Callable[[int, int], jax.Array],
+    chunks_a: list[tuple[jax.Array, int]],
+    chunks_b: list[tuple[jax.Array, int]],
+    symmetric: bool,
+) -> jax.Array:
+    """Assemble the (n_a*C, n_b*C) kernel from blocks; symmetric inputs compute only j >= i."""
+    rows = []
+    blocks: dict[tuple[int, int], jax.Array] = {}
+    for i, (_, len_a) in enumerate(chunks_a):
+        row = []
+        for j, (_, len_b) in enumerate(chunks_b):
+            if symmetric and j < i:
+                block = jnp.transpose(blocks[(j, i)], (2, 3, 0, 1))
+            else:
+                block = compute_block(i, j)[:len_a, :, :len_b, :]
+                blocks[(i, j)] = block
+            row.append(block)
+        rows.append(jnp.concatenate(row, axis=2))
+    K = jnp.concatenate(rows, axis=0)
+    n_a, C, n_b, _ = K.shape
+    return K.reshape(n_a * C, n_b * C)
+
+
+def empirical_ntk(
+    apply: Callable,
+    params,
+    X: jax.Array,
+    X2: jax.Array | None = None,
+    method: str = "auto",
+    chunk_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
+) -> jax.Array:
+    """Tangent kernel ``K_(x,z)(w) = grad_w f(w; x)^T grad_w f(w; z)`` of Eq. 1.
+
+    Shape ``(n, n2)`` for one output, ``(n*C, n2*C)`` for C outputs with row ``sample*C + output``.
+    ``method``: ``"structured"`` (per-layer identity, dense ``mlp`` models), ``"jacobian"`` (any
+    ``apply(params, X)``; chunked over samples so that memory stays within ``memory_budget``), or
+    ``"auto"`` (structured when the model supports it).
+    """
+    method = _resolve_method(apply, method)
+    factors = _factor_fn(apply, method)
+    symmetric = X2 is None
+    size = chunk_size or _chunk_size(apply, params, X, method, memory_budget)
+    chunks_a = _chunks(X, size)
+    chunks_b = chunks_a if symmetric else _chunks(X2, size)
+
+    @lru_cache(maxsize=2)
+    def factor(chunks_id: int, k: int) -> list[Factor]:
+        return factors(params, (chunks_a, chunks_b)[chunks_id][k][0])
+
+    return _blocked(
+        lambda i, j: _gram_jit(factor(0, i), factor(int(not symmetric), j)),
+        chunks_a,
+        chunks_b,
+        symmetric,
+    )
+
+
+def kernel_difference(
+    apply: Callable,
+    params,
+    params_ref,
+    X: jax.Array,
+    method: str = "auto",
+    chunk_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
+) -> jax.Array:
+    """``K(params) - K(params_ref)`` on ``X``, computed from factor changes (see module docstring)."""
+    method = _resolve_method(apply, method)
+    factors = _factor_fn(apply, method)
+    size = chunk_size or _chunk_size(apply, params, X, method, memory_budget // 2)
+    chunks = _chunks(X, size)
+
+    @lru_cache(maxsize=4)
+    def factor(which: int, k: int) -> list[Factor]:
+        return factors((params, params_ref)[which], chunks[k][0])
+
+    def block(i: int, j: int) -> jax.Array:
+        return _gram_difference_jit(factor(0, i), factor(1, i), factor(0, j), factor(1, j))
+
+    return _blocked(block, chunks, chunks, symmetric=True)
+
+
+def relative_kernel_change(delta_K: jax.Array, K_ref: jax.Array) -> float:
+    """``||K_t - K_0||_F / ||K_0||_F``, the quantity whose sup over t is Delta K (Section 6)."""
+    return float(jnp.linalg.norm(delta_K) / jnp.linalg.norm(K_ref))
+
+
+def _factor_diagonal(fs: list[Factor]) -> jax.Array:
+    return sum(s * jnp.sum(G**2, axis=-1) * jnp.sum(A**2, axis=-1)[:, None] for G, A, s in fs)
+
+
+_factor_diagonal_jit = jax.jit(_factor_diagonal)
+
+
+def ntk_diagonal(
+    apply: Callable,
+    params,
+    X: jax.Array,
+    method: str = "auto",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
+) -> jax.Array:
+    """``K_(x,x)(w) = ||grad_w f(w; x)||^2`` for every row of ``X`` (Eq. 6, 12): shape (n,) or (n, C)."""
+    method = _resolve_method(apply, method)
+    factors = _factor_fn(apply, method)
+    size = _chunk_size(apply, params, X, method, memory_budget)
+    diag = jnp.concatenate(
+        [_factor_diagonal_jit(factors(params, Xc))[:length] for Xc, length in _chunks(X, size)]
+    )
+    return diag[:, 0] if diag.shape[1] == 1 else diag

@@ -1,0 +1,192 @@
+"""NTK-parameterised fully connected networks (paper Eq. 4, 7, 9 and 11).
+
+A hidden layer is ``a_l = sigma(z_l)`` with ``z_l = a_{l-1} W_l / sqrt(fan_in)`` and every weight drawn
+from N(0, 1) (the NTK parameterisation of Eq. 9). The readout ``f = a_L V / sqrt(m_L)`` is linear
+(Eq. 7); a non-linear head applies ``phi`` to it, ``f~ = phi(f)`` (Eq. 11). There are no biases, as in
+the paper. A bottleneck (Section 4) is simply a narrow entry in ``widths``.
+
+Parameters are a flat ``dict`` of arrays, ``{"layer_1": W_1, ..., "layer_L": W_L, "readout": V}``,
+with ``W_l`` of shape ``(fan_in, fan_out)``. With ``train_last_layer=False`` the readout is held fixed
+(``v`` of Eq. 4): it stays in the dict but ``apply`` stops its gradient, so gradients, kernels and
+Hessians only see the hidden weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+
+Params = dict[str, jax.Array]
+
+ACTIVATIONS: Mapping[str, Callable[[jax.Array], jax.Array]] = {
+    "tanh": jnp.tanh,
+    "relu": jax.nn.relu,
+    "swish": jax.nn.silu,
+    "silu": jax.nn.silu,
+    "gelu": partial(jax.nn.gelu, approximate=False),
+    "softplus": jax.nn.softplus,
+    "erf": jax.scipy.special.erf,
+    "linear": lambda z: z,
+}
+
+HEADS: Mapping[str, Callable[[jax.Array], jax.Array]] = {
+    "linear": lambda f: f,
+    "swish": jax.nn.silu,
+    "sigmoid": jax.nn.sigmoid,
+    "tanh": jnp.tanh,
+    "softmax": partial(jax.nn.softmax, axis=-1),
+}
+
+READOUT = "readout"
+SUPPORTED_DTYPES = ("float32", "float64")
+
+
+def layer_name(index: int) -> str:
+    """Name of hidden layer ``index`` (1-based, as W^(l) in Eq. 7)."""
+    return f"layer_{index}"
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A fully connected network ``x -> phi(V sigma(... sigma(W_1 x)))`` in NTK parameterisation."""
+
+    d_in: int
+    widths: tuple[int, ...]
+    activation: str = "tanh"
+    head: str = "linear"
+    n_out: int = 1
+    train_last_layer: bool = True
+    dtype: str = "float32"
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        """Weight matrices from input to output: ``layer_1 .. layer_L, readout``."""
+        return tuple(layer_name(i + 1) for i in range(len(self.widths))) + (READOUT,)
+
+    @property
+    def fan_ins(self) -> tuple[int, ...]:
+        return (self.d_in, *self.widths)
+
+    @property
+    def fan_outs(self) -> tuple[int, ...]:
+        return (*self.widths, self.n_out)
+
+    @property
+    def trainable_layers(self) -> tuple[str, ...]:
+        names = self.layer_names
+        return names if self.train_last_layer else names[:-1]
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable parameters p."""
+        sizes = dict(zip(self.layer_names, (i * o for i, o in zip(self.fan_ins, self.fan_outs))))
+        return sum(sizes[name] for name in self.trainable_layers)
+
+    def init(self, key: jax.Array) -> Params:
+        """Draw every weight i.i.d. from N(0, 1) (Section 3.2, "Initialization and parameterization")."""
+        keys = jax.random.split(key, len(self.layer_names))
+        return {
+            name: jax.random.normal(k, (fan_in, fan_out), dtype=self.dtype)
+            for name, k, fan_in, fan_out in zip(self.layer_names, keys, self.fan_ins, self.fan_outs)
+        }
+
+    def forward(
+        self, params: Params, X: jax.Array, taps: Mapping[str, jax.Array] | None = None
+    ) -> tuple[jax.Array, dict[str, jax.Array]]:
+        """Outputs of shape ``(n, n_out)`` and the input ``a_{l-1}`` of every layer.
+
+        ``taps`` (optional) are added to the pre-activations ``z_l`` (and to the readout ``f`` before
+        the head): differentiating the output with respect to a zero tap gives the back-propagated
+        cotangent ``df/dz_l`` used by the structured kernel (DESIGN.md section 4).
+        """
+        taps = taps or {}
+        a = X
+        layer_inputs: dict[str, jax.Array] = {}
+        sigma = ACTIVATIONS[self.activation]
+        for name, fan_in in zip(self.layer_names, self.fan_ins):
+            W = params[name]
+            if name == READOUT and not self.train_last_layer:
+                W = jax.lax.stop_gradient(W)
+            layer_inputs[name] = a
+            z = a @ W / jnp.sqrt(jnp.asarray(fan_in, a.dtype))
+            if name in taps:
+                z = z + taps[name]
+            a = z if name == READOUT else sigma(z)
+        return HEADS[self.head](a), layer_inputs
+
+    def apply(self, params: Params, X: jax.Array) -> jax.Array:
+        """Model output: shape ``(n,)`` for one output, ``(n, n_out)`` for several."""
+        out, _ = self.forward(params, X)
+        return out[:, 0] if self.n_out == 1 else out
+
+    def kernel_factors(
+        self, params: Params, X: jax.Array
+    ) -> list[tuple[jax.Array, jax.Array, jax.Array]]:
+        """Per-layer factors ``(G, A, 1/fan_in)`` of the tangent kernel.
+
+        For a dense layer ``z = a W / sqrt(fan_in)`` the contribution of ``W`` to ``K(x, x')`` is
+        ``<g(x), g(x')> <a(x), a(x')> / fan_in`` with ``g = df/dz`` (DESIGN.md section 4). ``G`` has shape
+        ``(n, n_out, fan_out)`` (one cotangent per output) and ``A`` shape ``(n, fan_in)``.
+        """
+        trainable = self.trainable_layers
+        taps = {
+            name: jnp.zeros((X.shape[0], fan_out), X.dtype)
+            for name, fan_out in zip(self.layer_names, self.fan_outs)
+            if name in trainable
+        }
+
+        def summed_outputs(taps_):
+            out, inputs = self.forward(params, X, taps_)
+            return out.sum(axis=0), inputs
+
+        cotangents, inputs = jax.jacrev(summed_outputs, has_aux=True)(taps)
+        factors = []
+        for name, fan_in in zip(self.layer_names, self.fan_ins):
+            if name in trainable:
+                G = jnp.moveaxis(cotangents[name], 0, 1)  # (n_out, n, m) -> (n, n_out, m)
+                factors.append((G, inputs[name], jnp.asarray(1.0 / fan_in, X.dtype)))
+        return factors
+
+
+def mlp(
+    d_in: int,
+    widths,
+    activation: str = "tanh",
+    head: str = "linear",
+    n_out: int = 1,
+    train_last_layer: bool = True,
+    dtype: str = "float32",
+) -> MLP:
+    """Build an NTK-parameterised MLP after checking every argument (one-line errors naming it)."""
+    widths = tuple(widths) if not isinstance(widths, int) else (widths,)
+    if not isinstance(d_in, int) or isinstance(d_in, bool) or d_in < 1:
+        raise ValueError(f"d_in must be a positive integer, got {d_in!r}")
+    if not widths:
+        raise ValueError("widths must list at least one hidden layer width, got an empty list")
+    for w in widths:
+        if not isinstance(w, int) or isinstance(w, bool) or w < 1:
+            raise ValueError(f"widths must be positive integers, got {w!r} in {list(widths)}")
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}")
+    if not isinstance(n_out, int) or isinstance(n_out, bool) or n_out < 1:
+        raise ValueError(f"n_out must be a positive integer, got {n_out!r}")
+    if head == "softmax" and n_out < 2:
+        raise ValueError(f"head 'softmax' needs n_out >= 2 classes, got n_out={n_out}")
+    try:
+        dtype = jnp.dtype(dtype).name
+    except TypeError:
+        pass
+    if dtype not in SUPPORTED_DTYPES:
+        raise ValueError(f"dtype must be one of {list(SUPPORTED_DTYPES)}, got {dtype!r}")
+    if dtype == "float64" and not jax.config.jax_enable_x64:
+        raise ValueError(
+            "dtype 'float64' needs 64-bit JAX: call jax.config.update('jax_enable_x64', True) "
+            "or run inside `with jax.enable_x64(True):`"
+        )
+    return MLP(d_in, widths, activation, head, n_out, bool(train_last_layer), dtype)

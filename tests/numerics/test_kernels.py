@@ -1,0 +1,104 @@
+"""Tangent kernel (Eq. 1): structured identity vs per-sample Jacobians, invariants, Eq. 6."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntk_linearity import empirical_ntk, kernel_difference, mlp, ntk_diagonal
+
+CASES = [
+    # (d_in, widths, activation, head, n_out, train_last_layer)
+    (3, [64], "tanh", "linear", 1, True),
+    (3, [64], "relu", "swish", 1, False),
+    (5, [32, 16], "gelu", "softmax", 4, True),
+    (4, [24, 3, 24], "swish", "linear", 1, True),  # bottleneck
+    (2, [16, 16, 16], "softplus", "sigmoid", 1, True),
+    (3, [20, 10], "erf", "tanh", 2, True),
+]
+
+
+def _inputs(n, d, seed=1):
+    X = jax.random.normal(jax.random.key(seed), (n, d))
+    return X / jnp.linalg.norm(X, axis=1, keepdims=True)
+
+
+def _relative_error(A, B):
+    return float(jnp.max(jnp.abs(A - B)) / jnp.max(jnp.abs(B)))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[2]}-{c[3]}-{len(c[1])}layers")
+def test_structured_matches_jacobian(case):
+    d, widths, act, head, n_out, train_last = case
+    model = mlp(d, widths, act, head, n_out, train_last)
+    params = model.init(jax.random.key(0))
+    X, X2 = _inputs(9, d), _inputs(5, d, seed=2)
+    for second in (None, X2):
+        structured = empirical_ntk(model.apply, params, X, second, method="structured")
+        jacobian = empirical_ntk(model.apply, params, X, second, method="jacobian", chunk_size=4)
+        n2 = X.shape[0] if second is None else X2.shape[0]
+        assert structured.shape == (9 * n_out, n2 * n_out)
+        assert _relative_error(structured, jacobian) < 1e-5
+
+
+@pytest.mark.parametrize("case", CASES[:3], ids=lambda c: c[3])
+def test_kernel_is_symmetric_positive_semidefinite(case):
+    d, widths, act, head, n_out, train_last = case
+    model = mlp(d, widths, act, head, n_out, train_last)
+    K = empirical_ntk(model.apply, model.init(jax.random.key(3)), _inputs(12, d))
+    np.testing.assert_allclose(K, K.T, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(K))))
+    assert float(jnp.linalg.eigvalsh(K)[0]) > -1e-5 * float(jnp.linalg.eigvalsh(K)[-1])
+
+
+@pytest.mark.parametrize("head,n_out", [("linear", 1), ("swish", 1), ("sigmoid", 1), ("tanh", 1), ("softmax", 3)])
+def test_gradient_norm_equals_kernel_diagonal(head, n_out):
+    """Eq. 6 / Eq. 12: ||grad_w f(w; x)||^2 = K_(x,x)(w), with the gradient taken directly."""
+    model = mlp(3, [40, 30], "tanh", head, n_out)
+    params = model.init(jax.random.key(4))
+    X = _inputs(6, 3)
+    diag = np.asarray(ntk_diagonal(model.apply, params, X)).reshape(6, n_out)
+    K = np.asarray(empirical_ntk(model.apply, params, X))
+    for i in range(6):
+        for c in range(n_out):
+            grad = jax.grad(lambda p: jnp.reshape(model.apply(p, X[i : i + 1]), (-1,))[c])(params)
+            squared_norm = sum(float(jnp.sum(g**2)) for g in jax.tree.leaves(grad))
+            assert diag[i, c] == pytest.approx(squared_norm, rel=1e-5)
+            assert K[i * n_out + c, i * n_out + c] == pytest.approx(squared_norm, rel=1e-5)
+
+
+def test_frozen_readout_is_excluded_from_kernel():
+    """train_last_layer=False: the readout contributes nothing (v fixed, Eq. 4)."""
+    frozen = mlp(3, [50], train_last_layer=False)
+    trained = mlp(3, [50], train_last_layer=True)
+    params = frozen.init(jax.random.key(5))
+    X = _inputs(7, 3)
+    hidden = jnp.tanh(X @ params["layer_1"] / jnp.sqrt(3.0))
+    readout_part = hidden @ hidden.T / 50  # closed form of <df/dV, df/dV>
+    K_difference = empirical_ntk(trained.apply, params, X) - empirical_ntk(frozen.apply, params, X)
+    np.testing.assert_allclose(K_difference, readout_part, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("method", ["structured", "jacobian"])
+def test_kernel_difference_matches_float64_subtraction(method):
+    with jax.enable_x64(True):
+        model = mlp(3, [30, 20], "tanh", "swish", dtype="float64")
+        p0 = model.init(jax.random.key(6))
+        p1 = jax.tree.map(lambda w: w + 0.05 * jnp.sin(w), p0)
+        X = _inputs(8, 3).astype(jnp.float64)
+        direct = empirical_ntk(model.apply, p1, X) - empirical_ntk(model.apply, p0, X)
+        via_factors = kernel_difference(model.apply, p1, p0, X, method=method, chunk_size=3)
+        np.testing.assert_allclose(via_factors, direct, rtol=1e-9, atol=1e-12)
+
+
+def test_general_model_uses_jacobian_path():
+    """A model without kernel_factors (here: a linear-in-parameters random-feature model)."""
+    features = _inputs(6, 3) @ jax.random.normal(jax.random.key(7), (3, 11))
+
+    def apply(w, X):
+        return jnp.tanh(X @ jax.random.normal(jax.random.key(7), (3, 11))) @ w
+
+    K = empirical_ntk(apply, jnp.ones(11), _inputs(6, 3))
+    phi = jnp.tanh(features)
+    np.testing.assert_allclose(K, phi @ phi.T, rtol=1e-5)
+    with pytest.raises(ValueError, match="structured"):
+        empirical_ntk(apply, jnp.ones(11), _inputs(6, 3), method="structured")

@@ -1,0 +1,54 @@
+"""The NTK-parameterised MLP (Eq. 4, 7, 9, 11) and its argument checks."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from ntk_linearity import mlp
+
+
+def test_shallow_network_matches_eq4():
+    model = mlp(3, [10], "tanh", "linear")
+    params = model.init(jax.random.key(0))
+    X = jax.random.normal(jax.random.key(1), (5, 3))
+    expected = jnp.tanh(X @ params["layer_1"] / jnp.sqrt(3.0)) @ params["readout"][:, 0] / jnp.sqrt(10.0)
+    np.testing.assert_allclose(model.apply(params, X), expected, rtol=1e-6)
+
+
+def test_output_shapes_and_heads():
+    X = jnp.ones((4, 2))
+    softmax = mlp(2, [8, 8], head="softmax", n_out=3)
+    probs = softmax.apply(softmax.init(jax.random.key(0)), X)
+    assert probs.shape == (4, 3)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
+    swish = mlp(2, [8], head="swish")
+    linear = mlp(2, [8], head="linear")
+    p = linear.init(jax.random.key(0))
+    np.testing.assert_allclose(swish.apply(p, X), jax.nn.silu(linear.apply(p, X)), rtol=1e-6)
+
+
+def test_init_is_standard_normal_and_seeded():
+    model = mlp(4, [2000])
+    p = model.init(jax.random.key(3))
+    assert float(jnp.std(p["layer_1"])) == pytest.approx(1.0, abs=0.03)
+    np.testing.assert_array_equal(p["layer_1"], model.init(jax.random.key(3))["layer_1"])
+    assert model.n_params == 4 * 2000 + 2000
+    assert mlp(4, [2000], train_last_layer=False).n_params == 4 * 2000
+
+
+@pytest.mark.parametrize(
+    "kwargs,fragment",
+    [
+        (dict(d_in=3, widths=[0]), "widths"),
+        (dict(d_in=3, widths=[]), "widths"),
+        (dict(d_in=0, widths=[4]), "d_in"),
+        (dict(d_in=3, widths=[4], activation="sine"), "activation"),
+        (dict(d_in=3, widths=[4], head="cosine"), "head"),
+        (dict(d_in=3, widths=[4], head="softmax", n_out=1), "softmax"),
+        (dict(d_in=3, widths=[4], dtype="float16"), "dtype"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, fragment):
+    with pytest.raises(ValueError, match=fragment):
+        mlp(**kwargs)
