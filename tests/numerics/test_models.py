@@ -52,3 +52,13 @@ def test_init_is_standard_normal_and_seeded():
 def test_bad_arguments_are_named(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
         mlp(**kwargs)
+
+
+def test_antisymmetric_init_gives_zero_output_and_normal_weights():
+    model = mlp(4, [64, 200], head="swish", init_scheme="antisymmetric")
+    params = model.init(jax.random.key(2))
+    X = jax.random.normal(jax.random.key(3), (6, 4))
+    np.testing.assert_allclose(model.apply(params, X), jax.nn.silu(0.0), atol=1e-6)
+    assert float(jnp.std(params["layer_2"])) == pytest.approx(1.0, abs=0.05)
+    with pytest.raises(ValueError, match="even"):
+        mlp(4, [31], init_scheme="antisymmetric")

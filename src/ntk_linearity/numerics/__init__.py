@@ -3,8 +3,11 @@
 Nothing in this package imports Kedro, pandas or matplotlib.
 """
 
+from ntk_linearity.numerics.data import synthetic_dataset
 from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
 from ntk_linearity.numerics.kernels import (
+    NoiseFloor,
+    delta_k_noise_floor,
     empirical_ntk,
     kernel_difference,
     ntk_diagonal,
@@ -24,6 +27,8 @@ __all__ = [
     "HEADS",
     "MLP",
     "DivergenceError",
+    "NoiseFloor",
+    "delta_k_noise_floor",
     "PowerLawFit",
     "SpectralNorm",
     "TrainingResult",
@@ -36,4 +41,5 @@ __all__ = [
     "ntk_diagonal",
     "relative_kernel_change",
     "snapshot_schedule",
+    "synthetic_dataset",
 ]

@@ -9,6 +9,7 @@ with its residual ``||H y - theta y||`` (DESIGN.md section 4).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Callable, NamedTuple
 
 import jax
@@ -83,6 +84,18 @@ def extreme_eigenvalue(alpha: jax.Array, beta: jax.Array) -> SpectralNorm:
     )
 
 
+@lru_cache(maxsize=32)
+def _lanczos_norm_fn(apply: Callable, steps: int) -> Callable:
+    """Jitted ``(params, x, output, v0) -> SpectralNorm``, cached so repeated calls compile once."""
+
+    @jax.jit
+    def one_output(params, x, output, v0):
+        _, hvp = hessian_vector_product(apply, params, x, output)
+        return extreme_eigenvalue(*lanczos_tridiagonal(hvp, v0, steps))
+
+    return one_output
+
+
 def hessian_spectral_norm(
     apply: Callable,
     params,
@@ -105,12 +118,7 @@ def hessian_spectral_norm(
     flat, _ = ravel_pytree(params)
     steps = int(min(steps, flat.shape[0]))
     v0 = jax.random.normal(key, flat.shape, flat.dtype)
-
-    @jax.jit
-    def one_output(params, x, output):
-        _, hvp = hessian_vector_product(apply, params, x, output)
-        return extreme_eigenvalue(*lanczos_tridiagonal(hvp, v0, steps))
-
-    per_output = [one_output(params, x, c) for c in range(n_out)]
+    one_output = _lanczos_norm_fn(apply, steps)
+    per_output = [one_output(params, x, c, v0) for c in range(n_out)]
     result = SpectralNorm(*(jnp.stack(field) for field in zip(*per_output)))
     return result if n_out > 1 else SpectralNorm(*(field[0] for field in result))

@@ -18,7 +18,7 @@ two large, separately rounded kernels (DESIGN.md section 4, "Precision").
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -64,7 +64,9 @@ def _jacobian_factors(apply: Callable, params, X: jax.Array) -> list[Factor]:
     return [(jnp.reshape(J, (X.shape[0], n_out, -1)), ones, one) for J in jax.tree.leaves(jac)]
 
 
+@lru_cache(maxsize=64)
 def _factor_fn(apply: Callable, method: str) -> Callable[[object, jax.Array], list[Factor]]:
+    """Jitted factor function, cached per (apply, method) so repeated kernels compile once."""
     if method == "structured":
         model = apply.__self__
         return jax.jit(model.kernel_factors)
@@ -229,3 +231,34 @@ def ntk_diagonal(
         [_factor_diagonal_jit(factors(params, Xc))[:length] for Xc, length in _chunks(X, size)]
     )
     return diag[:, 0] if diag.shape[1] == 1 else diag
+
+
+class NoiseFloor(NamedTuple):
+    """How far float32 round-off can be trusted for Delta K (DESIGN.md section 4, "Precision").
+
+    ``delta_k_float32`` / ``delta_k_float64``: ``||K(w) - K(w_ref)||_F / ||K(w_ref)||_F`` from float32
+    parameters, evaluated in float32 and in float64; ``estimator_error``: their gap, the round-off of
+    the reported Delta K; ``kernel_rounding``: ``||K32 - K64||_F / ||K64||_F`` at ``w_ref``, the floor
+    that a naive subtraction of two float32 kernels would have.
+    """
+
+    delta_k_float32: float
+    delta_k_float64: float
+    estimator_error: float
+    kernel_rounding: float
+
+
+def delta_k_noise_floor(apply: Callable, params, params_ref, X: jax.Array, method: str = "auto") -> NoiseFloor:
+    """Measure the float32 noise floor of Delta K by repeating the computation in float64."""
+
+    def measure(params, params_ref, X):
+        K_ref = empirical_ntk(apply, params_ref, X, method=method)
+        dK = kernel_difference(apply, params, params_ref, X, method=method)
+        return K_ref, float(jnp.linalg.norm(dK) / jnp.linalg.norm(K_ref))
+
+    K32, dk32 = measure(params, params_ref, X)
+    with jax.enable_x64(True):
+        to64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)  # noqa: E731
+        K64, dk64 = measure(to64(params), to64(params_ref), to64(X))
+        rounding = float(jnp.linalg.norm(K32.astype(jnp.float64) - K64) / jnp.linalg.norm(K64))
+    return NoiseFloor(dk32, dk64, abs(dk32 - dk64), rounding)

@@ -43,6 +43,7 @@ HEADS: Mapping[str, Callable[[jax.Array], jax.Array]] = {
 
 READOUT = "readout"
 SUPPORTED_DTYPES = ("float32", "float64")
+INIT_SCHEMES = ("iid", "antisymmetric")
 
 
 def layer_name(index: int) -> str:
@@ -61,6 +62,7 @@ class MLP:
     n_out: int = 1
     train_last_layer: bool = True
     dtype: str = "float32"
+    init_scheme: str = "iid"
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -87,12 +89,24 @@ class MLP:
         return sum(sizes[name] for name in self.trainable_layers)
 
     def init(self, key: jax.Array) -> Params:
-        """Draw every weight i.i.d. from N(0, 1) (Section 3.2, "Initialization and parameterization")."""
+        """Draw every weight from N(0, 1) (Section 3.2, "Initialization and parameterization").
+
+        ``init_scheme="iid"``: all weights independent. ``"antisymmetric"``: the second half of the
+        last hidden layer copies the first half and its readout weights are negated, so every weight
+        is still N(0, 1) but ``f(w_0; x) = 0`` for every x (the "doubling trick"): GD then starts at the
+        same output everywhere, which a non-linear head with a critical point (swish at f = -1.28)
+        needs in order to converge from every sample (Theorem 5.1 assumes |phi'| >= rho > 0).
+        """
         keys = jax.random.split(key, len(self.layer_names))
-        return {
+        params = {
             name: jax.random.normal(k, (fan_in, fan_out), dtype=self.dtype)
             for name, k, fan_in, fan_out in zip(self.layer_names, keys, self.fan_ins, self.fan_outs)
         }
+        if self.init_scheme == "antisymmetric":
+            last, half = layer_name(len(self.widths)), self.widths[-1] // 2
+            params[last] = params[last].at[:, half:].set(params[last][:, :half])
+            params[READOUT] = params[READOUT].at[half:].set(-params[READOUT][:half])
+        return params
 
     def forward(
         self, params: Params, X: jax.Array, taps: Mapping[str, jax.Array] | None = None
@@ -160,6 +174,7 @@ def mlp(
     n_out: int = 1,
     train_last_layer: bool = True,
     dtype: str = "float32",
+    init_scheme: str = "iid",
 ) -> MLP:
     """Build an NTK-parameterised MLP after checking every argument (one-line errors naming it)."""
     widths = tuple(widths) if not isinstance(widths, int) else (widths,)
@@ -189,4 +204,11 @@ def mlp(
             "dtype 'float64' needs 64-bit JAX: call jax.config.update('jax_enable_x64', True) "
             "or run inside `with jax.enable_x64(True):`"
         )
-    return MLP(d_in, widths, activation, head, n_out, bool(train_last_layer), dtype)
+    if init_scheme not in INIT_SCHEMES:
+        raise ValueError(f"init_scheme must be one of {list(INIT_SCHEMES)}, got {init_scheme!r}")
+    if init_scheme == "antisymmetric" and widths[-1] % 2:
+        raise ValueError(
+            f"init_scheme 'antisymmetric' pairs neurons of the last hidden layer, so its width "
+            f"must be even, got {widths[-1]}"
+        )
+    return MLP(d_in, widths, activation, head, n_out, bool(train_last_layer), dtype, init_scheme)

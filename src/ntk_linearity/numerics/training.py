@@ -10,6 +10,7 @@ loss falls to ``tol`` or after ``max_steps``; a non-finite or exploding loss rai
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable
 
 import jax
@@ -88,12 +89,16 @@ def _weight_change(params, params0) -> tuple[float, float]:
     return float(jnp.linalg.norm(delta)), float(jnp.max(jnp.abs(delta)))
 
 
-def _gd_segment(loss_fn: Callable):
-    """Jitted loop: take GD steps from ``step`` until ``stop``, convergence or divergence."""
-    value_and_grad = jax.value_and_grad(loss_fn)
+@lru_cache(maxsize=32)
+def _gd_functions(apply: Callable, loss: str):
+    """Jitted ``(value, grad)`` of the loss and the GD loop, cached per (apply, loss) so that runs of
+    the same architecture compile once. The loop takes GD steps from ``step`` until ``stop``,
+    convergence (``loss <= tol``) or divergence (non-finite, or above ``ceiling``)."""
+    loss_of = LOSS_FUNCTIONS[loss]
+    value_and_grad = jax.jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
 
     @jax.jit
-    def run(params, loss, grad, losses, step, stop, lr, tol, ceiling):
+    def run(params, loss, grad, losses, step, stop, lr, tol, ceiling, X, y):
         def keep_going(carry):
             _, loss, _, _, step = carry
             return (step < stop) & (loss > tol) & jnp.isfinite(loss) & (loss <= ceiling)
@@ -101,7 +106,7 @@ def _gd_segment(loss_fn: Callable):
         def gd_step(carry):
             params, _, grad, losses, step = carry
             params = jax.tree.map(lambda w, g: w - lr * g, params, grad)
-            loss, grad = value_and_grad(params)
+            loss, grad = value_and_grad(params, X, y)
             return params, loss, grad, losses.at[step + 1].set(loss), step + 1
 
         return jax.lax.while_loop(keep_going, gd_step, (params, loss, grad, losses, step))
@@ -144,8 +149,7 @@ def gradient_descent(
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     dtype = ravel_pytree(params)[0].dtype
     X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
-    loss_of = LOSS_FUNCTIONS[loss]
-    value_and_grad, segment = _gd_segment(lambda p: loss_of(apply(p, X), y))
+    value_and_grad, segment = _gd_functions(apply, loss)
 
     schedule = (
         snapshot_schedule(max_steps, n_snapshots)
@@ -160,7 +164,7 @@ def gradient_descent(
     params0 = params
     K0 = empirical_ntk(apply, params0, X, method=kernel_method)
     K0_norm = float(jnp.linalg.norm(K0))
-    loss0, grad = value_and_grad(params)
+    loss0, grad = value_and_grad(params, X, y)
     losses = jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(loss0)
     ceiling = divergence_factor * max(float(loss0), float(jnp.finfo(dtype).tiny))
     lr_ = jnp.asarray(learning_rate, dtype)
@@ -169,7 +173,7 @@ def gradient_descent(
 
     step, current = 0, float(loss0)
     for stop in sorted(checkpoints - {0}):
-        state = segment(*state, stop, lr_, tol, ceiling)
+        state = segment(*state, stop, lr_, tol, ceiling, X, y)
         step, current = int(state[4]), float(state[1])
         if not np.isfinite(current) or current > ceiling:
             raise DivergenceError(

@@ -1,0 +1,5 @@
+"""Custom Kedro datasets for ntk-linearity (only where kedro-datasets has none)."""
+
+from ntk_linearity.datasets.npz_dataset import NpzDataset
+
+__all__ = ["NpzDataset"]

@@ -1,0 +1,32 @@
+"""Pipelines by stage, chained data_generation -> model_init -> training -> hessian_analysis -> reporting.
+
+The sweep grids come from the parameters of the active run environment (``conf/base`` by default,
+``conf/paper`` with ``--env paper``), so each environment has its own set of namespaced runs.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline
+
+from ntk_linearity.pipelines import (
+    data_generation,
+    hessian_analysis,
+    model_init,
+    reporting,
+    training,
+)
+from ntk_linearity.pipelines.sweep import expand_runs
+from ntk_linearity.run_config import active_parameters
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    runs = expand_runs(active_parameters()["sweeps"])
+    stages = {
+        "data_generation": data_generation.create_pipeline(),
+        "model_init": model_init.create_pipeline(runs),
+        "training": training.create_pipeline(runs),
+        "hessian_analysis": hessian_analysis.create_pipeline(runs),
+        "reporting": reporting.create_pipeline(runs),
+    }
+    stages["__default__"] = sum(stages.values(), Pipeline([]))
+    return stages

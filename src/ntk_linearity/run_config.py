@@ -1,0 +1,99 @@
+"""The configuration of the active Kedro run, for code that runs outside nodes.
+
+``pipeline_registry.register_pipelines()`` takes no arguments, but the sweep
+grids it builds namespaced pipelines from live in the parameters of the run
+environment (``conf/base`` by default, ``conf/paper`` with ``--env paper``).
+This module holds the config loader of the active run so the registry can read
+them with :func:`active_parameters`.
+
+The loader is recorded twice over:
+
+* by :class:`RecordingConfigLoader` (``settings.CONFIG_LOADER_CLASS``) whenever
+  a ``KedroSession`` builds its config loader, which covers ``kedro viz run``
+  (it disables project hooks unless given ``--include-hooks``);
+* by ``ProjectHooks.after_context_created``.
+
+If neither has happened (plain ``import`` in a notebook or a test), a loader
+for ``<project root>/conf`` is built with the environment named by
+``KEDRO_ENV`` (default ``local``, i.e. ``base`` overlaid by ``local``).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from kedro.config import AbstractConfigLoader, MissingConfigException, OmegaConfigLoader
+
+BASE_ENV = "base"
+DEFAULT_RUN_ENV = "local"
+
+_lock = threading.Lock()
+_active_loader: AbstractConfigLoader | None = None
+
+
+def set_active_config_loader(loader: AbstractConfigLoader | None) -> None:
+    """Record ``loader`` as the config loader of the active run (``None`` clears it)."""
+    global _active_loader  # noqa: PLW0603
+    with _lock:
+        _active_loader = loader
+
+
+def active_config_loader() -> AbstractConfigLoader | None:
+    """The recorded config loader, or ``None`` if none was recorded."""
+    with _lock:
+        return _active_loader
+
+
+def project_root() -> Path:
+    """The project root: the folder holding ``conf/``.
+
+    Found from this file's location (``<root>/src/ntk_linearity/run_config.py``);
+    falls back to the working directory when the package is installed
+    non-editable and so lives away from ``conf/``.
+    """
+    root = Path(__file__).resolve().parents[2]
+    if (root / "conf").is_dir():
+        return root
+    return Path.cwd()
+
+
+def default_config_loader(env: str | None = None) -> OmegaConfigLoader:
+    """An ``OmegaConfigLoader`` for ``<project root>/conf``.
+
+    Args:
+        env: Run environment; defaults to ``$KEDRO_ENV``, then ``"local"``.
+    """
+    return OmegaConfigLoader(
+        conf_source=str(project_root() / "conf"),
+        env=env or os.environ.get("KEDRO_ENV") or DEFAULT_RUN_ENV,
+        base_env=BASE_ENV,
+        default_run_env=DEFAULT_RUN_ENV,
+        merge_strategy={"parameters": "soft"},
+    )
+
+
+def active_parameters() -> dict[str, Any]:
+    """The merged ``parameters`` of the active run environment.
+
+    Uses the recorded loader (runtime ``--params`` included), else
+    :func:`default_config_loader`. Returns ``{}`` when there are no parameters.
+    """
+    loader = active_config_loader()
+    if loader is None:  # not `or`: a config loader is a (usually empty) UserDict
+        loader = default_config_loader()
+    try:
+        params = loader["parameters"]
+    except (KeyError, MissingConfigException):
+        return {}
+    return dict(params or {})
+
+
+class RecordingConfigLoader(OmegaConfigLoader):
+    """``OmegaConfigLoader`` that records itself as the active loader when built."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        set_active_config_loader(self)
