@@ -1,0 +1,62 @@
+"""Run the project's pipelines through a real KedroSession on a throw-away copy of the project.
+
+``kedro_project`` copies ``conf/`` and ``pyproject.toml`` into a temporary folder (so ``data/`` there
+starts empty) and adds an environment ``tiny``; ``run_kedro`` runs a session on it.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA_LAYERS = ["01_raw", "06_models", "07_model_output", "08_reporting"]
+
+TINY = {
+    "sweeps": {
+        "seeds": [0, 1],
+        "width_sweep": {"heads": ["linear", "swish", "softmax"], "widths": [8, 32]},
+        "bottleneck_sweep": {"width": 16, "bottleneck_widths": [2, 4]},
+    },
+    "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},
+    "hessian": {"lanczos_steps": 16},
+    "reporting": {"time_curve_width": 32},
+}
+
+
+def write_env(project: Path, env: str, parameters: dict) -> None:
+    """Create ``conf/<env>/parameters.yml`` overriding single keys of ``conf/base``."""
+    folder = project / "conf" / env
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "parameters.yml").write_text(yaml.safe_dump(parameters))
+
+
+def make_project(tmp_path: Path) -> Path:
+    """A copy of the project's ``conf/base`` and ``pyproject.toml`` with an empty ``data/``."""
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copytree(ROOT / "conf" / "base", project / "conf" / "base")
+    (project / "conf" / "local").mkdir()
+    shutil.copy(ROOT / "pyproject.toml", project / "pyproject.toml")
+    (project / "src").mkdir()  # the package itself is installed (editable)
+    for layer in DATA_LAYERS:
+        (project / "data" / layer).mkdir(parents=True)
+    write_env(project, "tiny", TINY)
+    return project
+
+
+def run_kedro(project: Path, env: str = "tiny", **run_kwargs) -> dict:
+    """``kedro run --env <env>`` in-process; ``run_kwargs`` go to ``KedroSession.run``."""
+    bootstrap_project(project)  # re-registers the pipelines for this project and environment
+    with KedroSession.create(project_path=project, env=env) as session:
+        return session.run(**run_kwargs)
+
+
+def latest(path: Path) -> Path:
+    """The newest version of a versioned dataset ``path`` (``path/<version>/<name>``)."""
+    versions = sorted(path.iterdir())
+    return versions[-1] / path.name

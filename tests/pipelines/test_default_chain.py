@@ -1,0 +1,67 @@
+"""The default pipeline end to end (issue: experiments E1-E6 as Kedro pipelines)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ntk_linearity.pipelines.reporting.tables import RUN_COLUMNS, TABLE1_COLUMNS
+
+from kedro_project_utils import TINY, latest, run_kedro, write_env
+
+FIGURES = [
+    "fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "fig2_delta_k_vs_bottleneck.png",
+    "hessian_scaling.png", "weight_change_norms.png", "loss_curves.png",
+]
+
+
+def test_tiny_default_chain_writes_every_output(kedro_project):
+    run_kedro(kedro_project)
+    reporting = kedro_project / "data" / "08_reporting"
+    runs = pd.read_csv(latest(reporting / "runs.csv"))
+    n_runs = 3 * 2 * 2 + 2 * 2
+    assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
+    numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
+               "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
+    assert np.all(np.isfinite(runs[numeric].to_numpy(float)))
+    assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck"}
+
+    table = pd.read_csv(latest(reporting / "table1_scaling.csv"))
+    assert list(table.columns) == TABLE1_COLUMNS
+    assert np.all(np.isfinite(table["slope"]))
+    assert set(table["quantity"]) == {"hessian_norm", "ntk_diag", "delta_k", "weight_change_l2",
+                                      "weight_change_linf"}
+    markdown = latest(reporting / "table1.md").read_text()
+    assert "transition to linearity" in markdown and "| linear_output |" in markdown
+    for figure in FIGURES:
+        png = latest(reporting / figure)
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    run_dir = kedro_project / "data" / "07_model_output" / "width_sweep" / "linear_m32_s0"
+    metrics = json.loads((run_dir / "training_metrics.json").read_text())
+    history = np.load(run_dir / "training_history.npz")
+    assert history["delta_k"][-1] == pytest.approx(metrics["curves"]["delta_k"][-1])
+    assert (kedro_project / "data" / "06_models" / "bottleneck_sweep" / "mb4_m16_s1" / "final_params.npz").exists()
+
+
+@pytest.mark.slow
+def test_linear_head_kernel_freezes_with_width_but_swish_does_not(kedro_project):
+    """A small but real sweep: Delta K falls with width for the linear head only (Fig. 1 left)."""
+    write_env(kedro_project, "small", {
+        "sweeps": {"seeds": [0, 1], "width_sweep": {"heads": ["linear", "swish"], "widths": [32, 256, 2048]},
+                   "bottleneck_sweep": {"width": 32, "bottleneck_widths": [4]}},
+        "training": {"max_steps": 3000, "tol": 1.0e-5, "n_snapshots": 8},
+        "hessian": {"lanczos_steps": 24},
+        "reporting": {"time_curve_width": 2048},
+    })
+    run_kedro(kedro_project, env="small")
+    runs = pd.read_csv(latest(kedro_project / "data" / "08_reporting" / "runs.csv"))
+    assert runs.loc[runs["architecture"] != "bottleneck", "converged"].all()
+    medians = runs.groupby(["head", "width"])["delta_k"].median()
+    linear, swish = medians["linear"], medians["swish"]
+    assert linear[2048] < linear[256] < linear[32]
+    assert linear[2048] < 0.05 * linear[32]  # two decades of width: at least a 20-fold drop
+    assert swish[2048] > 0.5 * swish[32] and swish[2048] > 0.2  # stays Theta(1)
