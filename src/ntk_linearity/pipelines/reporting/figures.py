@@ -11,6 +11,7 @@ import pandas as pd  # noqa: E402
 
 from ntk_linearity.pipelines.reporting.tables import (  # noqa: E402
     SHALLOW_ARCHITECTURES,
+    diverged_note,
     slope_text,
     sweep_axis,
     usable,
@@ -44,7 +45,9 @@ def _scaling_panel(ax, runs, table, architecture, column, quantity) -> None:
 
 
 def _seed_note(runs: pd.DataFrame) -> str:
-    return f"{runs['seed'].nunique()} seeds: dots are seeds, lines medians, bands min-max"
+    note = f"{runs['seed'].nunique()} seeds: dots are seeds, lines medians, bands min-max"
+    diverged = diverged_note(runs)
+    return f"{note}; {diverged} (not shown)" if diverged else note
 
 
 def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
@@ -64,7 +67,7 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
             ax.plot(below["width"], below["delta_k"], "kx", ms=8, label="below its noise floor")
     ax.set_ylabel(r"$\Delta K = \sup_t \|K_t - K_0\|_F / \|K_0\|_F$")
     ax.set_title(f"Fig. 1 (left): kernel change vs width\n{_seed_note(runs)}", fontsize=10)
-    ax.legend(fontsize=7.5, loc="lower left")
+    ax.legend(fontsize=7.5, loc="center right")
     fig.tight_layout()
     return fig
 
@@ -86,7 +89,8 @@ def delta_k_vs_time(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
     """Fig. 1 right: Delta K(t) along training at width m = ``time_curve_width``."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
     _per_run_lines(ax, _curves_at_width(curves, "delta_k", time_curve_width))
-    ax.set_xlabel("gradient descent step t")
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("gradient descent step t (logarithmic beyond t = 1)")
     ax.set_ylabel(r"$\|K_t - K_0\|_F / \|K_0\|_F$")
     ax.set_title(f"Fig. 1 (right): kernel change along training, m = {time_curve_width} "
                  "(one line per seed)", fontsize=10)
@@ -116,6 +120,12 @@ def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure
     fig, ax = plt.subplots(figsize=(7, 4.5))
     _scaling_panel(ax, runs, table, "bottleneck", "delta_k", "delta_k")
     widths = runs.loc[runs["architecture"] == "bottleneck", "width"].unique()
+    linear = usable(runs, "linear_output", "delta_k")
+    for m in widths:
+        reference = linear.loc[linear["width"] == m, "delta_k"]
+        if not reference.empty:
+            ax.axhline(reference.median(), color=COLORS["linear_output"], ls="--", lw=1,
+                       label=f"one hidden layer of width {m}, linear output (no bottleneck)")
     ax.set_ylabel(r"$\Delta K$")
     ax.set_title(f"Fig. 2: kernel change vs bottleneck width, m = {', '.join(map(str, widths))}\n"
                  f"{_seed_note(runs)}", fontsize=10)

@@ -30,6 +30,7 @@ THEORY_SLOPES = {
     "swish_output": {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0},
     "bottleneck": {"ntk_diag": 0.0},
 }
+DECAY_SLOPE = -0.25  # midpoint of the paper's alternatives -1/2 (linear output) and 0
 TABLE1_COLUMNS = ["architecture", "quantity", "slope", "slope_ci_low", "slope_ci_high",
                   "theory_slope", "n_widths", "n_seeds"]
 RUN_COLUMNS = [
@@ -78,6 +79,12 @@ def usable(runs: pd.DataFrame, architecture: str, column: str) -> pd.DataFrame:
     return rows[np.isfinite(values) & (values > 0)]
 
 
+def diverged_note(runs: pd.DataFrame) -> str:
+    """``"2 of 16 runs diverged"`` (``""`` when none did): diverged runs are in no fit or figure."""
+    n_diverged = int(runs["diverged"].astype(bool).sum())
+    return f"{n_diverged} of {len(runs)} runs diverged" if n_diverged else ""
+
+
 def scaling_table(runs: pd.DataFrame, reporting_params: dict) -> pd.DataFrame:
     """Table 1 measured: the log-log slope of every (architecture, quantity) with its interval."""
     rows = []
@@ -116,14 +123,16 @@ def slope_text(table: pd.DataFrame, architecture: str, quantity: str) -> str:
 def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, architecture: str, threshold: float) -> tuple[str, str]:
     """"Yes"/"No" and the reason, from the data.
 
-    One hidden layer: Yes when both Delta K and ||H|| fall with width (upper ends of their slope
-    intervals below zero). Bottleneck: No when Delta K at the narrowest bottleneck (median over seeds)
+    One hidden layer: the paper's two hypotheses are a slope of -1/2 (linear output, Eq. 5, 10) and
+    of 0 (non-linear output, Eq. 14); Yes when the upper ends of the intervals of both the Delta K and
+    the ||H|| slopes lie below their midpoint ``DECAY_SLOPE`` = -1/4, i.e. both provably decay at
+    least like m^(-1/4). Bottleneck: No when Delta K at the narrowest bottleneck (median over seeds)
     exceeds ``threshold`` although every other layer is wide.
     """
+    data = usable(runs, architecture, "delta_k")
+    if data.empty:
+        return "n/a", "no usable runs: every run diverged or has no positive Delta K"
     if architecture == "bottleneck":
-        data = usable(runs, architecture, "delta_k")
-        if data.empty:
-            return "n/a", "no converged runs"
         narrowest = data["bottleneck_width"].min()
         median = float(data[data["bottleneck_width"] == narrowest]["delta_k"].median())
         verdict = "No" if median > threshold else "Yes"
@@ -131,18 +140,29 @@ def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, architecture: str
     falling = []
     for quantity in ("delta_k", "hessian_norm"):
         row = table[(table["architecture"] == architecture) & (table["quantity"] == quantity)]
-        falling.append(bool(not row.empty and row["slope_ci_high"].iloc[0] < 0))
+        falling.append(bool(not row.empty and row["slope_ci_high"].iloc[0] < DECAY_SLOPE))
     verdict = "Yes" if all(falling) else "No"
     return verdict, (f"Delta K slope {slope_text(table, architecture, 'delta_k')}, "
                      f"||H|| slope {slope_text(table, architecture, 'hessian_norm')}")
 
 
 def _fmt(value: float) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.2f}"
+    return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:+.2f}"
+
+
+def _diverged_lines(runs: pd.DataFrame) -> list[str]:
+    """A paragraph naming the diverged runs (none when no run diverged)."""
+    note = diverged_note(runs)
+    if not note:
+        return []
+    names = ", ".join(runs.loc[runs["diverged"].astype(bool), "namespace"])
+    return [f"**{note}** and are left out of every fit and verdict (their errors are in the `error` "
+            f"column of runs.csv): {names}.", ""]
 
 
 def table1_markdown(table: pd.DataFrame, runs: pd.DataFrame, reporting_params: dict) -> str:
-    """The paper's Table 1 with measured exponents beside the theoretical ones."""
+    """The paper's Table 1 with measured exponents beside the theoretical ones, and which runs
+    diverged (they are left out of every fit and verdict)."""
     threshold = float(reporting_params["linearity_threshold"])
     paper = {"linear_output": ("O~(1/sqrt m)", "Theta(1)", "Yes"),
              "softmax_output": ("O~(1)", "Theta(1)", "No"),
@@ -155,6 +175,7 @@ def table1_markdown(table: pd.DataFrame, runs: pd.DataFrame, reporting_params: d
         f"bottleneck network) with {int(100 * reporting_params['confidence'])}% intervals "
         f"({reporting_params['slope_ci_method']}); theory in parentheses.",
         "",
+        *_diverged_lines(runs),
         "| network | Hessian norm (paper) | Hessian norm slope (theory) | NTK (paper) | K(x,x) slope (theory) "
         "| Delta K slope (theory) | transition to linearity? paper | measured |",
         "|---|---|---|---|---|---|---|---|",
@@ -179,8 +200,8 @@ def table1_markdown(table: pd.DataFrame, runs: pd.DataFrame, reporting_params: d
         "",
         "Verdicts are computed from the data: a one-hidden-layer network shows a transition to "
         "linearity when the upper ends of the intervals of both the Delta K and the ||H|| slopes are "
-        "below zero; the bottleneck network does not when the median Delta K at its narrowest "
-        f"bottleneck exceeds {threshold}.",
+        f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0); the bottleneck "
+        f"network does not when the median Delta K at its narrowest bottleneck exceeds {threshold}.",
         "",
         *reasons,
         "",
