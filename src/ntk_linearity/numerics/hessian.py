@@ -41,7 +41,8 @@ def hessian_vector_product(apply: Callable, params, x: jax.Array, output: int | 
 
 
 def lanczos_tridiagonal(matvec: Callable, v0: jax.Array, steps: int) -> tuple[jax.Array, jax.Array]:
-    """``steps`` Lanczos iterations with full (twice-applied Gram-Schmidt) re-orthogonalisation.
+    """``steps`` Lanczos iterations: the three-term recurrence followed by one full Gram-Schmidt
+    re-orthogonalisation against the whole basis (the basis is the memory: (steps + 1) x p floats).
 
     Returns the diagonal ``alpha`` (steps,) and off-diagonal ``beta`` (steps,) of the tridiagonal
     matrix T; ``beta[-1]`` is the norm of the final residual vector. On an invariant subspace
@@ -56,8 +57,8 @@ def lanczos_tridiagonal(matvec: Callable, v0: jax.Array, steps: int) -> tuple[ja
         v = basis[j]
         w = matvec(v)
         a = jnp.vdot(v, w)
-        for _ in range(2):  # full re-orthogonalisation against every earlier basis vector
-            w = w - basis.T @ (basis @ w)
+        w = w - a * v - jnp.where(j > 0, beta[j - 1], 0.0) * basis[jnp.maximum(j - 1, 0)]
+        w = w - basis.T @ (basis @ w)  # full re-orthogonalisation against every earlier vector
         b = jnp.linalg.norm(w)
         scale = jnp.maximum(scale, jnp.abs(a) + b)
         nxt = jnp.where(b > tiny * scale, w / jnp.where(b > 0, b, 1.0), 0.0)
