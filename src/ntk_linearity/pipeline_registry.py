@@ -2,6 +2,9 @@
 
 The sweep grids come from the parameters of the active run environment (``conf/base`` by default,
 ``conf/paper`` with ``--env paper``), so each environment has its own set of namespaced runs.
+They are validated first (:mod:`ntk_linearity.pipelines.validation`): ``register_pipelines`` runs
+before any node, so a bad parameter stops ``kedro run`` with a one-line error before anything is
+computed or written.
 """
 
 from __future__ import annotations
@@ -16,11 +19,14 @@ from ntk_linearity.pipelines import (
     training,
 )
 from ntk_linearity.pipelines.sweep import expand_runs
+from ntk_linearity.pipelines.validation import validate_parameters
 from ntk_linearity.run_config import active_parameters
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    runs = expand_runs(active_parameters()["sweeps"])
+    parameters = active_parameters()
+    validate_parameters(parameters)
+    runs = expand_runs(parameters["sweeps"])
     stages = {
         "data_generation": data_generation.create_pipeline(),
         "model_init": model_init.create_pipeline(runs),

@@ -6,7 +6,10 @@ starts empty) and adds an environment ``tiny``; ``run_kedro`` runs a session on 
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -14,6 +17,7 @@ from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
 ROOT = Path(__file__).resolve().parents[2]
+KEDRO = Path(sys.executable).with_name("kedro")
 DATA_LAYERS = ["01_raw", "06_models", "07_model_output", "08_reporting"]
 
 TINY = {
@@ -25,6 +29,20 @@ TINY = {
     "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},
     "hessian": {"lanczos_steps": 16},
     "reporting": {"time_curve_width": 32},
+}
+
+
+# Smaller than TINY for tests that run the chain several times: the linear head at 2 widths and the
+# bottleneck network at 1, with 2 seeds: 6 runs.
+MINI = {
+    "sweeps": {
+        "seeds": [0, 1],
+        "width_sweep": {"heads": ["linear"], "widths": [8, 16]},
+        "bottleneck_sweep": {"width": 8, "bottleneck_widths": [2]},
+    },
+    "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},
+    "hessian": {"lanczos_steps": 16},
+    "reporting": {"time_curve_width": 16},
 }
 
 
@@ -60,3 +78,20 @@ def latest(path: Path) -> Path:
     """The newest version of a versioned dataset ``path`` (``path/<version>/<name>``)."""
     versions = sorted(path.iterdir())
     return versions[-1] / path.name
+
+
+def kedro_cli(project: Path, *args: str) -> subprocess.Popen:
+    """Start ``kedro <args>`` in ``project`` as a child process; its stdout and stderr go to
+    ``project/kedro.log`` (a pipe could fill up and block it)."""
+    with open(project / "kedro.log", "w") as log:
+        return subprocess.Popen(
+            [str(KEDRO), *args], cwd=project, stdout=log, stderr=subprocess.STDOUT,
+            env=os.environ | {"JAX_PLATFORMS": "cpu", "KEDRO_DISABLE_TELEMETRY": "1"},
+        )
+
+
+def data_files(project: Path) -> dict[str, int]:
+    """Every file under ``project/data`` (relative path) with its modification time in ns."""
+    data = project / "data"
+    return {str(path.relative_to(data)): path.stat().st_mtime_ns
+            for path in data.rglob("*") if path.is_file()}

@@ -1,0 +1,55 @@
+"""``AtomicJSONDataset``: kedro-datasets' ``JSONDataset`` whose local saves are atomic.
+
+``JSONDataset`` opens the target for writing and streams ``json.dump`` into it, so a run interrupted
+mid-save (Ctrl-C, a killed job) leaves a truncated file. ``kedro run --only-missing-outputs`` then
+counts it as present, skips the node that makes it, and the run that reads it fails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+from kedro.io.core import get_filepath_str
+from kedro_datasets.json import JSONDataset
+
+from ntk_linearity.datasets.npz_dataset import _fsync_dir
+
+
+class AtomicJSONDataset(JSONDataset):
+    """``json.JSONDataset`` (same arguments) that, on the local filesystem, serialises the data first,
+    writes it to a hidden temporary sibling, flushes it to disk and renames it over the target: the
+    file is either the previous one or the complete new one, never a partial write. Other filesystems
+    save as ``JSONDataset`` does.
+
+    Example catalog entry:
+
+    ```yaml
+    "{namespace}.metrics":
+      type: ntk_linearity.datasets.AtomicJSONDataset
+      filepath: data/07_model_output/{namespace}/metrics.json
+    ```
+    """
+
+    def save(self, data: Any) -> None:
+        if self._protocol != "file":
+            super().save(data)
+            return
+        path = Path(get_filepath_str(self._get_save_path(), self._protocol))
+        payload = json.dumps(data, **self._save_args).encode()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_path = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            with open(tmp_path, "xb") as tmp_file:
+                tmp_file.write(payload)
+                tmp_file.flush()
+                os.fsync(tmp_file.fileno())
+            os.replace(tmp_path, path)
+        except BaseException:
+            tmp_path.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+        self._invalidate_cache()

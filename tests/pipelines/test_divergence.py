@@ -1,0 +1,70 @@
+"""A diverging run either stops the sweep naming the run, or with ``on_divergence: skip`` is marked in
+runs.csv, Table 1 and the figures while the sweep goes on (issue: bad input, failures and
+reproducibility)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ntk_linearity.numerics import DivergenceError
+
+from kedro_project_utils import MINI, latest, make_project, run_kedro, write_env
+
+# Every swish-head run diverges at once; the linear head and the bottleneck network train normally.
+DIVERGING = MINI | {
+    "sweeps": MINI["sweeps"] | {"seeds": [0], "width_sweep": {"heads": ["linear", "swish"], "widths": [8, 16]}},
+    "training": MINI["training"] | {"learning_rate": {"swish_output": 1.0e6}, "on_divergence": "raise"},
+}
+SKIPPING = DIVERGING | {"training": DIVERGING["training"] | {"on_divergence": "skip"}}
+SWISH_RUNS = ["width_sweep.swish_m8_s0", "width_sweep.swish_m16_s0"]
+
+
+@pytest.fixture(scope="module")
+def skipped(tmp_path_factory):
+    """A whole run of the default pipeline with ``on_divergence: skip``."""
+    project = make_project(tmp_path_factory.mktemp("skip"))
+    write_env(project, "skipping", SKIPPING)
+    run_kedro(project, env="skipping")
+    return project
+
+
+def test_raise_stops_at_the_diverging_run_and_names_it(tmp_path):
+    project = make_project(tmp_path)
+    write_env(project, "diverging", DIVERGING)
+    with pytest.raises(DivergenceError) as error:
+        run_kedro(project, env="diverging", to_nodes=["width_sweep.swish_m16_s0.train_network"])
+    assert str(error.value).startswith(
+        "run width_sweep.swish_m16_s0 (widths 16, head swish, seed 0, learning_rate 1000000.0): "
+        "gradient descent diverged at step")
+    run_dir = project / "data" / "07_model_output" / "width_sweep" / "swish_m16_s0"
+    assert not (run_dir / "training_metrics.json").exists()
+
+
+def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
+    runs = pd.read_csv(latest(skipped / "data" / "08_reporting" / "runs.csv"))
+    assert len(runs) == 5
+    diverged = runs[runs["diverged"]]
+    assert set(diverged["namespace"]) == set(SWISH_RUNS)
+    for _, run in diverged.iterrows():
+        assert run["error"].startswith(f"run {run['namespace']} (widths {run['width']}, head swish, seed 0, "
+                                       "learning_rate 1000000.0): gradient descent diverged")
+        assert np.isnan(run["delta_k"])
+    trained = runs[~runs["diverged"]]
+    assert set(trained["architecture"]) == {"linear_output", "bottleneck"}
+    assert np.all(np.isfinite(trained[["delta_k", "hessian_norm_init", "final_loss"]].to_numpy(float)))
+
+
+def test_scaling_fits_and_table1_leave_diverged_runs_out(skipped):
+    reporting = skipped / "data" / "08_reporting"
+    table = pd.read_csv(latest(reporting / "table1_scaling.csv"))
+    assert "swish_output" not in set(table["architecture"])
+    assert np.isfinite(table.loc[table["architecture"] == "linear_output", "slope"]).all()
+    markdown = latest(reporting / "table1.md").read_text()
+    assert ("**2 of 5 runs diverged** and are left out of every fit and verdict (their errors are in the "
+            "`error` column of runs.csv): width_sweep.swish_m8_s0, width_sweep.swish_m16_s0.") in markdown
+    assert "- **swish_output**: n/a (no usable runs: every run diverged" in markdown
+    for figure in ["fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "loss_curves.png",
+                   "hessian_scaling.png", "weight_change_norms.png", "fig2_delta_k_vs_bottleneck.png"]:
+        assert latest(reporting / figure).read_bytes()[:4] == b"\x89PNG"
