@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from ntk_linearity.pipelines.reporting import figures, tables
+from ntk_linearity.pipelines.reporting import figures, report, tables
 from ntk_linearity.pipelines.sweep import RunSpec
 
 
@@ -25,5 +25,13 @@ def create_pipeline(runs: list[RunSpec], **kwargs) -> Pipeline:
                  name="plot_weight_change_norms"),
             node(figures.loss_curves, ["training_curves", "params:reporting.time_curve_width"],
                  "loss_curves_figure", name="plot_loss_curves"),
+            # The papermill report (notebooks/report.ipynb) on the persisted tables: it redraws the
+            # figures with the functions above and never retrains.
+            node(report.render_report,
+                 {"runs": "runs_table", "scaling": "table1_scaling", "curves": "training_curves",
+                  "table1": "table1_markdown", "data_params": "params:data", "model_params": "params:model",
+                  "sweeps": "params:sweeps", "training_params": "params:training",
+                  "hessian_params": "params:hessian", "reporting_params": "params:reporting"},
+                 "report_html", name="render_report"),
         ]
     )

@@ -1,0 +1,111 @@
+"""The rendered report through real Kedro sessions on one tiny project (issue: papermill report,
+regeneration without retraining, --only-missing-outputs, a failed run keeps the last good report).
+
+The tests share the module's ``tiny_project`` (one tiny default chain, ~40 s) and each leaves it
+complete, so they pass in any order.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import papermill
+import pytest
+from kedro.io import Version
+
+from ntk_linearity.pipelines.reporting.report import HtmlReportDataset, slope_phrase
+
+from kedro_project_utils import latest, run_kedro
+
+TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
+N_FIGURES = 6
+
+
+def report_versions(project: Path) -> list[Path]:
+    folder = project / "data" / "08_reporting" / "report.html"
+    return sorted(p for p in folder.glob("*/report.html"))
+
+
+def file_times(project: Path, layers=TRAINING_LAYERS) -> dict[Path, int]:
+    """mtime of every file under ``layers`` of ``data/``; training_curves.csv is a reporting output."""
+    return {
+        path: path.stat().st_mtime_ns
+        for layer in layers
+        for path in (project / "data" / layer).rglob("*")
+        if path.is_file() and path.name != "training_curves.csv"
+    }
+
+
+def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_project):
+    page = latest(tiny_project / "data" / "08_reporting" / "report.html").read_text(encoding="utf-8")
+    text = html.unescape(page)
+    assert page.startswith("<!DOCTYPE html>")
+    # Figures embedded, no code, nothing fetched from the network.
+    assert len(re.findall(r'<img[^>]+src="data:image/png;base64,', page)) == N_FIGURES
+    assert "<script" not in page and 'src="http' not in page
+    assert "read_csv" not in text and "import " not in text
+    # Sections of a short paper, the setup read from the parameters, Table 1 as a table.
+    for heading in ("1. The claim", "2. Setup", "3. Results", "Table 1", "4. Run metadata"):
+        assert heading in text
+    assert "appendix" in text and "not available" in text
+    assert "antisymmetric" in text and "−1.28" in text
+    assert "m ∈ {8, 32}" in text  # the tiny grid, not conf/base's
+    assert re.search(r"<table>.*linear_output.*</table>", page, re.S)
+    # A number in the text is the one in the persisted scaling table.
+    scaling = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "table1_scaling.csv"))
+    assert slope_phrase(scaling, "linear_output", "delta_k", 0.95) in text
+    # Run metadata: environment, versions, device, training time.
+    assert "<code>tiny</code>" in page
+    assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
+    assert "summed over 16 runs" in text
+
+
+def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_project):
+    before_files = file_times(tiny_project)
+    before_reports = report_versions(tiny_project)
+
+    run_kedro(tiny_project, pipeline_names=["reporting"])
+
+    assert file_times(tiny_project) == before_files  # no data, initialisation, training or Hessian output touched
+    after_reports = report_versions(tiny_project)
+    assert len(after_reports) == len(before_reports) + 1
+    assert set(before_reports) < set(after_reports)  # earlier reports are kept
+    dataset = HtmlReportDataset(filepath=str(tiny_project / "data/08_reporting/report.html"), version=Version(None, None))
+    assert dataset.load() == after_reports[-1].read_text(encoding="utf-8")
+
+
+def test_only_missing_outputs_skips_complete_runs_and_redoes_missing_ones(tiny_project):
+    every_layer = (*TRAINING_LAYERS, "08_reporting")
+    before = file_times(tiny_project, every_layer)
+
+    run_kedro(tiny_project, only_missing_outputs=True)  # everything is complete (versioned datasets included)
+    assert file_times(tiny_project, every_layer) == before
+
+    missing = tiny_project / "data/07_model_output/width_sweep/swish_m8_s1/hessian_metrics.json"
+    missing.unlink()
+    run_kedro(tiny_project, only_missing_outputs=True)
+    assert missing.is_file()
+    after = file_times(tiny_project, TRAINING_LAYERS)
+    changed = {path for path in after if after[path] != before.get(path)}
+    assert changed == {missing}
+
+
+def test_failed_report_run_keeps_the_last_good_report(tiny_project, monkeypatch):
+    before = report_versions(tiny_project)
+    good = before[-1].read_text(encoding="utf-8")
+
+    def kernel_died(*args, **kwargs):
+        raise RuntimeError("kernel died while executing report.ipynb")
+
+    monkeypatch.setattr(papermill, "execute_notebook", kernel_died)
+    with pytest.raises(Exception, match="kernel died"):
+        run_kedro(tiny_project, pipeline_names=["reporting"])
+
+    assert report_versions(tiny_project) == before
+    leftovers = [p for p in (tiny_project / "data/08_reporting/report.html").rglob("*") if p.is_file()]
+    assert sorted(leftovers) == before  # no partial or temporary file
+    dataset = HtmlReportDataset(filepath=str(tiny_project / "data/08_reporting/report.html"), version=Version(None, None))
+    assert dataset.load() == good

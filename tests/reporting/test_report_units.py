@@ -1,0 +1,160 @@
+"""Pieces of the report node without a Kedro run: the kernel, the HTML export, the atomic dataset,
+the run metadata and the prose helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from kedro.io import Version
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+from ntk_linearity.pipelines.reporting import report
+
+ROOT = Path(__file__).resolve().parents[2]
+PNG_1x1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+
+
+@pytest.fixture
+def foreign_python3_kernel(tmp_path, monkeypatch) -> Path:
+    """A kernel spec named ``python3`` for another interpreter, first on the Jupyter path."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    (spec_dir / "kernel.json").write_text(json.dumps({
+        "argv": ["/nonexistent/python", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "someone else's Python", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    assert KernelSpecManager().get_kernel_spec("python3").argv[0] == "/nonexistent/python"
+    return spec_dir
+
+
+def test_kernel_is_this_interpreter_whatever_specs_are_installed(foreign_python3_kernel):
+    manager = report.CurrentInterpreterKernelManager(kernel_name=report.KERNEL_NAME)
+    assert manager.kernel_spec.argv[:3] == [sys.executable, "-m", "ipykernel_launcher"]
+
+
+def test_papermill_executes_a_template_on_this_interpreter(foreign_python3_kernel, tmp_path):
+    template = tmp_path / "template.ipynb"
+    parameters = new_code_cell('value = 0\ninputs_dir = "."')
+    parameters.metadata["tags"] = ["parameters"]
+    nbformat.write(new_notebook(
+        cells=[parameters, new_code_cell("import os, sys\nprint(sys.executable, value, os.getcwd())")],
+        metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    ), template)
+
+    executed = report.execute_report_notebook(tmp_path, {"value": 42}, tmp_path / "out.ipynb", template=template)
+
+    printed = executed.cells[-1].outputs[0]["text"].split()
+    assert printed == [sys.executable, "42", str(tmp_path)]
+
+
+def test_report_template_has_a_parameters_cell_naming_the_node_inputs():
+    notebook = nbformat.read(ROOT / report.TEMPLATE, as_version=4)
+    tagged = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines() if "=" in line}
+    assert names == {"inputs_dir", "params", "metadata"}
+    assert notebook.metadata.kernelspec.name == report.KERNEL_NAME
+    assert all(not c.get("outputs") for c in notebook.cells if c.cell_type == "code")  # stored clean
+
+
+def test_html_hides_code_and_stderr_embeds_images_and_loads_no_scripts():
+    cell = new_code_cell("secret_plotting_code()")
+    cell.outputs = [
+        new_output("display_data", data={"image/png": PNG_1x1, "text/plain": "<Figure>"},
+                   metadata={"image/png": {"alt": 'Fig. 1 "left"'}}),
+        new_output("stream", name="stderr", text="UserWarning: noisy\n"),
+        new_output("display_data", data={"text/markdown": "slope **−0.93**", "text/plain": "md"}),
+    ]
+    silent = new_code_cell("import numpy as np")
+    page = report.notebook_to_html(new_notebook(cells=[new_markdown_cell("# Title"), cell, silent]))
+    assert "secret_plotting_code" not in page and "import numpy" not in page
+    assert "noisy" not in page
+    (image,) = re.findall(r"<img [^>]*>", page)
+    assert f'src="data:image/png;base64,{PNG_1x1}"' in image and 'alt=\'Fig. 1 "left"\'' in image
+    assert "<strong>−0.93</strong>" in page
+    assert "<script" not in page
+    assert f"<title>{report.REPORT_TITLE}</title>" in page
+
+
+def versioned(path: Path, version: str | None = None) -> report.HtmlReportDataset:
+    return report.HtmlReportDataset(filepath=str(path), version=Version(None, version))
+
+
+def test_save_is_atomic_and_a_failed_save_keeps_the_previous_report(tmp_path, monkeypatch):
+    target = tmp_path / "report.html"
+    versioned(target, "2026-01-01T00.00.00.000Z").save("<html>first</html>")
+    versioned(target, "2026-01-02T00.00.00.000Z").save("<html>second</html>")
+    assert versioned(target).load() == "<html>second</html>"
+
+    def interrupted(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    with pytest.raises(Exception, match="disk full"):
+        versioned(target, "2026-01-03T00.00.00.000Z").save("<html>third</html>")
+    monkeypatch.undo()
+
+    assert versioned(target).load() == "<html>second</html>"
+    files = sorted(p.relative_to(target) for p in target.rglob("*") if p.is_file())
+    assert [str(p.parent) for p in files] == ["2026-01-01T00.00.00.000Z", "2026-01-02T00.00.00.000Z"]
+
+
+def test_a_stray_temporary_file_is_not_a_version(tmp_path):
+    target = tmp_path / "report.html"
+    versioned(target, "2026-01-01T00.00.00.000Z").save("<html>good</html>")
+    killed = target / "2026-01-02T00.00.00.000Z"
+    killed.mkdir()
+    (killed / ".report.html.0123.tmp").write_text("<html>trunc")  # a save killed before its rename
+    assert versioned(target).load() == "<html>good</html>"
+
+
+def test_unversioned_save_replaces_the_file(tmp_path):
+    dataset = report.HtmlReportDataset(filepath=str(tmp_path / "sub" / "report.html"))
+    dataset.save("a")
+    dataset.save("b")
+    assert dataset.load() == "b" and dataset.preview() == "b"
+    assert [p.name for p in (tmp_path / "sub").iterdir()] == ["report.html"]
+
+
+def test_git_revision_outside_a_repository(tmp_path):
+    info = report.git_revision(tmp_path)
+    assert info["commit"] is None and info["note"]
+
+
+def test_git_revision_of_the_source_tree():
+    if not (ROOT / ".git").exists():
+        pytest.skip("the source tree is not a git checkout")
+    info = report.git_revision(ROOT)
+    assert len(info["commit"]) == 40 and isinstance(info["dirty"], bool)
+
+
+def test_run_metadata_is_json_and_names_versions_and_devices():
+    metadata = report.run_metadata()
+    json.dumps(metadata)
+    assert set(report.PACKAGES) <= set(metadata["packages"])
+    assert metadata["jax"]["devices"] and metadata["conf_env"]
+
+
+def test_prose_helpers_compute_from_the_tables():
+    scaling = pd.DataFrame([{"architecture": "linear_output", "quantity": "delta_k", "slope": -0.934,
+                             "slope_ci_low": -0.971, "slope_ci_high": -0.889, "theory_slope": -0.5}])
+    assert (report.slope_phrase(scaling, "linear_output", "delta_k", 0.95)
+            == "fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)")
+    assert report.slope_sign(scaling, "linear_output", "delta_k") == "falls"
+    assert report.slope_phrase(scaling, "swish_output", "delta_k", 0.95).startswith("no fitted slope")
+    runs = pd.DataFrame({"architecture": ["linear_output"] * 4, "diverged": [False, False, False, True],
+                         "width": [30, 30, 1000, 1000], "bottleneck_width": [np.nan] * 4,
+                         "delta_k": [0.2, 0.4, 0.01, 5.0]})
+    medians = report.medians(runs, "linear_output", "delta_k")
+    assert medians.to_dict() == {30: pytest.approx(0.3), 1000: pytest.approx(0.01)}  # diverged run left out
+    assert report.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"

@@ -1,0 +1,175 @@
+"""kedro-viz on a project copy (issue: every pipeline, layers from catalog metadata, namespaced sweeps
+as collapsible groups, previews of tables and figures, the tiny grid with ``--env tiny``).
+
+``kedro viz run`` is started as a subprocess in its own process group and always stopped by that
+group's id; ``kedro viz build`` writes the static site.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
+from kedro_project_utils import make_project  # noqa: E402
+
+PIPELINES = {"data_generation", "model_init", "training", "hessian_analysis", "reporting", "__default__"}
+LAYERS = ["raw", "models", "model_output", "reporting"]
+STARTUP_TIMEOUT_S = 120
+VERSION = "2026-01-01T00.00.00.000Z"
+
+
+def kedro_env() -> dict[str, str]:
+    return {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1", "JAX_PLATFORMS": "cpu"}
+
+
+def free_port() -> int:
+    """A free port below 49152: kedro-viz refuses ports above the registered range, and an ephemeral
+    port from ``bind(0)`` often is (Linux hands out 32768-60999)."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 45000)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-45000")
+
+
+def get_json(url: str):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return json.load(response)
+
+
+def add_reporting_outputs(project: Path) -> None:
+    """One version of a table, a figure and the report, as a run would leave them (for previews)."""
+    reporting = project / "data" / "08_reporting"
+    runs = reporting / "runs.csv" / VERSION / "runs.csv"
+    runs.parent.mkdir(parents=True)
+    runs.write_text("namespace,width,delta_k\nwidth_sweep.linear_m8_s0,8,0.07\nwidth_sweep.linear_m32_s0,32,0.01\n")
+    figure = reporting / "fig1_delta_k_vs_width.png" / VERSION / "fig1_delta_k_vs_width.png"
+    figure.parent.mkdir(parents=True)
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([8, 32], [0.07, 0.01])
+    fig.savefig(figure)
+    plt.close(fig)
+    report = reporting / "report.html" / VERSION / "report.html"
+    report.parent.mkdir(parents=True)
+    report.write_text("<!DOCTYPE html><html><body><h1>report</h1></body></html>")
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = make_project(tmp_path_factory.mktemp("viz"))
+    add_reporting_outputs(project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def viz(project):
+    """Base URL of ``kedro viz run --env tiny`` on a free port, once ``/api/main`` answers."""
+    port = free_port()
+    log = (project / "viz.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kedro", "viz", "run", "--no-browser", "--host", "127.0.0.1",
+         "--port", str(port), "--env", "tiny"],
+        cwd=project, env=kedro_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"kedro viz run exited with {process.returncode}:\n"
+                            + (project / "viz.log").read_text()[-3000:])
+            try:
+                get_json(f"{base}/api/main")
+                break
+            except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+                if time.monotonic() > deadline:
+                    pytest.fail(f"kedro viz run did not answer within {STARTUP_TIMEOUT_S} s:\n"
+                                + (project / "viz.log").read_text()[-3000:])
+                time.sleep(1)
+        yield base
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)  # the server and the workers it spawned
+            process.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=20)
+        log.close()
+
+
+def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
+    main = get_json(f"{viz}/api/main")
+    assert {p["id"] for p in main["pipelines"]} == PIPELINES
+    assert main["layers"] == LAYERS
+
+    tasks = {n["full_name"]: n for n in main["nodes"] if n["type"] == "task"}
+    # A node's "name" is its own name; "full_name" carries the namespace <sweep>.<run>.
+    train = tasks["width_sweep.linear_m8_s0.train_network"]
+    assert train["name"] == "train_network"
+    assert train["modular_pipelines"] == ["width_sweep.linear_m8_s0"]
+    assert set(train["pipelines"]) == {"training", "__default__"}
+    assert "bottleneck_sweep.mb2_m16_s0.analyse_hessian" in tasks
+    assert {"collect_runs", "render_table1", "render_report"} <= set(tasks)
+    assert "reporting" in tasks["render_report"]["pipelines"]
+    # --env tiny: the tiny grid (widths 8, 32), not conf/base's.
+    assert not any(name.startswith("width_sweep.linear_m1000_") for name in tasks)
+
+    # The sweeps are collapsible groups: sweep -> run -> nodes.
+    groups = main["modular_pipelines"]
+    children = {c["id"] for c in groups["width_sweep"]["children"]}
+    assert "width_sweep.linear_m8_s0" in children
+    assert len([c for c in children if c.startswith("width_sweep.")]) == 3 * 2 * 2
+
+    data = {n["name"]: n for n in main["nodes"] if n["type"] == "data"}
+    assert data["synthetic_data"]["layer"] == "raw"
+    assert data["width_sweep.linear_m8_s0.final_params"]["layer"] == "models"
+    assert data["width_sweep.linear_m8_s0.training_metrics"]["layer"] == "model_output"
+    assert data["report_html"]["layer"] == "reporting"
+
+
+@pytest.mark.parametrize(("dataset", "preview_type"), [
+    ("runs_table", "TablePreview"),
+    ("fig1_delta_k_vs_width", "ImagePreview"),
+    ("report_html", "HTMLPreview"),
+])
+def test_viz_previews_tables_figures_and_the_report(viz, dataset, preview_type):
+    main = get_json(f"{viz}/api/main")
+    node_id = next(n["id"] for n in main["nodes"] if n["type"] == "data" and n["name"] == dataset)
+    details = get_json(f"{viz}/api/nodes/{node_id}")
+    assert details["preview_type"] == preview_type
+    assert details["preview"]
+
+
+def test_viz_build_writes_a_static_site(project):
+    result = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build", "--include-previews"],
+        cwd=project, env={**kedro_env(), "KEDRO_ENV": "tiny"}, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    build = project / "build"
+    assert (build / "index.html").is_file()
+    main = json.loads((build / "api" / "main").read_text())
+    assert "width_sweep.linear_m8_s0.train_network" in {n.get("full_name") for n in main["nodes"]}
