@@ -16,7 +16,8 @@ import papermill
 import pytest
 from kedro.io import Version
 
-from ntk_linearity.pipelines.reporting.report import HtmlReportDataset, slope_phrase
+from ntk_linearity.datasets import HtmlReportDataset
+from ntk_linearity.pipelines.reporting.report import slope_phrase
 
 from kedro_project_utils import latest, run_kedro
 

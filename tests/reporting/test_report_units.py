@@ -17,6 +17,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from kedro.io import Version
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
+from ntk_linearity.datasets import HtmlReportDataset
 from ntk_linearity.pipelines.reporting import report
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,8 +87,8 @@ def test_html_hides_code_and_stderr_embeds_images_and_loads_no_scripts():
     assert f"<title>{report.REPORT_TITLE}</title>" in page
 
 
-def versioned(path: Path, version: str | None = None) -> report.HtmlReportDataset:
-    return report.HtmlReportDataset(filepath=str(path), version=Version(None, version))
+def versioned(path: Path, version: str | None = None) -> HtmlReportDataset:
+    return HtmlReportDataset(filepath=str(path), version=Version(None, version))
 
 
 def test_save_is_atomic_and_a_failed_save_keeps_the_previous_report(tmp_path, monkeypatch):
@@ -119,7 +120,7 @@ def test_a_stray_temporary_file_is_not_a_version(tmp_path):
 
 
 def test_unversioned_save_replaces_the_file(tmp_path):
-    dataset = report.HtmlReportDataset(filepath=str(tmp_path / "sub" / "report.html"))
+    dataset = HtmlReportDataset(filepath=str(tmp_path / "sub" / "report.html"))
     dataset.save("a")
     dataset.save("b")
     assert dataset.load() == "b" and dataset.preview() == "b"

@@ -8,15 +8,13 @@ counts it as present, skips the node that makes it, and the run that reads it fa
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 from kedro.io.core import get_filepath_str
 from kedro_datasets.json import JSONDataset
 
-from ntk_linearity.datasets.npz_dataset import _fsync_dir
+from ntk_linearity.datasets.atomic import write_atomically
 
 
 class AtomicJSONDataset(JSONDataset):
@@ -40,16 +38,5 @@ class AtomicJSONDataset(JSONDataset):
             return
         path = Path(get_filepath_str(self._get_save_path(), self._protocol))
         payload = json.dumps(data, **self._save_args).encode()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp_path = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp_path, "xb") as tmp_file:
-                tmp_file.write(payload)
-                tmp_file.flush()
-                os.fsync(tmp_file.fileno())
-            os.replace(tmp_path, path)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
+        write_atomically(path, lambda handle: handle.write(payload))
         self._invalidate_cache()

@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import pickle
-import uuid
 import zipfile
 from collections.abc import Mapping
 from copy import deepcopy
@@ -23,6 +22,8 @@ from kedro.io.core import (
     get_filepath_str,
     get_protocol_and_path,
 )
+
+from ntk_linearity.datasets.atomic import write_atomically
 
 
 class NpzDataset(AbstractVersionedDataset[Mapping[str, Any], dict[str, np.ndarray]]):
@@ -156,7 +157,7 @@ class NpzDataset(AbstractVersionedDataset[Mapping[str, Any], dict[str, np.ndarra
         save_path = get_filepath_str(self._get_save_path(), self._protocol)
 
         if self._protocol == "file":
-            self._save_local_atomic(arrays, Path(save_path))
+            write_atomically(Path(save_path), lambda handle: _write_npz(handle, arrays))
         else:
             buffer = io.BytesIO()
             _write_npz(buffer, arrays)
@@ -202,23 +203,6 @@ class NpzDataset(AbstractVersionedDataset[Mapping[str, Any], dict[str, np.ndarra
             arrays[key] = array
         return arrays
 
-    @staticmethod
-    def _save_local_atomic(arrays: dict[str, np.ndarray], path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # A hidden sibling, so the rename stays on one filesystem; opened with
-        # "xb" (exclusive) so it gets the usual umask-based permissions.
-        tmp_path = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        try:
-            with open(tmp_path, "xb") as tmp_file:
-                _write_npz(tmp_file, arrays)
-                tmp_file.flush()
-                os.fsync(tmp_file.fileno())
-            os.replace(tmp_path, path)
-        except BaseException:
-            tmp_path.unlink(missing_ok=True)
-            raise
-        _fsync_dir(path.parent)
-
 
 def _write_npz(file: Any, arrays: dict[str, np.ndarray]) -> None:
     """Write ``arrays`` as an uncompressed ``.npz`` archive (as ``np.savez`` does),
@@ -231,19 +215,3 @@ def _write_npz(file: Any, arrays: dict[str, np.ndarray]) -> None:
         for key, array in arrays.items():
             with zf.open(f"{key}.npy", mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, array, allow_pickle=False)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Persist a rename on POSIX by syncing its directory (no-op elsewhere)."""
-    if os.name != "posix":
-        return
-    try:
-        dir_fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)

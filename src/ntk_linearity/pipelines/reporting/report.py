@@ -16,7 +16,6 @@ in the report's text is computed from the tables.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import json
 import logging
@@ -24,7 +23,6 @@ import os
 import platform
 import subprocess
 import tempfile
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +32,6 @@ import pandas as pd
 import zmq
 from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
-from kedro.io.core import get_filepath_str
-from kedro_datasets._typing import HTMLPreview
-from kedro_datasets.text import TextDataset
 from traitlets import default
 
 from ntk_linearity.run_config import DEFAULT_RUN_ENV, active_config_loader, project_root
@@ -90,48 +85,6 @@ class CurrentInterpreterKernelManager(AsyncKernelManager):
 # ---------------------------------------------------------------------------------------------
 # Dataset: versioned text, saved atomically
 # ---------------------------------------------------------------------------------------------
-
-
-class HtmlReportDataset(TextDataset):
-    """``text.TextDataset`` (versioned like it) whose local saves are atomic, with an HTML preview.
-
-    On the local filesystem the text is written to a hidden temporary file next to the target,
-    flushed to disk and renamed over it, so a crash or a kill during the save never leaves a
-    truncated report; the temporary name does not match the versioned layout
-    ``<filepath>/<version>/<name>``, so loading the latest version skips it. Together with
-    versioning (a failed run saves nothing; a new run writes a new version folder) the last good
-    report always stays in place.
-
-    Example catalog entry::
-
-        report_html:
-          type: ntk_linearity.pipelines.reporting.report.HtmlReportDataset
-          filepath: data/08_reporting/report.html
-          versioned: true
-    """
-
-    def save(self, data: str) -> None:
-        if self._protocol != "file":
-            super().save(data)
-            return
-        target = Path(get_filepath_str(self._get_save_path(), self._protocol))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        encoding = self._fs_open_args_save.get("encoding", "utf-8")
-        temporary = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-        try:
-            with open(temporary, "w", encoding=encoding) as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-        self._invalidate_cache()
-
-    def preview(self) -> HTMLPreview:
-        """The latest report, for kedro-viz's dataset panel."""
-        return self.load()
 
 
 # ---------------------------------------------------------------------------------------------
