@@ -3,7 +3,7 @@ a damaged persisted array is named (issue: bad input, failures and reproducibili
 
 All compare against one uninterrupted in-process run of the MINI sweep (``reference``), which like
 the repeated run stops at the tables (``TABLES``; figures and the report only read them).
-``wall_seconds`` is the only column of runs.csv that is not reproducible: it is dropped before the
+The timing columns (``TIMING_COLUMNS``) are the only columns of runs.csv that are not reproducible: it is dropped before the
 comparison; every other column, table1_scaling.csv, training_curves.csv and table1.md must match
 exactly.
 """
@@ -23,6 +23,7 @@ from kedro.io import DatasetError
 from kedro_datasets.json import JSONDataset
 
 from ntk_linearity.datasets import AtomicJSONDataset
+from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
 
 from kedro_project_utils import MINI, data_files, kedro_cli, latest, make_project, run_kedro, write_env
 
@@ -41,7 +42,7 @@ def _results(project: Path) -> dict:
     """The final tables of a run, without the wall-clock column."""
     reporting = project / "data" / "08_reporting"
     return {
-        "runs": pd.read_csv(latest(reporting / "runs.csv")).drop(columns="wall_seconds"),
+        "runs": pd.read_csv(latest(reporting / "runs.csv")).drop(columns=TIMING_COLUMNS),
         "table1_scaling": latest(reporting / "table1_scaling.csv").read_text(),
         "table1": latest(reporting / "table1.md").read_text(),
         "training_curves": (project / "data" / "07_model_output" / "training_curves.csv").read_text(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import jax
 import numpy as np
@@ -29,6 +30,7 @@ def analyse_hessian(
     X = np.asarray(data["X"])
     probe = X[int(hessian_params["probe_index"])]
     steps = int(hessian_params["lanczos_steps"])
+    started = time.perf_counter()
     metrics = {"namespace": run.namespace, "n_params": model.n_params}
     for stage, arrays in (("init", initial_params), ("final", final_params)):
         params = as_jax(arrays, model.dtype)
@@ -37,6 +39,7 @@ def analyse_hessian(
         metrics[f"hessian_norm_{stage}"] = float(np.atleast_1d(norm.norm)[top])
         metrics[f"hessian_residual_{stage}"] = float(np.atleast_1d(norm.residual)[top])
         metrics[f"ntk_diag_{stage}"] = float(np.mean(ntk_diagonal(model.apply, params, X)))
+    metrics["hessian_wall_seconds"] = time.perf_counter() - started
     logger.info(
         "%s: ||H|| %.3e -> %.3e (residual %.1e), K(x,x) %.3f",
         run.namespace, metrics["hessian_norm_init"], metrics["hessian_norm_final"],

@@ -39,8 +39,9 @@ RUN_COLUMNS = [
     "delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
     "hessian_norm_init", "hessian_norm_final", "hessian_residual_init", "hessian_residual_final",
     "ntk_diag_init", "ntk_diag_final", "weight_change_l2", "weight_change_linf", "n_params",
-    "wall_seconds", "error",
+    "wall_seconds", "hessian_wall_seconds", "error",
 ]
+TIMING_COLUMNS = ["wall_seconds", "hessian_wall_seconds"]  # the only columns that vary between runs
 
 
 def collect_runs(*metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -58,7 +59,8 @@ def collect_runs(*metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
         for curve, steps_key in (("delta_k", "snapshot_steps"), ("loss", "loss_steps")):
             curves += [keys | {"curve": curve, "step": s, "value": v}
                        for s, v in zip(run_curves[steps_key], run_curves[curve])]
-    runs = pd.DataFrame(rows)[RUN_COLUMNS].sort_values(
+    # reindex: results persisted by an older version may lack a newer column (left empty)
+    runs = pd.DataFrame(rows).reindex(columns=RUN_COLUMNS).sort_values(
         ["sweep", "architecture", "width", "bottleneck_width", "seed"], na_position="first"
     )
     curve_table = pd.DataFrame(
