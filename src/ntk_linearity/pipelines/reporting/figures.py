@@ -52,7 +52,7 @@ def _seed_note(runs: pd.DataFrame) -> str:
 
 def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     """Fig. 1 left: Delta K against width for each head, with the float32 noise floor."""
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = plt.subplots(figsize=(8, 6))
     for architecture in SHALLOW_ARCHITECTURES:
         _scaling_panel(ax, runs, table, architecture, "delta_k", "delta_k")
     linear = usable(runs, "linear_output", "delta_k")
@@ -67,7 +67,7 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
             ax.plot(below["width"], below["delta_k"], "kx", ms=8, label="below its noise floor")
     ax.set_ylabel(r"$\Delta K = \sup_t \|K_t - K_0\|_F / \|K_0\|_F$")
     ax.set_title(f"Fig. 1 (left): kernel change vs width\n{_seed_note(runs)}", fontsize=10)
-    ax.legend(fontsize=7.5, loc="center right")
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
     return fig
 
