@@ -53,7 +53,7 @@ def test_linear_head_kernel_freezes_with_width_but_swish_does_not(kedro_project)
     write_env(kedro_project, "small", {
         "sweeps": {"seeds": [0, 1], "width_sweep": {"heads": ["linear", "swish"], "widths": [32, 256, 2048]},
                    "bottleneck_sweep": {"width": 32, "bottleneck_widths": [4]}},
-        "training": {"max_steps": 3000, "tol": 1.0e-5, "n_snapshots": 8},
+        "training": {"max_steps": 5000, "tol": 1.0e-5, "n_snapshots": 8},
         "hessian": {"lanczos_steps": 24},
         "reporting": {"time_curve_width": 2048},
     })
