@@ -26,5 +26,6 @@ class ProjectHooks:
         ``--env`` through ``ntk_linearity.run_config.active_parameters()``.
         """
         set_active_config_loader(context.config_loader)
-        if context.params.get("model", {}).get("dtype") == "float64":
+        # The raw merged parameters: ``context.params`` would already build the pipelines.
+        if context.config_loader["parameters"].get("model", {}).get("dtype") == "float64":
             jax.config.update("jax_enable_x64", True)  # `model.dtype: float64` sweeps

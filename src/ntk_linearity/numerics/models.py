@@ -147,6 +147,7 @@ class MLP:
         ``(n, n_out, fan_out)`` (one cotangent per output) and ``A`` shape ``(n, fan_in)``.
         """
         trainable = self.trainable_layers
+        X = jnp.asarray(X, jnp.result_type(X, *params.values()))  # float64 params: float64 factors
         taps = {
             name: jnp.zeros((X.shape[0], fan_out), X.dtype)
             for name, fan_out in zip(self.layer_names, self.fan_outs)
