@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import jax
 from kedro.framework.hooks import hook_impl
 
 from ntk_linearity.run_config import set_active_config_loader
@@ -18,7 +17,7 @@ class ProjectHooks:
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Record the run environment's config loader; switch JAX to 64 bits for float64 sweeps.
+        """Record the run environment's config loader.
 
         ``KedroSession.run`` creates the context (firing this hook) before it
         first reads ``kedro.framework.project.pipelines``, so
@@ -26,6 +25,3 @@ class ProjectHooks:
         ``--env`` through ``ntk_linearity.run_config.active_parameters()``.
         """
         set_active_config_loader(context.config_loader)
-        # The raw merged parameters: ``context.params`` would already build the pipelines.
-        if context.config_loader["parameters"].get("model", {}).get("dtype") == "float64":
-            jax.config.update("jax_enable_x64", True)  # `model.dtype: float64` sweeps

@@ -9,6 +9,7 @@ computed or written.
 
 from __future__ import annotations
 
+import jax
 from kedro.pipeline import Pipeline
 
 from ntk_linearity.pipelines import (
@@ -26,6 +27,9 @@ from ntk_linearity.run_config import active_parameters
 def register_pipelines() -> dict[str, Pipeline]:
     parameters = active_parameters()
     validate_parameters(parameters)
+    if parameters["model"]["dtype"] == "float64":
+        # Before any node, for `kedro run` and kedro-viz alike (viz runs no project hooks).
+        jax.config.update("jax_enable_x64", True)
     runs = expand_runs(parameters["sweeps"])
     stages = {
         "data_generation": data_generation.create_pipeline(),

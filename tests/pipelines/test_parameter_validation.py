@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 
-import jax
 import pytest
 from kedro.config import OmegaConfigLoader
 
@@ -117,14 +116,6 @@ def test_antisymmetric_init_needs_an_even_last_hidden_layer(base):
     odd_bottleneck = _with(base, "sweeps.bottleneck_sweep.bottleneck_widths", [3, 5])  # m_b is not last
     validate_parameters(odd_bottleneck)
     validate_parameters(_with(_with(parameters, "model.init_scheme", "iid"), "reporting.time_curve_width", 30))
-
-
-def test_float64_needs_64_bit_jax(base):
-    parameters = _with(base, "model.dtype", "float64")
-    with jax.enable_x64(False), pytest.raises(ParameterError, match="JAX_ENABLE_X64=1"):
-        validate_parameters(parameters)
-    with jax.enable_x64(True):
-        validate_parameters(parameters)
 
 
 def test_every_problem_is_listed_on_the_one_line(base):

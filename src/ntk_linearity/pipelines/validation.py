@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, TypeVar
 
 import click
-import jax
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from ntk_linearity.numerics.models import ACTIVATIONS, INIT_SCHEMES, SUPPORTED_DTYPES
@@ -175,9 +174,6 @@ def _cross_group_problems(params: Parameters) -> list[str]:
         last_hidden.append(("sweeps.bottleneck_sweep.width", params.sweeps.bottleneck_sweep.width))
         problems += [f"{path} = {m!r}: must be even with model.init_scheme = 'antisymmetric' "
                      "(it pairs the neurons of the last hidden layer)" for path, m in last_hidden if m % 2]
-    if params.model.dtype == "float64" and not jax.config.jax_enable_x64:
-        problems.append("model.dtype = 'float64': needs 64-bit JAX, set JAX_ENABLE_X64=1 before "
-                        "`kedro run`")
     return problems
 
 
