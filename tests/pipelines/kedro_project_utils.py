@@ -20,26 +20,31 @@ ROOT = Path(__file__).resolve().parents[2]
 KEDRO = Path(sys.executable).with_name("kedro")
 DATA_LAYERS = ["01_raw", "06_models", "07_model_output", "08_reporting"]
 
+def sweep_grid(**axes) -> dict:
+    """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``."""
+    return {name: {"axes": values} for name, values in axes.items()}
+
+
 TINY = {
-    "sweeps": {
-        "seeds": [0, 1],
-        "width_sweep": {"heads": ["linear", "swish", "softmax"], "widths": [8, 32]},
-        "bottleneck_sweep": {"width": 16, "bottleneck_widths": [2, 4]},
-    },
+    "sweeps": sweep_grid(
+        width_sweep={"head": ["linear", "swish", "softmax"], "width": [8, 32], "seed": [0, 1]},
+        bottleneck_sweep={"bottleneck_width": [2, 4], "width": [16], "seed": [0, 1]},
+        depth_sweep={"depth": [1, 2], "width": [8, 32], "seed": [0]},
+    ),
     "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},
     "hessian": {"lanczos_steps": 16},
     "reporting": {"time_curve_width": 32},
 }
 
 
-# Smaller than TINY for tests that run the chain several times: the linear head at 2 widths and the
-# bottleneck network at 1, with 2 seeds: 6 runs.
+# Smaller than TINY for tests that run the chain several times: the linear head at 2 widths, the
+# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs.
 MINI = {
-    "sweeps": {
-        "seeds": [0, 1],
-        "width_sweep": {"heads": ["linear"], "widths": [8, 16]},
-        "bottleneck_sweep": {"width": 8, "bottleneck_widths": [2]},
-    },
+    "sweeps": sweep_grid(
+        width_sweep={"head": ["linear"], "width": [8, 16], "seed": [0, 1]},
+        bottleneck_sweep={"bottleneck_width": [2], "width": [8], "seed": [0, 1]},
+        depth_sweep={"depth": [2], "width": [8], "seed": [0, 1]},
+    ),
     "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},
     "hessian": {"lanczos_steps": 16},
     "reporting": {"time_curve_width": 16},

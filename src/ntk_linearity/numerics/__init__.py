@@ -19,6 +19,7 @@ from ntk_linearity.numerics.training import (
     DivergenceError,
     TrainingResult,
     gradient_descent,
+    kernel_top_eigenvalue,
     snapshot_schedule,
 )
 
@@ -36,6 +37,7 @@ __all__ = [
     "fit_power_law",
     "gradient_descent",
     "hessian_spectral_norm",
+    "kernel_top_eigenvalue",
     "kernel_difference",
     "mlp",
     "ntk_diagonal",

@@ -207,3 +207,14 @@ def gradient_descent(
         weight_change_l2=l2,
         weight_change_linf=linf,
     )
+
+
+def kernel_top_eigenvalue(apply: Callable, params, X: jax.Array) -> float:
+    """lambda_0 = lambda_max(K(w)/n), n the number of samples (K is nC x nC for C outputs).
+
+    To first order a step of gradient descent on L = (1/2n) sum_i ||f(x_i) - y_i||^2 maps the
+    residual r to (I - (eta/n) K) r, so the linearised model converges iff eta < 2 / lambda_0: the
+    run's own stability limit, against which a learning rate can be set (``relative_to_critical``).
+    """
+    K = empirical_ntk(apply, params, X)
+    return float(jnp.linalg.eigvalsh(K)[-1]) / X.shape[0]

@@ -9,43 +9,49 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from ntk_linearity.pipelines.reporting.tables import (  # noqa: E402
-    SHALLOW_ARCHITECTURES,
-    diverged_note,
-    slope_text,
-    sweep_axis,
-    usable,
+from ntk_linearity.pipelines.reporting.tables import diverged_note, slope_text, usable  # noqa: E402
+from ntk_linearity.vocabulary import (  # noqa: E402
+    ARCHITECTURES,
+    AXES,
+    FIG1_ARCHITECTURES,
+    GROUP_COLORS,
+    QUANTITIES,
 )
 
-COLORS = {"linear_output": "tab:blue", "softmax_output": "tab:red", "swish_output": "tab:green",
-          "bottleneck": "tab:purple"}
-LABELS = {"linear_output": "linear output", "softmax_output": "softmax output",
-          "swish_output": "swish output", "bottleneck": "bottleneck"}
-AXIS_LABELS = {"width": "width m", "bottleneck_width": "bottleneck width $m_b$"}
+SHALLOW_ARCHITECTURES = FIG1_ARCHITECTURES
 
 
-def _scaling_panel(ax, runs, table, architecture, column, quantity) -> None:
-    """Every seed as a dot, the median over seeds as a line with the min-max band, and the
-    fitted slope with its interval in the legend."""
-    data = usable(runs, architecture, column)
-    if data.empty:
-        return
-    axis = sweep_axis(architecture)
-    color = COLORS[architecture]
+def axis_label(axis: str) -> str:
+    """``"width m"``, ``"bottleneck width $m_b$"``: an axis as the figures write it."""
+    return AXES[axis].label
+
+
+def _points_panel(ax, data: pd.DataFrame, axis: str, column: str, color: str, label: str) -> None:
+    """Every seed as a dot, the median over seeds as a line with the min-max band."""
     by_x = data.groupby(axis)[column]
     x = np.array(sorted(data[axis].unique()), float)
     ax.fill_between(x, by_x.min().to_numpy(), by_x.max().to_numpy(), color=color, alpha=0.15, lw=0)
-    ax.plot(x, by_x.median().to_numpy(), "-", color=color,
-            label=f"{LABELS[architecture]}: slope {slope_text(table, architecture, quantity)}")
+    ax.plot(x, by_x.median().to_numpy(), "-", color=color, label=label)
     ax.plot(data[axis], data[column], "o", color=color, ms=3.5, alpha=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(AXIS_LABELS[axis])
+    ax.set_xlabel(axis_label(axis))
     ax.grid(True, which="both", alpha=0.25)
 
 
+def _scaling_panel(ax, runs, table, architecture, column, quantity) -> None:
+    """One paper architecture on its Table 1 axis, with its fitted slope and interval in the legend."""
+    data = usable(runs, column, architecture=architecture)
+    if data.empty:
+        return
+    spec = ARCHITECTURES[architecture]
+    _points_panel(ax, data, spec.fit_axis, column, spec.color,
+                  f"{spec.label}: slope {slope_text(table, quantity, architecture=architecture)}")
+
+
 def _seed_note(runs: pd.DataFrame) -> str:
-    note = f"{runs['seed'].nunique()} seeds: dots are seeds, lines medians, bands min-max"
+    n_seeds = runs["seed"].nunique()
+    note = f"{n_seeds} seed{'s' if n_seeds != 1 else ''}: dots are seeds, lines medians, bands min-max"
     diverged = diverged_note(runs)
     return f"{note}; {diverged} (not shown)" if diverged else note
 
@@ -55,7 +61,7 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(8, 6))
     for architecture in SHALLOW_ARCHITECTURES:
         _scaling_panel(ax, runs, table, architecture, "delta_k", "delta_k")
-    linear = usable(runs, "linear_output", "delta_k")
+    linear = usable(runs, "delta_k", architecture="linear_output")
     if not linear.empty:
         floors = linear.groupby("width")[["delta_k_noise_floor", "kernel_float32_rounding"]].median()
         ax.plot(floors.index, floors["delta_k_noise_floor"].clip(lower=1e-12), "k--", lw=1,
@@ -74,15 +80,15 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
 
 def _curves_at_width(curves: pd.DataFrame, curve: str, width: int) -> pd.DataFrame:
     return curves[(curves["curve"] == curve) & (curves["width"] == width)
-                  & curves["bottleneck_width"].isna()]
+                  & curves["architecture"].isin(FIG1_ARCHITECTURES)]
 
 
 def _per_run_lines(ax, curves: pd.DataFrame) -> None:
     for architecture in SHALLOW_ARCHITECTURES:
         rows = curves[curves["architecture"] == architecture]
         for i, (_, run) in enumerate(rows.groupby("namespace")):
-            ax.plot(run["step"], run["value"], "-", color=COLORS[architecture], lw=1.2, alpha=0.8,
-                    marker=".", ms=3, label=LABELS[architecture] if i == 0 else None)
+            ax.plot(run["step"], run["value"], "-", color=ARCHITECTURES[architecture].color, lw=1.2,
+                    alpha=0.8, marker=".", ms=3, label=ARCHITECTURES[architecture].label if i == 0 else None)
 
 
 def delta_k_vs_time(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
@@ -120,11 +126,11 @@ def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure
     fig, ax = plt.subplots(figsize=(7, 4.5))
     _scaling_panel(ax, runs, table, "bottleneck", "delta_k", "delta_k")
     widths = runs.loc[runs["architecture"] == "bottleneck", "width"].unique()
-    linear = usable(runs, "linear_output", "delta_k")
+    linear = usable(runs, "delta_k", architecture="linear_output")
     for m in widths:
         reference = linear.loc[linear["width"] == m, "delta_k"]
         if not reference.empty:
-            ax.axhline(reference.median(), color=COLORS["linear_output"], ls="--", lw=1,
+            ax.axhline(reference.median(), color=ARCHITECTURES["linear_output"].color, ls="--", lw=1,
                        label=f"one hidden layer of width {m}, linear output (no bottleneck)")
     ax.set_ylabel(r"$\Delta K$")
     ax.set_title(f"Fig. 2: kernel change vs bottleneck width, m = {', '.join(map(str, widths))}\n"
@@ -169,5 +175,48 @@ def weight_change_norms(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     axes[0].set_title("Euclidean distance travelled (theory: slope 0)", fontsize=9)
     axes[1].set_title("largest single-weight change (theory: -1/2, linear output)", fontsize=9)
     fig.suptitle(f"E5: lazy training in the max norm only ({_seed_note(runs)})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def group_colors(runs: pd.DataFrame, group_by) -> dict[str, tuple[str, str]]:
+    """(colour, label) of every group of a sweep: its architecture's when each group is its own
+    architecture (the width sweep's heads), else a colour cycle and the group's axis values
+    (``depth = 2``)."""
+    groups = runs.drop_duplicates("group")
+    if groups["architecture"].is_unique:
+        return {row.group: (ARCHITECTURES[row.architecture].color, ARCHITECTURES[row.architecture].label)
+                for row in groups.itertuples(index=False)}
+    return {row["group"]: (GROUP_COLORS[i % len(GROUP_COLORS)],
+                           ", ".join(f"{axis} = {row[axis]}" for axis in group_by) or row["group"])
+            for i, (_, row) in enumerate(groups.iterrows())}
+
+
+def sweep_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fit_against: str,
+                 group_by=()) -> plt.Figure:
+    """Every measured quantity of one sweep against its fit axis: one line per group (median over
+    seeds, min-max band), seeds as dots, the fitted slope with its interval in the legend."""
+    quantities = [q for q in QUANTITIES if not usable(runs, QUANTITIES[q].column).empty] or list(QUANTITIES)
+    n_cols = 3
+    n_rows = -(-len(quantities) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5 * n_cols, 4 * n_rows), squeeze=False)
+    colors = group_colors(runs, group_by)
+    for ax, quantity in zip(axes.flat, quantities):
+        column = QUANTITIES[quantity].column
+        for group, (color, label) in colors.items():
+            data = usable(runs, column, group=group)
+            if not data.empty:
+                _points_panel(ax, data, fit_against, column, color,
+                              f"{label}: {slope_text(scaling, quantity, sweep=sweep, group=group)}")
+        ax.set_ylabel(QUANTITIES[quantity].label)
+        ax.set_xlabel(axis_label(fit_against))
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, title="slope [interval]", title_fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "no usable runs", ha="center", va="center", transform=ax.transAxes)
+    for ax in axes.flat[len(quantities):]:
+        ax.set_visible(False)
+    fig.suptitle(f"{sweep}: measured quantities against {axis_label(fit_against)} ({_seed_note(runs)})",
+                 fontsize=11)
     fig.tight_layout()
     return fig

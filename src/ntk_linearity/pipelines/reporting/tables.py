@@ -1,6 +1,7 @@
-"""Tables of the report: runs.csv, training curves, Table 1 exponents and its markdown rendering.
+"""Tables of the report: runs.csv, training curves, the scaling exponents and Table 1.
 
-Reporting only reads persisted results; every number here is computed from them.
+Reporting only reads persisted results; every number here is computed from them. Architectures,
+quantities, theory slopes and the paper's Table 1 rows come from :mod:`ntk_linearity.vocabulary`.
 """
 
 from __future__ import annotations
@@ -11,28 +12,19 @@ import numpy as np
 import pandas as pd
 
 from ntk_linearity.numerics import fit_power_law
+from ntk_linearity.vocabulary import (
+    ARCHITECTURES,
+    AXES,
+    PAPER_ARCHITECTURES,
+    QUANTITIES,
+    TABLE1_QUANTITIES,
+)
 
-SHALLOW_ARCHITECTURES = ("linear_output", "softmax_output", "swish_output")
-ARCHITECTURES = (*SHALLOW_ARCHITECTURES, "bottleneck")
-QUANTITIES = {
-    "hessian_norm": "hessian_norm_init",
-    "ntk_diag": "ntk_diag_init",
-    "delta_k": "delta_k",
-    "weight_change_l2": "weight_change_l2",
-    "weight_change_linf": "weight_change_linf",
-}
-# The paper's predicted exponents against width (Table 1, Eq. 2, 5, 6, 10, 14, Section 1); for the
-# bottleneck the axis is m_b and the paper predicts only that K stays Theta(1).
-THEORY_SLOPES = {
-    "linear_output": {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5,
-                      "weight_change_l2": 0.0, "weight_change_linf": -0.5},
-    "softmax_output": {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0},
-    "swish_output": {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0},
-    "bottleneck": {"ntk_diag": 0.0},
-}
 DECAY_SLOPE = -0.25  # midpoint of the paper's alternatives -1/2 (linear output) and 0
 TABLE1_COLUMNS = ["architecture", "quantity", "slope", "slope_ci_low", "slope_ci_high",
                   "theory_slope", "n_widths", "n_seeds"]
+SCALING_COLUMNS = ["sweep", "group", "architecture", "quantity", "fit_against", "slope", "slope_ci_low",
+                   "slope_ci_high", "theory_slope", "n_points", "n_seeds"]
 RUN_COLUMNS = [
     "namespace", "sweep", "architecture", "head", "width", "bottleneck_width", "seed",
     "learning_rate", "steps", "max_steps", "converged", "diverged", "initial_loss", "final_loss",
@@ -40,43 +32,38 @@ RUN_COLUMNS = [
     "hessian_norm_init", "hessian_norm_final", "hessian_residual_init", "hessian_residual_final",
     "ntk_diag_init", "ntk_diag_final", "weight_change_l2", "weight_change_linf", "n_params",
     "wall_seconds", "hessian_wall_seconds", "error",
+    # Added with the experiment model: the run's family and group, every axis, lambda_0 and eta lambda_0.
+    "family", "group", *[axis for axis in AXES if axis not in ("head", "width", "bottleneck_width",
+                                                                "seed", "learning_rate")],
+    "lambda0", "eta_lambda0",
 ]
+CURVE_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "bottleneck_width",
+              "depth", "seed"]
 TIMING_COLUMNS = ["wall_seconds", "hessian_wall_seconds"]  # the only columns that vary between runs
+RUN_ORDER = ["sweep", "architecture", "width", "bottleneck_width", "depth", "seed", "namespace"]
 
 
-def collect_runs(*metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Merge the training and Hessian metrics of every run into one row per run, and the
-    Delta K(t) and loss curves into one long table (namespace, curve, step, value)."""
-    merged: dict[str, dict] = {}
-    for record in metrics:
-        merged.setdefault(record["namespace"], {}).update(record)
-    rows, curves = [], []
-    for namespace, record in merged.items():
-        record = dict(record)
-        run_curves = record.pop("curves")
-        rows.append(record)
-        keys = {k: record[k] for k in ("namespace", "architecture", "head", "width", "bottleneck_width", "seed")}
-        for curve, steps_key in (("delta_k", "snapshot_steps"), ("loss", "loss_steps")):
-            curves += [keys | {"curve": curve, "step": s, "value": v}
-                       for s, v in zip(run_curves[steps_key], run_curves[curve])]
-    # reindex: results persisted by an older version may lack a newer column (left empty)
-    runs = pd.DataFrame(rows).reindex(columns=RUN_COLUMNS).sort_values(
-        ["sweep", "architecture", "width", "bottleneck_width", "seed"], na_position="first"
-    )
-    curve_table = pd.DataFrame(
-        curves, columns=["namespace", "architecture", "head", "width", "bottleneck_width", "seed",
-                         "curve", "step", "value"])
-    return runs.reset_index(drop=True), curve_table
+def sort_runs(runs: pd.DataFrame) -> pd.DataFrame:
+    """Runs in a fixed order: by sweep, architecture, width, bottleneck width, depth and seed."""
+    return runs.sort_values(RUN_ORDER, na_position="first", kind="stable").reset_index(drop=True)
 
 
-def sweep_axis(architecture: str) -> str:
-    """The x-axis of an architecture's scaling fit: m, or m_b for the bottleneck network."""
-    return "bottleneck_width" if architecture == "bottleneck" else "width"
+def collect_runs(*tables: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every sweep's runs table in one ``runs.csv``, and every sweep's curves in one long table.
+
+    ``tables`` are the sweeps' runs tables followed by their curve tables, in the same order."""
+    half = len(tables) // 2
+    runs = pd.concat(tables[:half], ignore_index=True).reindex(columns=RUN_COLUMNS)
+    curves = pd.concat(tables[half:], ignore_index=True)
+    return sort_runs(runs), curves
 
 
-def usable(runs: pd.DataFrame, architecture: str, column: str) -> pd.DataFrame:
-    """Runs of ``architecture`` that did not diverge and have a positive finite ``column``."""
-    rows = runs[(runs["architecture"] == architecture) & ~runs["diverged"].astype(bool)]
+def usable(runs: pd.DataFrame, column: str, **where) -> pd.DataFrame:
+    """Runs matching ``where`` (column = value) that did not diverge and have a positive finite
+    ``column``."""
+    rows = runs[~runs["diverged"].astype(bool)]
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
     values = pd.to_numeric(rows[column], errors="coerce")
     return rows[np.isfinite(values) & (values > 0)]
 
@@ -87,65 +74,117 @@ def diverged_note(runs: pd.DataFrame) -> str:
     return f"{n_diverged} of {len(runs)} runs diverged" if n_diverged else ""
 
 
-def scaling_table(runs: pd.DataFrame, reporting_params: dict) -> pd.DataFrame:
-    """Table 1 measured: the log-log slope of every (architecture, quantity) with its interval."""
+def _fit(data: pd.DataFrame, axis: str, column: str, reporting_params) -> object:
+    return fit_power_law(
+        data[axis].astype(float), data[column].astype(float), groups=data["seed"],
+        method=reporting_params.slope_ci_method, confidence=reporting_params.confidence,
+    )
+
+
+def scaling_table(runs: pd.DataFrame, *, reporting_params) -> pd.DataFrame:
+    """The paper's Table 1 measured: the log-log slope of every (paper architecture, quantity) with
+    its interval, over every run of that architecture."""
     rows = []
-    for architecture in ARCHITECTURES:
-        axis = sweep_axis(architecture)
-        for quantity, column in QUANTITIES.items():
-            data = usable(runs, architecture, column)
+    for architecture in PAPER_ARCHITECTURES:
+        axis = ARCHITECTURES[architecture].fit_axis
+        for quantity in TABLE1_QUANTITIES:
+            data = usable(runs, QUANTITIES[quantity].column, architecture=architecture)
             if data.empty:
                 continue
-            fit = fit_power_law(
-                data[axis].astype(float), data[column].astype(float), groups=data["seed"],
-                method=reporting_params["slope_ci_method"], confidence=reporting_params["confidence"],
-            )
+            fit = _fit(data, axis, QUANTITIES[quantity].column, reporting_params)
             rows.append({
                 "architecture": architecture,
                 "quantity": quantity,
                 "slope": fit.slope,
                 "slope_ci_low": fit.ci_low,
                 "slope_ci_high": fit.ci_high,
-                "theory_slope": THEORY_SLOPES[architecture].get(quantity, np.nan),
+                "theory_slope": ARCHITECTURES[architecture].theory.get(quantity, np.nan),
                 "n_widths": int(data[axis].nunique()),
                 "n_seeds": int(data["seed"].nunique()),
             })
     return pd.DataFrame(rows, columns=TABLE1_COLUMNS)
 
 
-def slope_text(table: pd.DataFrame, architecture: str, quantity: str) -> str:
-    """``"-0.93 [-0.97, -0.89]"`` for one row of the scaling table (``"n/a"`` when absent)."""
-    row = table[(table["architecture"] == architecture) & (table["quantity"] == quantity)]
-    if row.empty or not np.isfinite(row["slope"].iloc[0]):
+def sweep_scaling(runs: pd.DataFrame, *, sweep: str, fit_against: str, reporting_params) -> pd.DataFrame:
+    """Long format: the slope of every measured quantity of every group of one sweep against its
+    ``fit_against`` axis, with interval, theory slope (where the architecture has one) and counts."""
+    rows = []
+    for group, members in runs.groupby("group", sort=False):
+        architecture = members["architecture"].iloc[0]
+        for quantity, measured in QUANTITIES.items():
+            data = usable(members, measured.column)
+            if data.empty:
+                continue
+            fit = _fit(data, fit_against, measured.column, reporting_params)
+            spec = ARCHITECTURES[architecture]
+            theory = spec.theory.get(quantity, np.nan) if fit_against == spec.fit_axis else np.nan
+            rows.append({
+                "sweep": sweep, "group": group, "architecture": architecture, "quantity": quantity,
+                "fit_against": fit_against, "slope": fit.slope, "slope_ci_low": fit.ci_low,
+                "slope_ci_high": fit.ci_high, "theory_slope": theory,
+                "n_points": int(data[fit_against].nunique()), "n_seeds": int(data["seed"].nunique()),
+            })
+    return pd.DataFrame(rows, columns=SCALING_COLUMNS)
+
+
+def concat_scaling(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Every sweep's scaling rows in one long table (``scaling.csv``)."""
+    return pd.concat(tables, ignore_index=True).reindex(columns=SCALING_COLUMNS)
+
+
+def slope_row(table: pd.DataFrame, quantity: str, **where) -> pd.Series | None:
+    """The row of a scaling table for ``quantity`` and ``where`` (``architecture=...`` in Table 1,
+    ``sweep=..., group=...`` in the long table), or ``None``."""
+    rows = table[table["quantity"] == quantity]
+    for key, value in where.items():
+        rows = rows[rows[key] == value]
+    return None if rows.empty else rows.iloc[0]
+
+
+def slope_text(table: pd.DataFrame, quantity: str, **where) -> str:
+    """``"-0.93 [-0.97, -0.89]"`` for one row of a scaling table (``"n/a"`` when absent)."""
+    r = slope_row(table, quantity, **where)
+    if r is None or not np.isfinite(r.slope):
         return "n/a"
-    r = row.iloc[0]
+    if not (np.isfinite(r.slope_ci_low) and np.isfinite(r.slope_ci_high)):
+        return f"{r.slope:+.2f} [no interval: too few points]"
     return f"{r.slope:+.2f} [{r.slope_ci_low:+.2f}, {r.slope_ci_high:+.2f}]"
 
 
-def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, architecture: str, threshold: float) -> tuple[str, str]:
-    """"Yes"/"No" and the reason, from the data.
+def slopes_verdict(delta_k_high: float | None, hessian_high: float | None) -> str:
+    """"Yes" when the upper ends of the intervals of both the Delta K and the ||H|| slopes lie below
+    ``DECAY_SLOPE`` = -1/4, the midpoint of the paper's two hypotheses -1/2 (linear output, Eq. 5, 10)
+    and 0 (non-linear output, Eq. 14): both provably decay at least like m^(-1/4). "No" otherwise."""
+    falling = [high is not None and np.isfinite(high) and high < DECAY_SLOPE
+               for high in (delta_k_high, hessian_high)]
+    return "Yes" if all(falling) else "No"
 
-    One hidden layer: the paper's two hypotheses are a slope of -1/2 (linear output, Eq. 5, 10) and
-    of 0 (non-linear output, Eq. 14); Yes when the upper ends of the intervals of both the Delta K and
-    the ||H|| slopes lie below their midpoint ``DECAY_SLOPE`` = -1/4, i.e. both provably decay at
-    least like m^(-1/4). Bottleneck: No when Delta K at the narrowest bottleneck (median over seeds)
-    exceeds ``threshold`` although every other layer is wide.
-    """
-    data = usable(runs, architecture, "delta_k")
+
+def narrowest_verdict(median_delta_k: float, threshold: float) -> str:
+    """"No" when Delta K at the narrowest point (median over seeds) exceeds ``threshold``."""
+    return "No" if median_delta_k > threshold else "Yes"
+
+
+def _high(table: pd.DataFrame, quantity: str, **where) -> float | None:
+    r = slope_row(table, quantity, **where)
+    return None if r is None else float(r.slope_ci_high)
+
+
+def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float, **where) -> tuple[str, str]:
+    """"Yes"/"No" and the reason, from the data, for the runs and scaling rows matching ``where``
+    (``architecture=...``, or ``sweep=..., group=...``), by the architecture's verdict rule
+    (:func:`slopes_verdict` or, for a bottleneck, :func:`narrowest_verdict` over its narrowest m_b)."""
+    data = usable(runs, "delta_k", **where)
     if data.empty:
         return "n/a", "no usable runs: every run diverged or has no positive Delta K"
-    if architecture == "bottleneck":
+    if ARCHITECTURES[data["architecture"].iloc[0]].verdict_rule == "narrowest":
         narrowest = data["bottleneck_width"].min()
         median = float(data[data["bottleneck_width"] == narrowest]["delta_k"].median())
-        verdict = "No" if median > threshold else "Yes"
-        return verdict, f"median Delta K {median:.2f} at m_b = {int(narrowest)} vs threshold {threshold}"
-    falling = []
-    for quantity in ("delta_k", "hessian_norm"):
-        row = table[(table["architecture"] == architecture) & (table["quantity"] == quantity)]
-        falling.append(bool(not row.empty and row["slope_ci_high"].iloc[0] < DECAY_SLOPE))
-    verdict = "Yes" if all(falling) else "No"
-    return verdict, (f"Delta K slope {slope_text(table, architecture, 'delta_k')}, "
-                     f"||H|| slope {slope_text(table, architecture, 'hessian_norm')}")
+        return (narrowest_verdict(median, threshold),
+                f"median Delta K {median:.2f} at m_b = {int(narrowest)} vs threshold {threshold}")
+    verdict = slopes_verdict(_high(table, "delta_k", **where), _high(table, "hessian_norm", **where))
+    return verdict, (f"Delta K slope {slope_text(table, 'delta_k', **where)}, "
+                     f"||H|| slope {slope_text(table, 'hessian_norm', **where)}")
 
 
 def _fmt(value: float) -> str:
@@ -162,20 +201,30 @@ def _diverged_lines(runs: pd.DataFrame) -> list[str]:
             f"column of runs.csv): {names}.", ""]
 
 
-def table1_markdown(table: pd.DataFrame, runs: pd.DataFrame, reporting_params: dict) -> str:
-    """The paper's Table 1 with measured exponents beside the theoretical ones, and which runs
-    diverged (they are left out of every fit and verdict)."""
-    threshold = float(reporting_params["linearity_threshold"])
-    paper = {"linear_output": ("O~(1/sqrt m)", "Theta(1)", "Yes"),
-             "softmax_output": ("O~(1)", "Theta(1)", "No"),
-             "swish_output": ("O~(1)", "Theta(1)", "No"),
-             "bottleneck": ("O~(1)", "Theta(1)", "No")}
+def _row(name: str, paper, slopes: dict[str, str], theory: dict, verdict: str) -> str:
+    cells = [
+        name, paper.hessian_norm if paper else "-",
+        f"{slopes['hessian_norm']} ({_fmt(theory.get('hessian_norm'))})",
+        paper.ntk if paper else "-",
+        f"{slopes['ntk_diag']} ({_fmt(theory.get('ntk_diag'))})",
+        f"{slopes['delta_k']} ({_fmt(theory.get('delta_k'))})",
+        paper.transition if paper else "-", verdict,
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFrame, *,
+                    reporting_params) -> str:
+    """The paper's Table 1 with measured exponents beside the theoretical ones; below it, rows for
+    the architectures beyond the paper's Section 6 (one per sweep group, e.g. each depth), and which
+    runs diverged (they are left out of every fit and verdict)."""
+    threshold = float(reporting_params.linearity_threshold)
     lines = [
         "# Table 1: scaling of the Hessian norm and the tangent kernel",
         "",
         "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
-        f"bottleneck network) with {int(100 * reporting_params['confidence'])}% intervals "
-        f"({reporting_params['slope_ci_method']}); theory in parentheses.",
+        f"bottleneck network) with {int(100 * reporting_params.confidence)}% intervals "
+        f"({reporting_params.slope_ci_method}); theory in parentheses.",
         "",
         *_diverged_lines(runs),
         "| network | Hessian norm (paper) | Hessian norm slope (theory) | NTK (paper) | K(x,x) slope (theory) "
@@ -183,27 +232,30 @@ def table1_markdown(table: pd.DataFrame, runs: pd.DataFrame, reporting_params: d
         "|---|---|---|---|---|---|---|---|",
     ]
     reasons = []
-    for architecture in ARCHITECTURES:
+    for architecture in PAPER_ARCHITECTURES:
         if runs[runs["architecture"] == architecture].empty:
             continue
-        theory = THEORY_SLOPES[architecture]
-        verdict, reason = linearity_verdict(table, runs, architecture, threshold)
+        spec = ARCHITECTURES[architecture]
+        verdict, reason = linearity_verdict(table, runs, threshold, architecture=architecture)
         reasons.append(f"- **{architecture}**: {verdict} ({reason}).")
-        cells = [
-            architecture, paper[architecture][0],
-            f"{slope_text(table, architecture, 'hessian_norm')} ({_fmt(theory.get('hessian_norm'))})",
-            paper[architecture][1],
-            f"{slope_text(table, architecture, 'ntk_diag')} ({_fmt(theory.get('ntk_diag'))})",
-            f"{slope_text(table, architecture, 'delta_k')} ({_fmt(theory.get('delta_k'))})",
-            paper[architecture][2], verdict,
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+        slopes = {q: slope_text(table, q, architecture=architecture) for q in ("hessian_norm", "ntk_diag", "delta_k")}
+        lines.append(_row(architecture, spec.paper_row, slopes, spec.theory, verdict))
+    beyond = scaling[scaling["architecture"].map(lambda a: ARCHITECTURES[a].paper_row is None)]
+    beyond_keys = beyond[["sweep", "group", "architecture"]].drop_duplicates()
+    for sweep, group, architecture in beyond_keys.itertuples(index=False):
+        spec = ARCHITECTURES[architecture]
+        name = f"{spec.label}, {group} ({sweep}; {spec.source}, beyond the paper's Section 6)"
+        verdict, reason = linearity_verdict(scaling, runs, threshold, sweep=sweep, group=group)
+        reasons.append(f"- **{sweep} {group}**: {verdict} ({reason}).")
+        slopes = {q: slope_text(scaling, q, sweep=sweep, group=group) for q in ("hessian_norm", "ntk_diag", "delta_k")}
+        lines.append(_row(name, None, slopes, spec.theory, verdict))
     lines += [
         "",
-        "Verdicts are computed from the data: a one-hidden-layer network shows a transition to "
+        "Verdicts are computed from the data: a network swept over its width shows a transition to "
         "linearity when the upper ends of the intervals of both the Delta K and the ||H|| slopes are "
         f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0); the bottleneck "
-        f"network does not when the median Delta K at its narrowest bottleneck exceeds {threshold}.",
+        f"network does not when the median Delta K at its narrowest bottleneck exceeds {threshold}. "
+        "Rows below the paper's are beyond its Section 6 (a '-' where the paper has no entry).",
         "",
         *reasons,
         "",

@@ -1,0 +1,270 @@
+"""The experiment model: a sweep is a block of YAML, a run is one point of its grid.
+
+``sweeps:`` in the parameters maps a sweep name to
+
+* ``family``: a model family of :data:`ntk_linearity.families.FAMILIES` (``mlp``);
+* ``architecture``: an entry of :data:`ntk_linearity.vocabulary.ARCHITECTURES`, or a lookup
+  ``{by: <axis>, values: {<axis value>: <architecture>}}``;
+* ``settings``: fixed settings of every run (any field of the family's settings, ``seed``,
+  ``learning_rate``), each a value or a lookup ``{by: <axis>, values: {...}}``; the ``model``
+  parameter group supplies the defaults;
+* ``axes``: lists of values for any of those settings; the runs are their Cartesian product, in the
+  order the axes are written;
+* ``fit_against``: the axis the scaling exponents are fitted against (``width``);
+* ``group_by``: the axes whose values separate the curves (``[head]``); one fit per group.
+
+A run's name joins its axis values with their tokens (``linear_m1000_s0``), so its Kedro namespace
+``<sweep>.<run>`` is stable and readable. ``learning_rate`` is a number or
+``{relative_to_critical: r}``: eta = r * 2 / lambda_max(K(w_0)/n), computed per run at w_0.
+
+:func:`expand_sweep` turns the typed block into :class:`RunSpec` objects, collecting every problem
+(unknown axes, values of the wrong type, empty axes, ...) as one-line messages instead of raising.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Mapping
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from ntk_linearity.numerics.training import LOSSES
+from ntk_linearity.families import FAMILIES, ModelDefaults, SettingsModel
+from ntk_linearity.vocabulary import ARCHITECTURES, AXES, SEED_AXIS, axis_token
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+SWEEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+LEARNING_RATE = "learning_rate"
+ALL_RUNS_GROUP = "all"
+ON_DIVERGENCE = ("raise", "skip")
+RESERVED_NAMES = ("data_generation", "reporting")  # pipelines that are not sweeps
+
+
+class Lookup(SettingsModel):
+    """A setting that depends on an axis: ``{by: head, values: {linear: 8.0, swish: 20.0}}``."""
+
+    by: str
+    values: dict[Any, Any]
+
+
+class RelativeLearningRate(SettingsModel):
+    """eta = ``relative_to_critical`` x 2 / lambda_max(K(w_0)/n), the run's own stability limit."""
+
+    relative_to_critical: PositiveNumber
+
+
+class TrainingParameters(SettingsModel):
+    softmax_loss: Literal[LOSSES]
+    max_steps: PositiveInt
+    tol: NonNegativeNumber
+    n_snapshots: Annotated[int, Field(ge=2)]
+    progress_every: PositiveInt
+    divergence_factor: Annotated[float, Field(gt=1, allow_inf_nan=False)]
+    on_divergence: Literal[ON_DIVERGENCE]
+
+
+class HessianParameters(SettingsModel):
+    lanczos_steps: PositiveInt
+    probe_index: NonNegativeInt
+
+
+class SweepParameters(SettingsModel):
+    """One block of ``sweeps:`` as written in YAML (checked further by :func:`expand_sweep`)."""
+
+    family: str
+    architecture: str | Lookup
+    settings: dict[str, Any] = {}
+    axes: dict[str, list[Any]]
+    fit_against: str
+    group_by: list[str] = []
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One trained network, fully resolved: what every node of its namespace receives."""
+
+    sweep: str
+    name: str
+    family: str
+    architecture: str
+    group: str
+    axes: tuple[tuple[str, Any], ...]  # the swept (axis, value) pairs, in the sweep's axis order
+    seed: int
+    model: SettingsModel
+    learning_rate: float | RelativeLearningRate
+    training: TrainingParameters
+    hessian: HessianParameters
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.sweep}.{self.name}"
+
+    @property
+    def head(self) -> str:
+        return self.model.head
+
+    def build(self, data: Mapping[str, Any]):
+        """The network of this run (input and output sizes from the data)."""
+        return FAMILIES[self.family].build(self.model, data)
+
+    def describe(self) -> str:
+        return FAMILIES[self.family].describe(self.model)
+
+    def as_record(self) -> dict[str, Any]:
+        """The run's identity as the columns of ``runs.csv``: namespace, sweep, architecture, group,
+        seed and every model setting (an axis or not)."""
+        return {"namespace": self.namespace, "sweep": self.sweep, "family": self.family,
+                "architecture": self.architecture, "group": self.group, "seed": self.seed,
+                **self.model.model_dump()}
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A validated sweep: its runs and how its results are fitted and drawn."""
+
+    name: str
+    family: str
+    axes: tuple[tuple[str, tuple[Any, ...]], ...]
+    fit_against: str
+    group_by: tuple[str, ...]
+    runs: tuple[RunSpec, ...]
+
+    @property
+    def architectures(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(run.architecture for run in self.runs))
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(run.group for run in self.runs))
+
+
+def did_you_mean(word: str, known) -> str:
+    """``" (did you mean 'width'?)"`` for the closest of ``known``, or ``""``."""
+    close = difflib.get_close_matches(str(word), [str(k) for k in known], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _value_adapter(family_settings: type[SettingsModel], axis: str) -> TypeAdapter:
+    """The strict type of one setting: a field of the family, the seed or the learning rate."""
+    if axis == SEED_AXIS:
+        return TypeAdapter(NonNegativeInt)
+    if axis == LEARNING_RATE:
+        return TypeAdapter(PositiveNumber | RelativeLearningRate)
+    field = family_settings.model_fields[axis]
+    return TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
+
+
+def _lookup(value: Any, point: Mapping[str, Any]) -> Any:
+    """Resolve a :class:`Lookup` (or its dict form) at the run's axis values."""
+    if isinstance(value, Lookup):
+        key = point[value.by]
+        return value.values[key] if key in value.values else value.values[str(key)]
+    if isinstance(value, dict) and set(value) == {"by", "values"}:
+        return _lookup(Lookup.model_validate(value), point)
+    return value
+
+
+def _check_lookup(path: str, value: Any, axes: Mapping[str, list]) -> list[str]:
+    """A lookup must name an axis and give a value for each of that axis' values."""
+    if isinstance(value, dict) and set(value) == {"by", "values"}:
+        value = Lookup.model_validate(value)
+    if not isinstance(value, Lookup):
+        return []
+    if value.by not in axes:
+        return [f"{path}.by = {value.by!r}: must be one of the sweep's axes {list(axes)}"]
+    missing = [v for v in axes[value.by] if v not in value.values and str(v) not in value.values]
+    return [f"{path}.values: no value for {value.by} = {v!r}" for v in missing]
+
+
+def _message(error: dict) -> str:
+    return error["msg"].removeprefix("Value error, ").replace("Input should be", "must be", 1)
+
+
+def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, training: TrainingParameters,
+                 hessian: HessianParameters) -> tuple[SweepSpec | None, list[str]]:
+    """The runs of one sweep, or ``None`` and every problem found (one line each)."""
+    path = f"sweeps.{name}"
+    if name in RESERVED_NAMES:
+        return None, [f"{path}: {name!r} is the name of a pipeline; choose another sweep name"]
+    if not SWEEP_NAME.match(name):
+        return None, [f"{path}: a sweep name must be lower-case letters, digits and underscores, "
+                      "starting with a letter (it becomes a Kedro namespace)"]
+    if sweep.family not in FAMILIES:
+        return None, [f"{path}.family = {sweep.family!r}: must be one of {list(FAMILIES)}"
+                      f"{did_you_mean(sweep.family, FAMILIES)}"]
+    family = FAMILIES[sweep.family]
+    allowed = [*family.settings.model_fields, SEED_AXIS, LEARNING_RATE]
+    problems = []
+    for axis, values in sweep.axes.items():
+        if axis not in allowed or axis not in AXES:
+            known = [a for a in allowed if a in AXES]
+            problems.append(f"{path}.axes.{axis}: not an axis of family {sweep.family!r}"
+                            f"{did_you_mean(axis, known)}; axes: {', '.join(known)}")
+            continue
+        if not values:
+            problems.append(f"{path}.axes.{axis} = []: must not be empty")
+            continue
+        adapter = _value_adapter(family.settings, axis)
+        for i, value in enumerate(values):
+            try:
+                adapter.validate_python(value, strict=True)
+            except ValidationError as error:
+                problems.append(f"{path}.axes.{axis}[{i}] = {value!r}: {_message(error.errors()[0])}")
+        tokens = [axis_token(axis, v) for v in values]
+        if len(set(tokens)) != len(tokens):
+            problems.append(f"{path}.axes.{axis} = {values!r}: must not repeat a value")
+    for key in sweep.settings:
+        if key not in allowed:
+            problems.append(f"{path}.settings.{key}: not a setting of family {sweep.family!r}"
+                            f"{did_you_mean(key, allowed)}")
+    for key, value in sweep.settings.items():
+        problems += _check_lookup(f"{path}.settings.{key}", value, sweep.axes)
+    problems += _check_lookup(f"{path}.architecture", sweep.architecture, sweep.axes)
+    if sweep.fit_against not in sweep.axes or sweep.fit_against == SEED_AXIS:
+        problems.append(f"{path}.fit_against = {sweep.fit_against!r}: must be one of the sweep's axes "
+                        f"{[a for a in sweep.axes if a != SEED_AXIS]}{did_you_mean(sweep.fit_against, sweep.axes)}")
+    for axis in sweep.group_by:
+        if axis not in sweep.axes or axis in (sweep.fit_against, SEED_AXIS):
+            problems.append(f"{path}.group_by: {axis!r} must be an axis of the sweep other than "
+                            f"fit_against and seed")
+    for required in (SEED_AXIS, LEARNING_RATE):
+        if required not in sweep.axes and required not in sweep.settings:
+            problems.append(f"{path}: {required} must be set, in settings or as an axis")
+    if problems:
+        return None, problems
+
+    runs, run_problems = [], {}
+    axis_names = list(sweep.axes)
+    for combination in itertools.product(*sweep.axes.values()):
+        point = dict(zip(axis_names, combination))
+        run_name = "_".join(axis_token(a, v) for a, v in point.items())
+        resolved = defaults.model_dump() | {k: _lookup(v, point) for k, v in sweep.settings.items()} | point
+        seed, learning_rate = resolved.pop(SEED_AXIS), resolved.pop(LEARNING_RATE)
+        architecture = _lookup(sweep.architecture, point)
+        if architecture not in ARCHITECTURES:
+            run_problems.setdefault(f"{path}.architecture = {architecture!r}: must be one of "
+                                    f"{list(ARCHITECTURES)}{did_you_mean(architecture, ARCHITECTURES)}", run_name)
+            continue
+        try:
+            model = family.settings.model_validate(resolved)
+            learning_rate = _value_adapter(family.settings, LEARNING_RATE).validate_python(learning_rate)
+            seed = _value_adapter(family.settings, SEED_AXIS).validate_python(seed, strict=True)
+        except ValidationError as error:
+            for e in error.errors():
+                where = ".".join(map(str, e["loc"]))
+                run_problems.setdefault(f"{where + ' ' if where else ''}{_message(e)}", run_name)
+            continue
+        group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP
+        runs.append(RunSpec(name, run_name, sweep.family, architecture, group, tuple(point.items()),
+                            seed, model, learning_rate, training, hessian))
+    if run_problems:
+        return None, [f"{path} (run {run}): {problem}" for problem, run in run_problems.items()]
+    axes = tuple((axis, tuple(values)) for axis, values in sweep.axes.items())
+    return SweepSpec(name, sweep.family, axes, sweep.fit_against, tuple(sweep.group_by), tuple(runs)), []

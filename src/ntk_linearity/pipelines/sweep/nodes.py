@@ -1,0 +1,227 @@
+"""The nodes of one run (initialise -> train -> Hessian analysis) and the sweep's gathering node.
+
+Every run node receives its fully resolved, validated :class:`~ntk_linearity.experiment.RunSpec`
+(bound when the pipeline is built) and the shared data; it never reads raw parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pandas as pd
+
+from ntk_linearity.experiment import RelativeLearningRate, RunSpec
+from ntk_linearity.numerics import (
+    DivergenceError,
+    delta_k_noise_floor,
+    gradient_descent,
+    hessian_spectral_norm,
+    kernel_top_eigenvalue,
+    ntk_diagonal,
+)
+from ntk_linearity.pipelines.reporting.tables import CURVE_KEYS, RUN_COLUMNS, sort_runs
+
+logger = logging.getLogger(__name__)
+MAX_CURVE_POINTS = 200
+
+
+def _as_jax(arrays: dict, dtype: str) -> dict:
+    """Persisted numpy arrays back to JAX arrays of the model's dtype."""
+    return {name: jnp.asarray(value, dtype) for name, value in arrays.items()}
+
+
+def _targets(run: RunSpec, data: dict) -> np.ndarray:
+    """Soft class labels for the softmax head, regression targets otherwise."""
+    return np.asarray(data["y_class"] if run.head == "softmax" else data["y"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Initialisation (Section 3.2)
+# ---------------------------------------------------------------------------------------------
+
+
+def initialise_parameters(data: dict, *, run: RunSpec) -> dict[str, np.ndarray]:
+    """w_0 drawn from the run's seed: the same seed always gives the same weights."""
+    params = run.build(data).init(jax.random.key(run.seed))
+    return {name: np.asarray(value) for name, value in params.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Training: gradient descent to convergence with kernel snapshots (E1, E2, E3, E5, E6)
+# ---------------------------------------------------------------------------------------------
+
+
+def _log_spaced(values: np.ndarray, n_points: int) -> tuple[list[int], list[float]]:
+    """At most ``n_points`` log-spaced (step, value) pairs of a per-step curve, ends included."""
+    steps = np.unique(np.round(np.geomspace(1, len(values), n_points)).astype(int) - 1)
+    steps = np.unique(np.concatenate([[0], steps, [len(values) - 1]]))
+    return steps.tolist(), values[steps].astype(float).tolist()
+
+
+def run_label(run: RunSpec, learning_rate: float) -> str:
+    """How errors name a run: namespace, network, seed and learning rate."""
+    return f"run {run.namespace} ({run.describe()}, seed {run.seed}, learning_rate {learning_rate})"
+
+
+def learning_rate_of(run: RunSpec, lambda0: float) -> float:
+    """eta of the run: its number, or ``relative_to_critical`` x 2 / lambda_max(K(w_0)/n)."""
+    if isinstance(run.learning_rate, RelativeLearningRate):
+        return run.learning_rate.relative_to_critical * 2.0 / lambda0
+    return float(run.learning_rate)
+
+
+def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[dict, dict, dict]:
+    """Train from w_0 to convergence; return w_T, the full history and the run's metrics.
+
+    The metrics record lambda_0 = lambda_max(K(w_0)/n) and eta * lambda_0 (stable below 2 for the
+    linearised model of the square loss) whichever way eta was set."""
+    settings = run.training
+    model = run.build(data)
+    params0 = _as_jax(initial_params, model.dtype)
+    X, y = np.asarray(data["X"]), _targets(run, data)
+    lambda0 = kernel_top_eigenvalue(model.apply, params0, X)
+    learning_rate = learning_rate_of(run, lambda0)
+    label = run_label(run, learning_rate)
+    loss = settings.softmax_loss if run.head == "softmax" else "square"
+
+    def progress(step: int, total: int, current: float) -> None:
+        logger.info("%s: step %d/%d, loss %.3e", run.namespace, step, total, current)
+
+    started = time.perf_counter()
+    record = run.as_record() | {"learning_rate": learning_rate, "max_steps": settings.max_steps,
+                                "lambda0": lambda0, "eta_lambda0": learning_rate * lambda0}
+    try:
+        result = gradient_descent(
+            model.apply, params0, X, y,
+            learning_rate=learning_rate,
+            max_steps=settings.max_steps,
+            tol=settings.tol,
+            loss=loss,
+            n_snapshots=settings.n_snapshots,
+            divergence_factor=settings.divergence_factor,
+            progress_every=settings.progress_every,
+            progress=progress,
+            label=label,
+        )
+    except DivergenceError as error:
+        if settings.on_divergence != "skip":
+            raise
+        logger.warning("%s; on_divergence=skip, the sweep goes on", error)
+        return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
+
+    floor = delta_k_noise_floor(model.apply, result.params, params0, X)
+    loss_steps, loss_values = _log_spaced(result.losses, MAX_CURVE_POINTS)
+    metrics = record | {
+        "diverged": False,
+        "error": "",
+        "steps": result.steps,
+        "converged": result.converged,
+        "initial_loss": float(result.losses[0]),
+        "final_loss": float(result.losses[-1]),
+        "delta_k": result.delta_k_max,
+        "delta_k_final_float64": floor.delta_k_float64,
+        "delta_k_noise_floor": floor.estimator_error,
+        "kernel_float32_rounding": floor.kernel_rounding,
+        "weight_change_l2": result.weight_change_l2,
+        "weight_change_linf": result.weight_change_linf,
+        "wall_seconds": time.perf_counter() - started,
+        "curves": {
+            "snapshot_steps": result.snapshot_steps.tolist(),
+            "delta_k": result.delta_k.tolist(),
+            "loss_steps": loss_steps,
+            "loss": loss_values,
+        },
+    }
+    logger.info(
+        "%s: %s after %d steps, loss %.2e, Delta K %.3e (noise floor %.1e)",
+        run.namespace, "converged" if result.converged else "stopped", result.steps,
+        metrics["final_loss"], metrics["delta_k"], metrics["delta_k_noise_floor"],
+    )
+    history = {
+        "losses": result.losses,
+        "snapshot_steps": result.snapshot_steps,
+        "delta_k": result.delta_k,
+        "kernels": result.kernels,
+    }
+    final_params = {name: np.asarray(value) for name, value in result.params.items()}
+    return final_params, history, metrics
+
+
+def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tuple[dict, dict, dict]:
+    """Outputs of a run skipped after divergence: w_0 as w_T, empty history, NaN metrics."""
+    nan = float("nan")
+    metrics = record | {
+        "diverged": True,
+        "error": str(error),
+        "steps": error.step,
+        "converged": False,
+        "initial_loss": nan,
+        "final_loss": error.loss if np.isfinite(error.loss) else nan,
+        **dict.fromkeys(
+            ["delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
+             "weight_change_l2", "weight_change_linf"],
+            nan,
+        ),
+        "curves": {"snapshot_steps": [], "delta_k": [], "loss_steps": [], "loss": []},
+    }
+    empty = np.zeros((0,))
+    history = {"losses": empty, "snapshot_steps": empty, "delta_k": empty, "kernels": empty}
+    return dict(initial_params), history, metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# Hessian spectral norm and gradient norm (E4: Table 1, Eq. 5, 6, 13, 14)
+# ---------------------------------------------------------------------------------------------
+
+
+def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run: RunSpec) -> dict:
+    """||H|| = max |lambda(d^2 f / dw^2)| at the probe input x_0 (the largest over outputs), at w_0 and
+    at w_T, and the tangent kernel diagonal K(x, x) = ||grad_w f||^2 (Eq. 6) averaged over the data."""
+    model = run.build(data)
+    X = np.asarray(data["X"])
+    probe = X[run.hessian.probe_index]
+    started = time.perf_counter()
+    metrics = {"namespace": run.namespace, "n_params": model.n_params}
+    for stage, arrays in (("init", initial_params), ("final", final_params)):
+        params = _as_jax(arrays, model.dtype)
+        norm = hessian_spectral_norm(model.apply, params, probe, steps=run.hessian.lanczos_steps,
+                                     key=jax.random.key(run.seed))
+        top = int(np.argmax(np.atleast_1d(norm.norm)))
+        metrics[f"hessian_norm_{stage}"] = float(np.atleast_1d(norm.norm)[top])
+        metrics[f"hessian_residual_{stage}"] = float(np.atleast_1d(norm.residual)[top])
+        metrics[f"ntk_diag_{stage}"] = float(np.mean(ntk_diagonal(model.apply, params, X)))
+    metrics["hessian_wall_seconds"] = time.perf_counter() - started
+    logger.info(
+        "%s: ||H|| %.3e -> %.3e (residual %.1e), K(x,x) %.3f",
+        run.namespace, metrics["hessian_norm_init"], metrics["hessian_norm_final"],
+        metrics["hessian_residual_init"], metrics["ntk_diag_init"],
+    )
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# The sweep's own outputs: one row per run, and the curves of every run
+# ---------------------------------------------------------------------------------------------
+
+
+def collect_sweep(*metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merge the training and Hessian metrics of every run of a sweep into one row per run, and
+    the Delta K(t) and loss curves into one long table (run keys, curve, step, value)."""
+    merged: dict[str, dict] = {}
+    for record in metrics:
+        merged.setdefault(record["namespace"], {}).update(record)
+    rows, curves = [], []
+    for record in merged.values():
+        record = dict(record)
+        run_curves = record.pop("curves")
+        rows.append(record)
+        keys = {k: record.get(k) for k in CURVE_KEYS}
+        for curve, steps_key in (("delta_k", "snapshot_steps"), ("loss", "loss_steps")):
+            curves += [keys | {"curve": curve, "step": s, "value": v}
+                       for s, v in zip(run_curves[steps_key], run_curves[curve])]
+    runs = sort_runs(pd.DataFrame(rows).reindex(columns=RUN_COLUMNS))
+    return runs, pd.DataFrame(curves, columns=[*CURVE_KEYS, "curve", "step", "value"])

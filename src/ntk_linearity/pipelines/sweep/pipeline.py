@@ -1,0 +1,59 @@
+"""One modular pipeline per sweep, built from its YAML block.
+
+``<sweep>`` holds one group per run, ``<sweep>.<run>``, with the chain
+initialise_parameters -> train_network -> analyse_hessian and the run's datasets (dataset factories
+in ``conf/base/catalog.yml``), and the node ``<sweep>.collect_runs`` that gathers the runs into the
+sweep's outputs ``<sweep>.runs_table`` and ``<sweep>.training_curves``; ``<sweep>.fit_scaling`` fits
+every quantity of every group against the sweep's ``fit_against`` axis (``<sweep>.scaling``) and
+``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``). The sweep's only input is
+``synthetic_data``; reporting reads only the sweep-level tables, so kedro-viz draws a collapsed sweep
+as one box however many runs it has.
+"""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node
+
+from ntk_linearity.experiment import RunSpec, SweepSpec
+from ntk_linearity.pipelines import bind
+from ntk_linearity.pipelines.reporting.figures import sweep_figure
+from ntk_linearity.pipelines.reporting.tables import sweep_scaling
+from ntk_linearity.pipelines.sweep.nodes import (
+    analyse_hessian,
+    collect_sweep,
+    initialise_parameters,
+    train_network,
+)
+
+SHARED_DATA = "synthetic_data"
+SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep
+RUN_METRICS = ("training_metrics", "hessian_metrics")
+
+
+def run_pipeline(run: RunSpec) -> Pipeline:
+    """The chain of one run, in the namespace ``<run>`` (relative to its sweep)."""
+    chain = Pipeline([
+        node(bind(initialise_parameters, run=run), SHARED_DATA, "initial_params",
+             name="initialise_parameters"),
+        node(bind(train_network, run=run), ["initial_params", SHARED_DATA],
+             ["final_params", "training_history", "training_metrics"], name="train_network"),
+        node(bind(analyse_hessian, run=run), ["initial_params", "final_params", SHARED_DATA],
+             "hessian_metrics", name="analyse_hessian"),
+    ])
+    return Pipeline(chain, inputs={SHARED_DATA}, namespace=run.name)
+
+
+def create_pipeline(sweep: SweepSpec, reporting_params) -> Pipeline:
+    """Every run of ``sweep``, the node gathering them, the sweep's scaling fits and its figure, in
+    the namespace ``<sweep>``."""
+    runs = sum((run_pipeline(run) for run in sweep.runs), Pipeline([]))
+    metrics = [f"{run.name}.{name}" for run in sweep.runs for name in RUN_METRICS]
+    about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
+    own = Pipeline([
+        node(collect_sweep, metrics, ["runs_table", "training_curves"], name="collect_runs"),
+        node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table",
+             "scaling", name="fit_scaling"),
+        node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"], "scaling_figure",
+             name="plot_scaling"),
+    ])
+    return Pipeline(runs + own, inputs={SHARED_DATA}, namespace=sweep.name)

@@ -1,0 +1,147 @@
+"""The project's vocabulary, defined once: sweep axes, architectures and measured quantities.
+
+Everything that names, labels, colours or predicts reads this module: the parameter validation
+(which axes exist and how a namespace spells them), the tables (which quantities are fitted, the
+paper's Table 1 rows and theory slopes), the figures (labels and colours) and the report. Adding a
+head or an architecture means adding an entry here; adding a model family means adding an entry to
+:mod:`ntk_linearity.families`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+# ---------------------------------------------------------------------------------------------
+# Axes: the settings a sweep may vary
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Axis:
+    """A setting a sweep may vary.
+
+    ``token`` prefixes the value in run names (``m`` + 1000 -> ``m1000``; an empty token writes the
+    value alone: ``linear``); ``label`` is how figures and the report write it.
+    """
+
+    name: str
+    token: str
+    label: str
+    description: str
+
+
+AXES: Mapping[str, Axis] = {
+    axis.name: axis
+    for axis in (
+        Axis("head", "", "output head", "output head phi (Eq. 11): linear, swish, softmax, ..."),
+        Axis("width", "m", "width m", "width m of the wide hidden layers"),
+        Axis("bottleneck_width", "mb", "bottleneck width $m_b$", "width m_b of the middle (bottleneck) hidden layer"),
+        Axis("depth", "L", "depth L (hidden layers)", "number of hidden layers"),
+        Axis("activation", "", "activation", "hidden activation sigma (Eq. 9)"),
+        Axis("init_scheme", "", "initialisation", "initialisation: iid or antisymmetric"),
+        Axis("seed", "s", "seed", "PRNG seed of the initial weights w_0"),
+        Axis("learning_rate", "lr", "learning rate $\\eta$", "gradient-descent step size eta (a number)"),
+    )
+}
+SEED_AXIS = "seed"
+
+
+def axis_token(axis: str, value) -> str:
+    """How ``axis = value`` is spelt in a run name: ``m1000``, ``linear``, ``lr0p5``.
+
+    Namespaces are split on dots, so a dot in a value becomes ``p`` and a minus sign ``n``.
+    """
+    text = repr(value) if isinstance(value, float) else str(value)
+    return AXES[axis].token + text.replace(".", "p").replace("-", "n").replace("+", "")
+
+
+# ---------------------------------------------------------------------------------------------
+# Quantities: what every run measures, and which of it is fitted against the sweep axis
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Quantity:
+    """A per-run measurement: its column in ``runs.csv`` and how figures label it."""
+
+    name: str
+    column: str
+    label: str
+
+
+QUANTITIES: Mapping[str, Quantity] = {
+    q.name: q
+    for q in (
+        Quantity("hessian_norm", "hessian_norm_init", r"$\|H\|$ at $w_0$"),
+        Quantity("ntk_diag", "ntk_diag_init", r"$K(x,x)=\|\nabla_w f\|^2$"),
+        Quantity("delta_k", "delta_k", r"$\Delta K$"),
+        Quantity("weight_change_l2", "weight_change_l2", r"$\|w^* - w_0\|_2$"),
+        Quantity("weight_change_linf", "weight_change_linf", r"$\|w^* - w_0\|_\infty$"),
+        Quantity("hessian_norm_final", "hessian_norm_final", r"$\|H\|$ at $w_T$"),
+    )
+}
+# The quantities of the paper's Table 1 comparison (table1_scaling.csv), in its column order.
+TABLE1_QUANTITIES = ("hessian_norm", "ntk_diag", "delta_k", "weight_change_l2", "weight_change_linf")
+
+# ---------------------------------------------------------------------------------------------
+# Architectures: label, colour, the paper's Table 1 row and theory slopes
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    """One row of the paper's Table 1: Hessian norm, tangent kernel, transition to linearity."""
+
+    hessian_norm: str
+    ntk: str
+    transition: str
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A network shape the sweeps train.
+
+    ``theory`` holds the predicted log-log slopes against ``fit_axis``, where a theory exists; ``paper_row`` is the paper's Table 1 row (``None``: beyond the paper's Section 6, listed
+    below its rows); ``verdict_rule`` says how the transition verdict is computed:
+    ``"slopes"`` (the Delta K and ||H|| slopes against width both provably decay) or
+    ``"narrowest"`` (Delta K at the narrowest point of the sweep axis against a threshold).
+    """
+
+    name: str
+    label: str
+    color: str
+    fit_axis: str
+    theory: Mapping[str, float]
+    paper_row: PaperRow | None = None
+    verdict_rule: str = "slopes"
+    source: str = ""
+
+
+_LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
+                  "weight_change_linf": -0.5}
+_NONLINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0}
+
+ARCHITECTURES: Mapping[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture("linear_output", "linear output", "tab:blue", "width", _LINEAR_THEORY,
+                     PaperRow("O~(1/sqrt m)", "Theta(1)", "Yes"), source="Eq. 5, 7, 10"),
+        Architecture("softmax_output", "softmax output", "tab:red", "width", _NONLINEAR_THEORY,
+                     PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14"),
+        Architecture("swish_output", "swish output", "tab:green", "width", _NONLINEAR_THEORY,
+                     PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14"),
+        Architecture("bottleneck", "bottleneck", "tab:purple", "bottleneck_width", {"ntk_diag": 0.0},
+                     PaperRow("O~(1)", "Theta(1)", "No"), verdict_rule="narrowest", source="Section 4"),
+        Architecture("deep_linear_output", "deep, linear output", "tab:cyan", "width", _LINEAR_THEORY,
+                     source="Theorem 3.2"),
+    )
+}
+# The paper's architectures, in the row order of table1_scaling.csv and table1.md.
+PAPER_ARCHITECTURES = tuple(name for name, a in ARCHITECTURES.items() if a.paper_row is not None)
+# The one-hidden-layer networks of Fig. 1 (left and right) and of the E5 and E6 figures.
+FIG1_ARCHITECTURES = ("linear_output", "softmax_output", "swish_output")
+
+# A colour for each group of a sweep whose groups are not one architecture each (e.g. depths).
+GROUP_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+                "tab:pink", "tab:gray", "tab:olive", "tab:cyan")
