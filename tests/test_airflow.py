@@ -14,6 +14,8 @@ from pathlib import Path
 import yaml
 
 from ntk_linearity.pipelines.reporting import create_pipeline
+from ntk_linearity.pipelines.validation import validate_parameters
+from ntk_linearity.run_config import default_config_loader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 from kedro_project_utils import ROOT, make_project  # noqa: E402
@@ -48,9 +50,10 @@ def test_reporting_dag_compiles_with_the_configured_schedule_and_names_every_nod
             (keyword,) = call.keywords
             assert keyword.arg == "node_names"
             run_nodes.update(ast.literal_eval(keyword.value))
-    expected = {node.name for node in create_pipeline([]).nodes}
-    assert "render_report" in expected
+    experiment = validate_parameters(default_config_loader("base")["parameters"])
+    expected = {node.name for node in create_pipeline(experiment).nodes}
+    assert "reporting.render_report" in expected
     assert run_nodes == expected
     # The report task runs after the tables it reads.
     for upstream in ("collect-runs", "fit-scaling-exponents", "render-table1"):
-        assert f'tasks["{upstream}"] >> tasks["render-report"]' in source
+        assert f'tasks["reporting-{upstream}"] >> tasks["reporting-render-report"]' in source

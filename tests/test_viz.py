@@ -28,7 +28,9 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 from kedro_project_utils import make_project  # noqa: E402
 
-PIPELINES = {"data_generation", "model_init", "training", "hessian_analysis", "reporting", "__default__"}
+PIPELINES = {"data_generation", "width_sweep", "bottleneck_sweep", "depth_sweep", "reporting", "__default__"}
+SWEEPS = ("width_sweep", "bottleneck_sweep", "depth_sweep")
+MAX_TOP_LEVEL = 30
 LAYERS = ["raw", "models", "model_output", "reporting"]
 STARTUP_TIMEOUT_S = 120
 VERSION = "2026-01-01T00.00.00.000Z"
@@ -120,6 +122,11 @@ def viz(project):
         log.close()
 
 
+def _children(main: dict, group: str) -> dict[str, str]:
+    """The children of a modular pipeline as {id: type} (``task``, ``data``, ``modularPipeline``...)."""
+    return {c["id"]: c["type"] for c in main["modular_pipelines"][group]["children"]}
+
+
 def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
     main = get_json(f"{viz}/api/main")
     assert {p["id"] for p in main["pipelines"]} == PIPELINES
@@ -130,24 +137,46 @@ def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
     train = tasks["width_sweep.linear_m8_s0.train_network"]
     assert train["name"] == "train_network"
     assert train["modular_pipelines"] == ["width_sweep.linear_m8_s0"]
-    assert set(train["pipelines"]) == {"training", "__default__"}
+    assert set(train["pipelines"]) == {"width_sweep", "__default__"}
     assert "bottleneck_sweep.mb2_m16_s0.analyse_hessian" in tasks
-    assert {"collect_runs", "render_table1", "render_report"} <= set(tasks)
-    assert "reporting" in tasks["render_report"]["pipelines"]
+    assert {"reporting.collect_runs", "reporting.render_table1", "reporting.render_report"} <= set(tasks)
+    assert "reporting" in tasks["reporting.render_report"]["pipelines"]
     # --env tiny: the tiny grid (widths 8, 32), not conf/base's.
     assert not any(name.startswith("width_sweep.linear_m1000_") for name in tasks)
-
-    # The sweeps are collapsible groups: sweep -> run -> nodes.
-    groups = main["modular_pipelines"]
-    children = {c["id"] for c in groups["width_sweep"]["children"]}
-    assert "width_sweep.linear_m8_s0" in children
-    assert len([c for c in children if c.startswith("width_sweep.")]) == 3 * 2 * 2
 
     data = {n["name"]: n for n in main["nodes"] if n["type"] == "data"}
     assert data["synthetic_data"]["layer"] == "raw"
     assert data["width_sweep.linear_m8_s0.final_params"]["layer"] == "models"
     assert data["width_sweep.linear_m8_s0.training_metrics"]["layer"] == "model_output"
+    assert data["width_sweep.runs_table"]["layer"] == "model_output"
     assert data["report_html"]["layer"] == "reporting"
+
+
+def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
+    """The default view, every group collapsed: data generation -> one box per sweep -> the sweeps'
+    tables -> reporting -> its figures and report. No per-run dataset at the top level."""
+    main = get_json(f"{viz}/api/main")
+    names = {n["id"]: n["name"] for n in main["nodes"]}
+    top = _children(main, "__root__")
+    assert len(top) <= MAX_TOP_LEVEL, sorted(names.get(i, i) for i in top)
+    groups = {i for i, kind in top.items() if kind == "modularPipeline"}
+    assert groups == {"data_generation", *SWEEPS, "reporting"}
+    top_data = {names[i] for i, kind in top.items() if kind == "data"}
+    assert not any(name.count(".") >= 2 for name in top_data), top_data  # no <sweep>.<run>.<dataset>
+    assert {f"{s}.runs_table" for s in SWEEPS} <= top_data and "report_html" in top_data
+
+    # Expanding a sweep shows its runs as groups and its own outputs.
+    sweep = _children(main, "width_sweep")
+    runs = {i for i, kind in sweep.items() if kind == "modularPipeline"}
+    assert len(runs) == 3 * 2 * 2 and "width_sweep.linear_m8_s0" in runs
+    assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"collect_runs", "fit_scaling", "plot_scaling"}
+
+    # Expanding a run shows its chain init -> training -> Hessian analysis with its datasets.
+    run = _children(main, "width_sweep.linear_m8_s0")
+    assert {names[i] for i, kind in run.items() if kind == "task"} == {
+        "initialise_parameters", "train_network", "analyse_hessian"}
+    assert {names[i] for i, kind in run.items() if kind == "data"} >= {
+        "width_sweep.linear_m8_s0.initial_params", "width_sweep.linear_m8_s0.final_params"}
 
 
 @pytest.mark.parametrize(("dataset", "preview_type"), [

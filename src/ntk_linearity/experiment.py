@@ -156,9 +156,16 @@ def _value_adapter(family_settings: type[SettingsModel], axis: str) -> TypeAdapt
     if axis == SEED_AXIS:
         return TypeAdapter(NonNegativeInt)
     if axis == LEARNING_RATE:
-        return TypeAdapter(PositiveNumber | RelativeLearningRate)
+        return TypeAdapter(PositiveNumber)
     field = family_settings.model_fields[axis]
     return TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
+
+
+def _learning_rate(value: Any) -> float | RelativeLearningRate:
+    """A positive number, or ``{relative_to_critical: r}`` with r > 0."""
+    if isinstance(value, dict):
+        return RelativeLearningRate.model_validate(value)
+    return TypeAdapter(PositiveNumber).validate_python(value, strict=True)
 
 
 def _lookup(value: Any, point: Mapping[str, Any]) -> Any:
@@ -211,7 +218,7 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
         if not values:
             problems.append(f"{path}.axes.{axis} = []: must not be empty")
             continue
-        adapter = _value_adapter(family.settings, axis)
+        adapter = _value_adapter(family.settings, axis)  # an axis of learning rates lists numbers
         for i, value in enumerate(values):
             try:
                 adapter.validate_python(value, strict=True)
@@ -254,12 +261,18 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
             continue
         try:
             model = family.settings.model_validate(resolved)
-            learning_rate = _value_adapter(family.settings, LEARNING_RATE).validate_python(learning_rate)
             seed = _value_adapter(family.settings, SEED_AXIS).validate_python(seed, strict=True)
         except ValidationError as error:
             for e in error.errors():
                 where = ".".join(map(str, e["loc"]))
                 run_problems.setdefault(f"{where + ' ' if where else ''}{_message(e)}", run_name)
+            continue
+        try:
+            learning_rate = _learning_rate(learning_rate)
+        except ValidationError as error:
+            e = error.errors()[0]
+            where = ".".join(map(str, (LEARNING_RATE, *e["loc"])))
+            run_problems.setdefault(f"{where} = {learning_rate!r}: {_message(e)}", run_name)
             continue
         group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP
         runs.append(RunSpec(name, run_name, sweep.family, architecture, group, tuple(point.items()),

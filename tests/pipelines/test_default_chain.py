@@ -10,7 +10,7 @@ import pytest
 
 from ntk_linearity.pipelines.reporting.tables import RUN_COLUMNS, TABLE1_COLUMNS
 
-from kedro_project_utils import TINY, latest, run_kedro, write_env
+from kedro_project_utils import latest, run_kedro, sweep_grid, write_env
 
 FIGURES = [
     "fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "fig2_delta_k_vs_bottleneck.png",
@@ -22,12 +22,22 @@ def test_tiny_default_chain_writes_every_output(kedro_project):
     run_kedro(kedro_project)
     reporting = kedro_project / "data" / "08_reporting"
     runs = pd.read_csv(latest(reporting / "runs.csv"))
-    n_runs = 3 * 2 * 2 + 2 * 2
+    n_runs = 3 * 2 * 2 + 2 * 2 + 2 * 2  # width, bottleneck and depth sweeps of TINY
     assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
     numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
                "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
     assert np.all(np.isfinite(runs[numeric].to_numpy(float)))
-    assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck"}
+    assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck",
+                                         "deep_linear_output"}
+    # eta * lambda_0 of every run, whichever way eta was set; the depth sweep's is set to 0.5 x 2
+    assert np.allclose(runs["eta_lambda0"], runs["learning_rate"] * runs["lambda0"])
+    assert np.allclose(runs.loc[runs["sweep"] == "depth_sweep", "eta_lambda0"], 1.0)
+    assert set(runs.loc[runs["sweep"] == "depth_sweep", "depth"]) == {1, 2}
+    scaling = pd.read_csv(latest(reporting / "scaling.csv"))
+    assert set(scaling["sweep"]) == {"width_sweep", "bottleneck_sweep", "depth_sweep"}
+    assert set(scaling.loc[scaling["sweep"] == "depth_sweep", "group"]) == {"L1", "L2"}
+    for sweep in ("width_sweep", "bottleneck_sweep", "depth_sweep"):
+        assert latest(reporting / sweep / "scaling.png").read_bytes()[:4] == b"\x89PNG"
 
     table = pd.read_csv(latest(reporting / "table1_scaling.csv"))
     assert list(table.columns) == TABLE1_COLUMNS
@@ -36,6 +46,7 @@ def test_tiny_default_chain_writes_every_output(kedro_project):
                                       "weight_change_linf"}
     markdown = latest(reporting / "table1.md").read_text()
     assert "transition to linearity" in markdown and "| linear_output |" in markdown
+    assert "| deep, linear output, L2 (depth_sweep; Theorem 3.2, beyond the paper's Section 6) |" in markdown
     for figure in FIGURES:
         png = latest(reporting / figure)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -43,7 +54,11 @@ def test_tiny_default_chain_writes_every_output(kedro_project):
     run_dir = kedro_project / "data" / "07_model_output" / "width_sweep" / "linear_m32_s0"
     metrics = json.loads((run_dir / "training_metrics.json").read_text())
     history = np.load(run_dir / "training_history.npz")
-    assert history["delta_k"][-1] == pytest.approx(metrics["curves"]["delta_k"][-1])
+    assert metrics["delta_k"] == pytest.approx(history["delta_k"].max())
+    curves = pd.read_csv(latest(reporting / "training_curves.csv"))
+    delta_k = curves[(curves["namespace"] == "width_sweep.linear_m32_s0") & (curves["curve"] == "delta_k")]
+    assert delta_k["value"].tolist() == history["delta_k"].astype(float).tolist()  # gathered from the history
+    assert delta_k["step"].tolist() == history["snapshot_steps"].tolist()
     assert (kedro_project / "data" / "06_models" / "bottleneck_sweep" / "mb4_m16_s1" / "final_params.npz").exists()
 
 
@@ -51,16 +66,17 @@ def test_tiny_default_chain_writes_every_output(kedro_project):
 def test_linear_head_kernel_freezes_with_width_but_swish_does_not(kedro_project):
     """A small but real sweep: Delta K falls with width for the linear head only (Fig. 1 left)."""
     write_env(kedro_project, "small", {
-        "sweeps": {"seeds": [0, 1], "width_sweep": {"heads": ["linear", "swish"], "widths": [32, 256, 2048]},
-                   "bottleneck_sweep": {"width": 32, "bottleneck_widths": [4]}},
+        "sweeps": sweep_grid(width_sweep={"head": ["linear", "swish"], "width": [32, 256, 2048], "seed": [0, 1]},
+                             bottleneck_sweep={"bottleneck_width": [4], "width": [32], "seed": [0]},
+                             depth_sweep={"depth": [2], "width": [32], "seed": [0]}),
         "training": {"max_steps": 5000, "tol": 1.0e-5, "n_snapshots": 8},
         "hessian": {"lanczos_steps": 24},
         "reporting": {"time_curve_width": 2048},
     })
     run_kedro(kedro_project, env="small")
     runs = pd.read_csv(latest(kedro_project / "data" / "08_reporting" / "runs.csv"))
-    assert runs.loc[runs["architecture"] != "bottleneck", "converged"].all()
-    medians = runs.groupby(["head", "width"])["delta_k"].median()
+    assert runs.loc[runs["sweep"] == "width_sweep", "converged"].all()
+    medians = runs[runs["sweep"] == "width_sweep"].groupby(["head", "width"])["delta_k"].median()
     linear, swish = medians["linear"], medians["swish"]
     assert linear[2048] < linear[256] < linear[32]
     assert linear[2048] < 0.05 * linear[32]  # two decades of width: at least a 20-fold drop

@@ -10,12 +10,16 @@ import pytest
 
 from ntk_linearity.numerics import DivergenceError
 
-from kedro_project_utils import MINI, latest, make_project, run_kedro, write_env
+from kedro_project_utils import MINI, latest, make_project, run_kedro, sweep_grid, write_env
 
 # Every swish-head run diverges at once; the linear head and the bottleneck network train normally.
 DIVERGING = MINI | {
-    "sweeps": MINI["sweeps"] | {"seeds": [0], "width_sweep": {"heads": ["linear", "swish"], "widths": [8, 16]}},
-    "training": MINI["training"] | {"learning_rate": {"swish_output": 1.0e6}, "on_divergence": "raise"},
+    "sweeps": sweep_grid(width_sweep={"head": ["linear", "swish"], "width": [8, 16], "seed": [0]},
+                         bottleneck_sweep={"bottleneck_width": [2], "width": [8], "seed": [0]},
+                         depth_sweep={"depth": [2], "width": [8], "seed": [0]})
+    | {"width_sweep": {"axes": {"head": ["linear", "swish"], "width": [8, 16], "seed": [0]},
+                       "settings": {"learning_rate": {"by": "head", "values": {"linear": 8.0, "swish": 1.0e6}}}}},
+    "training": MINI["training"] | {"on_divergence": "raise"},
 }
 SKIPPING = DIVERGING | {"training": DIVERGING["training"] | {"on_divergence": "skip"}}
 SWISH_RUNS = ["width_sweep.swish_m8_s0", "width_sweep.swish_m16_s0"]
@@ -44,7 +48,7 @@ def test_raise_stops_at_the_diverging_run_and_names_it(tmp_path):
 
 def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
     runs = pd.read_csv(latest(skipped / "data" / "08_reporting" / "runs.csv"))
-    assert len(runs) == 5
+    assert len(runs) == 6
     diverged = runs[runs["diverged"]]
     assert set(diverged["namespace"]) == set(SWISH_RUNS)
     for _, run in diverged.iterrows():
@@ -52,7 +56,7 @@ def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
                                        "learning_rate 1000000.0): gradient descent diverged")
         assert np.isnan(run["delta_k"])
     trained = runs[~runs["diverged"]]
-    assert set(trained["architecture"]) == {"linear_output", "bottleneck"}
+    assert set(trained["architecture"]) == {"linear_output", "bottleneck", "deep_linear_output"}
     assert np.all(np.isfinite(trained[["delta_k", "hessian_norm_init", "final_loss"]].to_numpy(float)))
 
 
@@ -62,7 +66,7 @@ def test_scaling_fits_and_table1_leave_diverged_runs_out(skipped):
     assert "swish_output" not in set(table["architecture"])
     assert np.isfinite(table.loc[table["architecture"] == "linear_output", "slope"]).all()
     markdown = latest(reporting / "table1.md").read_text()
-    assert ("**2 of 5 runs diverged** and are left out of every fit and verdict (their errors are in the "
+    assert ("**2 of 6 runs diverged** and are left out of every fit and verdict (their errors are in the "
             "`error` column of runs.csv): width_sweep.swish_m8_s0, width_sweep.swish_m16_s0.") in markdown
     assert "- **swish_output**: n/a (no usable runs: every run diverged" in markdown
     for figure in ["fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "loss_curves.png",

@@ -27,8 +27,8 @@ from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
 
 from kedro_project_utils import MINI, data_files, kedro_cli, latest, make_project, run_kedro, write_env
 
-N_RUNS = 2 * 2 + 2
-TABLES = ["runs_table", "table1_scaling", "table1_markdown"]
+N_RUNS = 2 * 2 + 2 + 2
+TABLES = ["runs_table", "table1_scaling", "table1_markdown", "training_curves"]
 TRAINING_OUTPUTS = ("final_params.npz", "training_history.npz")
 
 
@@ -45,7 +45,7 @@ def _results(project: Path) -> dict:
         "runs": pd.read_csv(latest(reporting / "runs.csv")).drop(columns=TIMING_COLUMNS),
         "table1_scaling": latest(reporting / "table1_scaling.csv").read_text(),
         "table1": latest(reporting / "table1.md").read_text(),
-        "training_curves": (project / "data" / "07_model_output" / "training_curves.csv").read_text(),
+        "training_curves": latest(reporting / "training_curves.csv").read_text(),
     }
 
 
@@ -133,4 +133,4 @@ def test_truncated_initial_params_are_named_in_the_error(reference, tmp_path):
     damaged = project / "data" / "06_models" / "width_sweep" / "linear_m16_s0" / "initial_params.npz"
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
     with pytest.raises(DatasetError, match=re.escape(f"NPZ file '{damaged}' is corrupted or truncated")):
-        run_kedro(project, env="mini", pipeline_names=["training"], namespaces=["width_sweep.linear_m16_s0"])
+        run_kedro(project, env="mini", pipeline_names=["width_sweep"], namespaces=["width_sweep.linear_m16_s0"])

@@ -40,7 +40,7 @@ def base() -> dict:
                                default_run_env="base")
     return _merged(loader["parameters"], {
         "data": {"n_samples": 32},
-        "sweeps": {"width_sweep": {"widths": [30, 100, 1000, 10000]}},
+        "sweeps": {"width_sweep": {"axes": {"width": [30, 100, 1000, 10000]}}},
         "reporting": {"time_curve_width": 1000},
     })
 
@@ -55,30 +55,38 @@ def test_test_environments_are_valid(base, overrides):
     validate_parameters(_merged(base, overrides))
 
 
+W = "sweeps.width_sweep"
 BAD = [
-    ("sweeps.width_sweep.widths", [30, 0], "sweeps.width_sweep.widths[1] = 0: must be greater than 0"),
-    ("sweeps.width_sweep.widths", [-4], "sweeps.width_sweep.widths[0] = -4: must be greater than 0"),
-    ("sweeps.width_sweep.widths", [32.5], "sweeps.width_sweep.widths[0] = 32.5: must be a valid integer"),
-    ("sweeps.width_sweep.widths", [], "sweeps.width_sweep.widths = []: must not be empty"),
-    ("sweeps.width_sweep.widths", [30, 30], "sweeps.width_sweep.widths = [30, 30]: must not repeat a value"),
-    ("sweeps.bottleneck_sweep.width", 0, "sweeps.bottleneck_sweep.width = 0: must be greater than 0"),
-    ("sweeps.bottleneck_sweep.bottleneck_widths", [4, -1],
-     "sweeps.bottleneck_sweep.bottleneck_widths[1] = -1: must be greater than 0"),
-    ("sweeps.bottleneck_sweep.bottleneck_widths", [], "bottleneck_widths = []: must not be empty"),
-    ("sweeps.seeds", [], "sweeps.seeds = []: must not be empty"),
-    ("sweeps.seeds", [0, 1.5], "sweeps.seeds[1] = 1.5: must be a valid integer"),
-    ("sweeps.seeds", ["0"], "sweeps.seeds[0] = '0': must be a valid integer"),
+    (f"{W}.axes.width", [30, 0], f"{W}.axes.width[1] = 0: must be greater than 0"),
+    (f"{W}.axes.width", [-4], f"{W}.axes.width[0] = -4: must be greater than 0"),
+    (f"{W}.axes.width", [32.5], f"{W}.axes.width[0] = 32.5: must be a valid integer"),
+    (f"{W}.axes.width", ["64"], f"{W}.axes.width[0] = '64': must be a valid integer"),
+    (f"{W}.axes.width", [], f"{W}.axes.width = []: must not be empty"),
+    (f"{W}.axes.width", [30, 30], f"{W}.axes.width = [30, 30]: must not repeat a value"),
+    (f"{W}.axes.seed", [0, 1.5], f"{W}.axes.seed[1] = 1.5: must be a valid integer"),
+    (f"{W}.axes.head", ["linear", "tanhh"], f"{W}.axes.head[1] = 'tanhh': must be 'linear', 'swish', "),
+    (f"{W}.axes.widht", [30], f"{W}.axes.widht: not an axis of family 'mlp' (did you mean 'width'?)"),
+    (f"{W}.fit_against", "depth", f"{W}.fit_against = 'depth': must be one of the sweep's axes ['head', 'width']"),
+    (f"{W}.group_by", ["width"], f"{W}.group_by: 'width' must be an axis of the sweep other than fit_against"),
+    (f"{W}.family", "cnn", f"{W}.family = 'cnn': must be one of ['mlp']"),
+    (f"{W}.settings.learning_rate", {"relative_to_critical": -1.0},
+     f"{W} (run linear_m30_s0): learning_rate.relative_to_critical = {{'relative_to_critical': -1.0}}: must be "
+     "greater than 0"),
+    (f"{W}.settings.learnig_rate", 1.0, f"{W}.settings.learnig_rate: not a setting of family 'mlp' "
+     "(did you mean 'learning_rate'?)"),
+    (f"{W}.settings.learning_rate", {"by": "head", "values": {"linear": 8.0}},
+     f"{W}.settings.learning_rate.values: no value for head = 'swish'"),
+    (f"{W}.architecture", "wide_output", f"{W}.architecture = 'wide_output': must be one of"),
+    ("sweeps.bottleneck_sweep.settings.depth", 2,
+     "sweeps.bottleneck_sweep (run mb4_m1000_s0): bottleneck_width needs depth >= 3"),
+    ("sweeps.bottleneck_sweep.axes.bottleneck_width", [4, -1],
+     "sweeps.bottleneck_sweep.axes.bottleneck_width[1] = -1: must be greater than 0"),
+    ("sweeps.reporting", {}, "sweeps.reporting.family is missing"),
     ("data.seed", 0.5, "data.seed = 0.5: must be a valid integer"),
-    ("sweeps.width_sweep.heads", ["linear", "tanh"],
-     "sweeps.width_sweep.heads[1] = 'tanh': must be 'linear', 'swish' or 'softmax'"),
     ("model.activation", "sigmod", "model.activation = 'sigmod': must be 'tanh', 'relu'"),
     ("model.dtype", "float16", "model.dtype = 'float16': must be 'float32' or 'float64'"),
     ("model.init_scheme", "orthogonal", "model.init_scheme = 'orthogonal': must be 'iid' or 'antisymmetric'"),
-    ("data.n_classes", 1, "data.n_classes = 1: must be at least 2 for the softmax head"),
-    ("training.learning_rate.swish_output", 0.0,
-     "training.learning_rate.swish_output = 0.0: must be greater than 0"),
-    ("training.learning_rate.linear_output", -4.0,
-     "training.learning_rate.linear_output = -4.0: must be greater than 0"),
+    ("data.n_classes", 1, "data.n_classes = 1: must be at least 2 for the softmax head (sweeps width_sweep)"),
     ("training.max_steps", 0, "training.max_steps = 0: must be greater than 0"),
     ("training.max_steps", 1e3, "training.max_steps = 1000.0: must be a valid integer"),
     ("training.n_snapshots", 1, "training.n_snapshots = 1: must be greater than or equal to 2"),
@@ -87,11 +95,13 @@ BAD = [
     ("training.divergence_factor", 0.5, "training.divergence_factor = 0.5: must be greater than 1"),
     ("training.softmax_loss", "xent", "training.softmax_loss = 'xent': must be 'square' or 'kl'"),
     ("training.learnig_rate", 1.0, "training.learnig_rate = 1.0: not a known parameter"),
+    ("trainign", {"tol": 1e-6}, "trainign = {'tol': 1e-06}: not a known parameter (did you mean 'training'?)"),
+    ("reportng", {}, "reportng = {}: not a known parameter (did you mean 'reporting'?)"),
     ("hessian.lanczos_steps", 0, "hessian.lanczos_steps = 0: must be greater than 0"),
     ("hessian.probe_index", 32, "hessian.probe_index = 32: must be below data.n_samples = 32"),
     ("hessian.probe_index", -1, "hessian.probe_index = -1: must be greater than or equal to 0"),
     ("reporting.time_curve_width", 64,
-     "reporting.time_curve_width = 64: must be one of sweeps.width_sweep.widths [30, 100, 1000, 10000]"),
+     "reporting.time_curve_width = 64: must be one of the widths of the one-hidden-layer runs [30, 100, 1000, 10000]"),
     ("reporting.slope_ci_method", "jackknife",
      "reporting.slope_ci_method = 'jackknife': must be 'regression' or 'bootstrap'"),
     ("reporting.confidence", 1.5, "reporting.confidence = 1.5: must be less than 1"),
@@ -108,29 +118,42 @@ def test_bad_value_gives_one_line_naming_parameter_value_and_allowed(base, dotte
 
 
 def test_antisymmetric_init_needs_an_even_last_hidden_layer(base):
-    odd = _with(base, "sweeps.width_sweep.widths", [30, 101])
-    parameters = _with(odd, "sweeps.bottleneck_sweep.width", 99)
-    with pytest.raises(ParameterError, match=r"widths\[1\] = 101: must be even .*"
-                                             r"bottleneck_sweep.width = 99: must be even"):
+    odd = _with(base, f"{W}.axes.width", [30, 101])
+    parameters = _with(odd, "sweeps.bottleneck_sweep.axes.width", [99])
+    with pytest.raises(ParameterError, match=r"width_sweep \(run linear_m101_s0\): width = 101 must be even .*"
+                                             r"bottleneck_sweep \(run mb4_m99_s0\): width = 99 must be even"):
         validate_parameters(parameters)
-    odd_bottleneck = _with(base, "sweeps.bottleneck_sweep.bottleneck_widths", [3, 5])  # m_b is not last
+    odd_bottleneck = _with(base, "sweeps.bottleneck_sweep.axes.bottleneck_width", [3, 5])  # m_b is not last
     validate_parameters(odd_bottleneck)
     validate_parameters(_with(_with(parameters, "model.init_scheme", "iid"), "reporting.time_curve_width", 30))
 
 
 def test_every_problem_is_listed_on_the_one_line(base):
-    parameters = _with(_with(base, "training.tol", -1.0), "sweeps.seeds", [])
+    parameters = _with(_with(base, "training.tol", -1.0), "hessian.lanczos_steps", 0)
     with pytest.raises(ParameterError) as error:
         validate_parameters(parameters)
-    assert str(error.value) == ("invalid parameters: sweeps.seeds = []: must not be empty; "
-                                "training.tol = -1.0: must be greater than or equal to 0")
+    assert str(error.value) == ("invalid parameters: training.tol = -1.0: must be greater than or equal to 0; "
+                                "hessian.lanczos_steps = 0: must be greater than 0")
+    two_sweeps = _with(_with(base, f"{W}.axes.seed", []), "sweeps.depth_sweep.fit_against", "seed")
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(two_sweeps)
+    assert f"{W}.axes.seed = []: must not be empty" in str(error.value)
+    assert "sweeps.depth_sweep.fit_against = 'seed'" in str(error.value)
 
 
-def test_missing_group_or_key_is_named(base):
-    without_tol = copy.deepcopy(base)
-    del without_tol["training"]["tol"], without_tol["hessian"]
-    with pytest.raises(ParameterError, match="training.tol is missing; hessian is missing"):
-        validate_parameters(without_tol)
+def test_runs_are_the_product_of_the_axes_in_order_with_readable_namespaces(base):
+    experiment = validate_parameters(base)
+    width, bottleneck, depth = experiment.sweeps
+    assert [run.namespace for run in width.runs[:4]] == [
+        "width_sweep.linear_m30_s0", "width_sweep.linear_m30_s1", "width_sweep.linear_m30_s2",
+        "width_sweep.linear_m100_s0"]
+    assert len(width.runs) == 3 * 4 * 3 and len({run.namespace for run in experiment.runs}) == len(experiment.runs)
+    assert {run.learning_rate for run in width.runs if run.head == "swish"} == {20.0}
+    assert {run.architecture for run in width.runs} == {"linear_output", "swish_output", "softmax_output"}
+    assert bottleneck.runs[0].namespace == "bottleneck_sweep.mb4_m1000_s0"
+    assert bottleneck.runs[0].model.hidden_widths == (1000, 4, 1000)
+    assert depth.runs[-1].model.hidden_widths == (1024,) * 4 and depth.runs[-1].group == "L4"
+    assert depth.runs[0].learning_rate.relative_to_critical == 0.5
 
 
 def test_kedro_run_exits_with_the_one_line_error_and_leaves_data_alone(tmp_path):
@@ -142,10 +165,10 @@ def test_kedro_run_exits_with_the_one_line_error_and_leaves_data_alone(tmp_path)
     before = data_files(project)
 
     process = kedro_cli(project, "run", "--env", "tiny",
-                        "--params", "sweeps.bottleneck_sweep.width=0,training.on_divergence=ignore")
+                        "--params", "training.max_steps=0,training.on_divergence=ignore")
     assert process.wait(timeout=120) == 1
     output = (project / "kedro.log").read_text()
-    assert ("Error: invalid parameters: sweeps.bottleneck_sweep.width = 0: must be greater than 0; "
+    assert ("Error: invalid parameters: training.max_steps = 0: must be greater than 0; "
             "training.on_divergence = 'ignore': must be 'raise' or 'skip'\n") in output
     assert "Traceback" not in output
     assert data_files(project) == before

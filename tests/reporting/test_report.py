@@ -17,12 +17,12 @@ import pytest
 from kedro.io import Version
 
 from ntk_linearity.datasets import HtmlReportDataset
-from ntk_linearity.pipelines.reporting.report import slope_phrase
+from ntk_linearity.pipelines.reporting.summaries import slope_phrase
 
 from kedro_project_utils import latest, run_kedro
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
-N_FIGURES = 6
+N_FIGURES = 6 + 3  # the paper's six figures and one per sweep of the tiny environment
 
 
 def report_versions(project: Path) -> list[Path]:
@@ -53,7 +53,9 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
         assert heading in text
     assert "appendix" in text and "not available" in text
     assert "antisymmetric" in text and "−1.28" in text
-    assert "m ∈ {8, 32}" in text  # the tiny grid, not conf/base's
+    assert "width ∈ {8, 32}" in text  # the tiny grid, not conf/base's
+    for sweep in ("width_sweep", "bottleneck_sweep", "depth_sweep"):  # a section per sweep
+        assert f"<code>{sweep}</code>" in page
     assert re.search(r"<table>.*linear_output.*</table>", page, re.S)
     # A number in the text is the one in the persisted scaling table.
     scaling = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "table1_scaling.csv"))
@@ -61,7 +63,7 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     # Run metadata: environment, versions, device, training time.
     assert "<code>tiny</code>" in page
     assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
-    assert "summed over 16 runs" in text
+    assert "summed over 20 runs" in text
 
 
 def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_project):

@@ -18,7 +18,7 @@ from kedro.io import Version
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from ntk_linearity.datasets import HtmlReportDataset
-from ntk_linearity.pipelines.reporting import report
+from ntk_linearity.pipelines.reporting import provenance, report, summaries, tables
 
 ROOT = Path(__file__).resolve().parents[2]
 PNG_1x1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
@@ -128,34 +128,90 @@ def test_unversioned_save_replaces_the_file(tmp_path):
 
 
 def test_git_revision_outside_a_repository(tmp_path):
-    info = report.git_revision(tmp_path)
+    info = provenance.git_revision(tmp_path)
     assert info["commit"] is None and info["note"]
 
 
 def test_git_revision_of_the_source_tree():
     if not (ROOT / ".git").exists():
         pytest.skip("the source tree is not a git checkout")
-    info = report.git_revision(ROOT)
+    info = provenance.git_revision(ROOT)
     assert len(info["commit"]) == 40 and isinstance(info["dirty"], bool)
 
 
 def test_run_metadata_is_json_and_names_versions_and_devices():
-    metadata = report.run_metadata()
+    metadata = provenance.run_metadata()
     json.dumps(metadata)
-    assert set(report.PACKAGES) <= set(metadata["packages"])
+    assert set(provenance.PACKAGES) <= set(metadata["packages"])
     assert metadata["jax"]["devices"] and metadata["conf_env"]
 
 
 def test_prose_helpers_compute_from_the_tables():
     scaling = pd.DataFrame([{"architecture": "linear_output", "quantity": "delta_k", "slope": -0.934,
                              "slope_ci_low": -0.971, "slope_ci_high": -0.889, "theory_slope": -0.5}])
-    assert (report.slope_phrase(scaling, "linear_output", "delta_k", 0.95)
+    assert (summaries.slope_phrase(scaling, "linear_output", "delta_k", 0.95)
             == "fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)")
-    assert report.slope_sign(scaling, "linear_output", "delta_k") == "falls"
-    assert report.slope_phrase(scaling, "swish_output", "delta_k", 0.95).startswith("no fitted slope")
+    assert summaries.slope_sign(scaling, "linear_output", "delta_k") == "falls"
+    assert summaries.slope_phrase(scaling, "swish_output", "delta_k", 0.95).startswith("no fitted slope")
     runs = pd.DataFrame({"architecture": ["linear_output"] * 4, "diverged": [False, False, False, True],
                          "width": [30, 30, 1000, 1000], "bottleneck_width": [np.nan] * 4,
                          "delta_k": [0.2, 0.4, 0.01, 5.0]})
-    medians = report.medians(runs, "linear_output", "delta_k")
+    medians = summaries.medians(runs, "linear_output", "delta_k")
     assert medians.to_dict() == {30: pytest.approx(0.3), 1000: pytest.approx(0.01)}  # diverged run left out
-    assert report.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"
+    assert summaries.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"
+
+
+def _scaling_rows(**slopes):
+    """A long scaling table: ``quantity=(slope, low, high)`` for one group of one sweep."""
+    return pd.DataFrame([{"sweep": "s", "group": "g", "architecture": "deep_linear_output", "quantity": q,
+                          "fit_against": "width", "slope": v[0], "slope_ci_low": v[1], "slope_ci_high": v[2],
+                          "theory_slope": -0.5, "n_points": 4, "n_seeds": 3} for q, v in slopes.items()])
+
+
+@pytest.mark.parametrize(("delta_k_high", "hessian_high", "verdict"), [
+    (-0.6, -0.4, "Yes"),   # both intervals lie below -1/4
+    (-0.6, -0.2, "No"),    # the ||H|| interval reaches -0.2: not provably decaying
+    (-0.2, -0.6, "No"),
+    (-0.25, -0.6, "No"),   # the boundary itself is not below -1/4
+    (None, -0.6, "No"),    # no fit at all
+    (float("nan"), -0.6, "No"),
+])
+def test_slopes_verdict_flips_with_the_upper_ends_of_the_intervals(delta_k_high, hessian_high, verdict):
+    assert tables.slopes_verdict(delta_k_high, hessian_high) == verdict
+
+
+def test_narrowest_verdict_flips_at_the_threshold():
+    assert tables.narrowest_verdict(0.11, 0.1) == "No"
+    assert tables.narrowest_verdict(0.1, 0.1) == "Yes"
+
+
+def test_linearity_verdict_of_a_sweep_group_reads_its_own_rows():
+    runs = pd.DataFrame({"sweep": ["s"] * 2, "group": ["g"] * 2, "architecture": ["deep_linear_output"] * 2,
+                         "diverged": [False, False], "delta_k": [0.1, 0.01], "width": [10, 1000], "seed": [0, 0]})
+    falling = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.5, -0.6, -0.4))
+    assert tables.linearity_verdict(falling, runs, 0.1, sweep="s", group="g")[0] == "Yes"
+    flat = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.3, -0.4, -0.2))
+    verdict, reason = tables.linearity_verdict(flat, runs, 0.1, sweep="s", group="g")
+    assert verdict == "No" and "-0.30 [-0.40, -0.20]" in reason
+    all_diverged = runs.assign(diverged=True)
+    assert tables.linearity_verdict(falling, all_diverged, 0.1, sweep="s", group="g")[0] == "n/a"
+
+
+def test_sweep_statement_handles_empty_partly_and_fully_diverged_sweeps():
+    runs = pd.DataFrame({"sweep": ["s"] * 4, "group": ["g"] * 4, "architecture": ["deep_linear_output"] * 4,
+                         "diverged": [False, False, False, True], "delta_k": [0.1, 0.05, 0.01, np.nan],
+                         "width": [10, 100, 1000, 1000], "seed": [0, 0, 0, 1]})
+    scaling = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.5, -0.6, -0.4))
+    text = summaries.sweep_statement(runs, scaling, "s", "width", 0.95, 0.1)
+    assert "1 of 4 runs diverged" in text and "| g |" in text and text.rstrip().endswith("Yes |")
+    assert "−0.90 [−1.00, −0.80] (−0.50)" in text  # the delta_k cell, from the table
+    assert "diverged" in summaries.sweep_statement(runs.assign(diverged=True), scaling, "s", "width", 0.95, 0.1)
+    assert "no runs" in summaries.sweep_statement(runs, scaling, "other", "width", 0.95, 0.1)
+
+
+def test_slope_bound_statement_and_monotonicity():
+    assert summaries.slope_bound_statement(-0.9, -1.0).startswith("at or below")
+    assert summaries.slope_bound_statement(-0.4, -0.6).startswith("above −0.50, but its interval includes")
+    assert summaries.slope_bound_statement(-0.3, -0.4).endswith("flatter than the bound on this grid.")
+    assert summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
+    assert not summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.5, 2.0]))

@@ -114,7 +114,6 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
 
     floor = delta_k_noise_floor(model.apply, result.params, params0, X)
-    loss_steps, loss_values = _log_spaced(result.losses, MAX_CURVE_POINTS)
     metrics = record | {
         "diverged": False,
         "error": "",
@@ -129,12 +128,6 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         "weight_change_l2": result.weight_change_l2,
         "weight_change_linf": result.weight_change_linf,
         "wall_seconds": time.perf_counter() - started,
-        "curves": {
-            "snapshot_steps": result.snapshot_steps.tolist(),
-            "delta_k": result.delta_k.tolist(),
-            "loss_steps": loss_steps,
-            "loss": loss_values,
-        },
     }
     logger.info(
         "%s: %s after %d steps, loss %.2e, Delta K %.3e (noise floor %.1e)",
@@ -166,7 +159,6 @@ def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tup
              "weight_change_l2", "weight_change_linf"],
             nan,
         ),
-        "curves": {"snapshot_steps": [], "delta_k": [], "loss_steps": [], "loss": []},
     }
     empty = np.zeros((0,))
     history = {"losses": empty, "snapshot_steps": empty, "delta_k": empty, "kernels": empty}
@@ -208,20 +200,29 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
 # ---------------------------------------------------------------------------------------------
 
 
-def collect_sweep(*metrics: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Merge the training and Hessian metrics of every run of a sweep into one row per run, and
-    the Delta K(t) and loss curves into one long table (run keys, curve, step, value)."""
-    merged: dict[str, dict] = {}
-    for record in metrics:
-        merged.setdefault(record["namespace"], {}).update(record)
+def run_curves(history: dict) -> list[tuple[str, int, float]]:
+    """(curve, step, value) of one run: Delta K(t) at every kernel snapshot, and the loss at most
+    ``MAX_CURVE_POINTS`` log-spaced steps (ends included). A diverged run has none."""
+    if len(history["losses"]) == 0:
+        return []
+    loss_steps, loss_values = _log_spaced(np.asarray(history["losses"]), MAX_CURVE_POINTS)
+    snapshots = zip(np.asarray(history["snapshot_steps"]).astype(int).tolist(),
+                    np.asarray(history["delta_k"]).astype(float).tolist())
+    return ([("delta_k", step, value) for step, value in snapshots]
+            + [("loss", step, value) for step, value in zip(loss_steps, loss_values)])
+
+
+def collect_sweep(*results: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per run of a sweep from its training and Hessian metrics, and the Delta K(t) and loss
+    curves of every run from its training history (one long table: run keys, curve, step, value).
+
+    ``results`` are (training metrics, Hessian metrics, training history) for each run in turn."""
     rows, curves = [], []
-    for record in merged.values():
-        record = dict(record)
-        run_curves = record.pop("curves")
+    for training, hessian, history in zip(results[0::3], results[1::3], results[2::3]):
+        record = training | hessian
         rows.append(record)
         keys = {k: record.get(k) for k in CURVE_KEYS}
-        for curve, steps_key in (("delta_k", "snapshot_steps"), ("loss", "loss_steps")):
-            curves += [keys | {"curve": curve, "step": s, "value": v}
-                       for s, v in zip(run_curves[steps_key], run_curves[curve])]
+        curves += [keys | {"curve": curve, "step": step, "value": value}
+                   for curve, step, value in run_curves(history)]
     runs = sort_runs(pd.DataFrame(rows).reindex(columns=RUN_COLUMNS))
     return runs, pd.DataFrame(curves, columns=[*CURVE_KEYS, "curve", "step", "value"])

@@ -27,7 +27,7 @@ from ntk_linearity.pipelines.sweep.nodes import (
 
 SHARED_DATA = "synthetic_data"
 SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep
-RUN_METRICS = ("training_metrics", "hessian_metrics")
+RUN_RESULTS = ("training_metrics", "hessian_metrics", "training_history")  # what the sweep gathers
 
 
 def run_pipeline(run: RunSpec) -> Pipeline:
@@ -47,10 +47,10 @@ def create_pipeline(sweep: SweepSpec, reporting_params) -> Pipeline:
     """Every run of ``sweep``, the node gathering them, the sweep's scaling fits and its figure, in
     the namespace ``<sweep>``."""
     runs = sum((run_pipeline(run) for run in sweep.runs), Pipeline([]))
-    metrics = [f"{run.name}.{name}" for run in sweep.runs for name in RUN_METRICS]
+    results = [f"{run.name}.{name}" for run in sweep.runs for name in RUN_RESULTS]
     about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
     own = Pipeline([
-        node(collect_sweep, metrics, ["runs_table", "training_curves"], name="collect_runs"),
+        node(collect_sweep, results, ["runs_table", "training_curves"], name="collect_runs"),
         node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table",
              "scaling", name="fit_scaling"),
         node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"], "scaling_figure",
