@@ -1,5 +1,9 @@
 """Pipelines: data_generation, one per sweep (named after it), reporting, and ``__default__``.
 
+``reporting`` includes every sweep's gathering nodes (``<sweep>.collect_runs``, ``fit_scaling``,
+``plot_scaling``), so ``kedro run --pipelines reporting`` rebuilds every table, figure and the report
+from the persisted per-run results without training.
+
 The sweeps come from the parameters of the active run environment (``conf/base`` by default,
 ``conf/paper`` with ``--env paper``). They are validated first
 (:mod:`ntk_linearity.pipelines.validation`): ``register_pipelines`` runs before any node, so a bad
@@ -21,9 +25,11 @@ def register_pipelines() -> dict[str, Pipeline]:
     if any(run.model.dtype == "float64" for run in experiment.runs):
         # Before any node, for `kedro run` and kedro-viz alike (viz runs no project hooks).
         jax.config.update("jax_enable_x64", True)
+    gathers = {spec.name: sweep.gather_pipeline(spec, experiment.parameters.reporting)
+               for spec in experiment.sweeps}
     pipelines = {"data_generation": data_generation.create_pipeline(experiment.parameters.data)}
-    pipelines |= {spec.name: sweep.create_pipeline(spec, experiment.parameters.reporting)
-                  for spec in experiment.sweeps}
-    pipelines["reporting"] = reporting.create_pipeline(experiment)
+    pipelines |= {spec.name: sweep.runs_pipeline(spec) + gathers[spec.name] for spec in experiment.sweeps}
+    # Reporting regathers every sweep's tables from the persisted per-run results, then reports.
+    pipelines["reporting"] = sum(gathers.values(), Pipeline([])) + reporting.create_pipeline(experiment)
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

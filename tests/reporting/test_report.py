@@ -31,12 +31,14 @@ def report_versions(project: Path) -> list[Path]:
 
 
 def file_times(project: Path, layers=TRAINING_LAYERS) -> dict[Path, int]:
-    """mtime of every file under ``layers`` of ``data/``; training_curves.csv is a reporting output."""
+    """mtime of every file under ``layers`` of ``data/`` but the sweeps' own tables
+    (``07_model_output/<sweep>/*.csv``), which the reporting pipeline regathers."""
+    model_output = project / "data" / "07_model_output"
     return {
         path: path.stat().st_mtime_ns
         for layer in layers
         for path in (project / "data" / layer).rglob("*")
-        if path.is_file() and path.name != "training_curves.csv"
+        if path.is_file() and not (path.suffix == ".csv" and path.parent.parent == model_output)
     }
 
 

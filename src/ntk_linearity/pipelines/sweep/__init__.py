@@ -1,3 +1,3 @@
-from ntk_linearity.pipelines.sweep.pipeline import create_pipeline
+from ntk_linearity.pipelines.sweep.pipeline import gather_pipeline, runs_pipeline
 
-__all__ = ["create_pipeline"]
+__all__ = ["gather_pipeline", "runs_pipeline"]

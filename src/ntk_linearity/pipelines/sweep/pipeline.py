@@ -5,7 +5,8 @@ initialise_parameters -> train_network -> analyse_hessian and the run's datasets
 in ``conf/base/catalog.yml``), and the node ``<sweep>.collect_runs`` that gathers the runs into the
 sweep's outputs ``<sweep>.runs_table`` and ``<sweep>.training_curves``; ``<sweep>.fit_scaling`` fits
 every quantity of every group against the sweep's ``fit_against`` axis (``<sweep>.scaling``) and
-``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``). The sweep's only input is
+``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``). The registered pipeline of a sweep
+is :func:`runs_pipeline` plus :func:`gather_pipeline`. The sweep's only input is
 ``synthetic_data``; reporting reads only the sweep-level tables, so kedro-viz draws a collapsed sweep
 as one box however many runs it has.
 """
@@ -43,17 +44,22 @@ def run_pipeline(run: RunSpec) -> Pipeline:
     return Pipeline(chain, inputs={SHARED_DATA}, namespace=run.name)
 
 
-def create_pipeline(sweep: SweepSpec, reporting_params) -> Pipeline:
-    """Every run of ``sweep``, the node gathering them, the sweep's scaling fits and its figure, in
-    the namespace ``<sweep>``."""
+def runs_pipeline(sweep: SweepSpec) -> Pipeline:
+    """Every run of ``sweep``, in the namespace ``<sweep>``."""
     runs = sum((run_pipeline(run) for run in sweep.runs), Pipeline([]))
+    return Pipeline(runs, inputs={SHARED_DATA}, namespace=sweep.name)
+
+
+def gather_pipeline(sweep: SweepSpec, reporting_params) -> Pipeline:
+    """The sweep's own nodes, in the namespace ``<sweep>``: gather the runs' persisted results into
+    the sweep's tables, fit its scaling exponents, draw its figure. They only read persisted
+    results, so the ``reporting`` pipeline includes them too."""
     results = [f"{run.name}.{name}" for run in sweep.runs for name in RUN_RESULTS]
     about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
-    own = Pipeline([
+    return Pipeline([
         node(collect_sweep, results, ["runs_table", "training_curves"], name="collect_runs"),
-        node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table",
-             "scaling", name="fit_scaling"),
-        node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"], "scaling_figure",
-             name="plot_scaling"),
-    ])
-    return Pipeline(runs + own, inputs={SHARED_DATA}, namespace=sweep.name)
+        node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table", "scaling",
+             name="fit_scaling"),
+        node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"],
+             "scaling_figure", name="plot_scaling"),
+    ], namespace=sweep.name)
