@@ -28,4 +28,6 @@ CONFIG_LOADER_ARGS = {
     "default_run_env": "local",
     # An environment (paper, local) overrides single keys, e.g. only `sweeps.width_sweep.widths`.
     "merge_strategy": {"parameters": "soft"},
+    # conf/<env>/dask.yml: the cluster of ntk_linearity.runners.DaskRunner (docs/dask.md).
+    "config_patterns": {"dask": ["dask*", "dask*/**"]},
 }
