@@ -32,7 +32,7 @@ from kedro_datasets.json import JSONDataset
 from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
 from ntk_linearity.runners import STOP_EVENT_PREFIX, DaskRunner, DaskRunnerError, group_nodes
 
-from kedro_project_utils import KEDRO, MINI, data_files, latest, make_project, run_kedro, write_env
+from kedro_project_utils import KEDRO, MINI, data_files, latest, make_project, run_kedro, sweep_grid, write_env
 
 # The toy datasets are named like the project's namespaced ones (sweep.<run>.<name>).
 pytestmark = pytest.mark.filterwarnings("ignore:One or more dataset names contain '.' characters")
@@ -40,9 +40,13 @@ pytestmark = pytest.mark.filterwarnings("ignore:One or more dataset names contai
 # The workers import this module's node functions by value (tests/ is not on their path).
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
-TABLES = ["runs_table", "table1_scaling", "table1_markdown"]
-# MINI with one seed: linear head at m = 8, 16 and the bottleneck network (3 runs).
-GRID = {**MINI, "sweeps": {**MINI["sweeps"], "seeds": [0]}}
+TABLES = ["runs_table", "table1_scaling", "table1_markdown", "training_curves", "scaling_table"]
+# MINI with one seed: linear head at m = 8, 16, the bottleneck network and a depth-2 network (4 runs).
+GRID = {**MINI, "sweeps": sweep_grid(
+    width_sweep={"head": ["linear"], "width": [8, 16], "seed": [0]},
+    bottleneck_sweep={"bottleneck_width": [2], "width": [8], "seed": [0]},
+    depth_sweep={"depth": [2], "width": [8], "seed": [0]},
+)}
 DASK_YML = {"local_cluster": {"n_workers": 2, "threads_per_worker": 1, "dashboard_address": None}}
 
 
@@ -140,11 +144,11 @@ def test_project_pipeline_has_one_task_per_run(kedro_project):
         session.load_context()
         groups = group_nodes(pipelines["__default__"])
     runs = [g for g in groups if len(g.nodes) > 1]
-    assert sorted(g.name for g in runs) == ["bottleneck_sweep.mb2_m8_s0", "width_sweep.linear_m16_s0",
-                                            "width_sweep.linear_m8_s0"]
+    assert sorted(g.name for g in runs) == ["bottleneck_sweep.mb2_m8_s0", "depth_sweep.L2_m8_s0",
+                                            "width_sweep.linear_m16_s0", "width_sweep.linear_m8_s0"]
     assert all([n.name.rsplit(".", 1)[1] for n in g.nodes] ==
                ["initialise_parameters", "train_network", "analyse_hessian"] for g in runs)
-    assert groups[0].name == "generate_synthetic_data"
+    assert groups[0].name == "data_generation.generate_synthetic_data"
 
 
 def test_a_memory_dataset_between_tasks_is_refused_before_anything_runs(tmp_path):
@@ -227,7 +231,8 @@ def _tables(project: Path) -> dict:
         "runs": pd.read_csv(runs_csv).drop(columns=TIMING_COLUMNS).to_csv(index=False),
         "table1_scaling": latest(reporting / "table1_scaling.csv").read_bytes(),
         "table1": latest(reporting / "table1.md").read_bytes(),
-        "training_curves": (project / "data" / "07_model_output" / "training_curves.csv").read_bytes(),
+        "training_curves": latest(reporting / "training_curves.csv").read_bytes(),
+        "scaling": latest(reporting / "scaling.csv").read_bytes(),
         "models": {str(p.relative_to(project)): p.read_bytes()
                    for p in sorted((project / "data" / "06_models").rglob("*.npz"))},
     }
