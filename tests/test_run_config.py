@@ -92,3 +92,16 @@ def test_settings_are_valid_for_kedro():
     assert settings.CONFIG_LOADER_ARGS["base_env"] == "base"
     assert settings.CONFIG_LOADER_ARGS["default_run_env"] == "local"
     assert any(isinstance(hook, ProjectHooks) for hook in settings.HOOKS)
+
+
+def test_a_missing_environment_or_conf_folder_is_named(tmp_path):
+    from ntk_linearity.run_config import ConfigurationError, check_configuration
+
+    (tmp_path / "conf" / "base").mkdir(parents=True)
+    (tmp_path / "conf" / "paper").mkdir()
+    check_configuration(tmp_path / "conf", "paper")
+    check_configuration(tmp_path / "conf", "local")  # the default run environment may be absent
+    with pytest.raises(ConfigurationError, match=r"environment 'papr' does not exist: .*\(environments: base, paper\)"):
+        check_configuration(tmp_path / "conf", "papr")
+    with pytest.raises(ConfigurationError, match="no configuration: .*elsewhere/base does not exist"):
+        check_configuration(tmp_path / "elsewhere", None)

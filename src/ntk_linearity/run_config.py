@@ -25,6 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import click
 from kedro.config import AbstractConfigLoader, MissingConfigException, OmegaConfigLoader
 
 BASE_ENV = "base"
@@ -75,15 +76,33 @@ def default_config_loader(env: str | None = None) -> OmegaConfigLoader:
     )
 
 
+class ConfigurationError(click.ClickException):
+    """No configuration where the run looks for it; ``kedro`` prints the one-line message."""
+
+
+def check_configuration(conf_source: str | Path, env: str | None) -> None:
+    """Refuse a missing ``conf/`` folder or a missing environment, naming what is missing."""
+    conf = Path(conf_source)
+    if not (conf / BASE_ENV).is_dir():
+        raise ConfigurationError(f"no configuration: {conf / BASE_ENV} does not exist (run Kedro from the "
+                                 "project root, or point the scheduler's DAG at it)")
+    if env and env != DEFAULT_RUN_ENV and not (conf / env).is_dir():
+        known = sorted(p.name for p in conf.iterdir() if p.is_dir())
+        raise ConfigurationError(f"the configuration environment {env!r} does not exist: no folder "
+                                 f"{conf / env} (environments: {', '.join(known)})")
+
+
 def active_parameters() -> dict[str, Any]:
     """The merged ``parameters`` of the active run environment.
 
     Uses the recorded loader (runtime ``--params`` included), else
-    :func:`default_config_loader`. Returns ``{}`` when there are no parameters.
+    :func:`default_config_loader`. Raises :class:`ConfigurationError` when the configuration folder
+    or the environment does not exist; returns ``{}`` when there are no parameters.
     """
     loader = active_config_loader()
     if loader is None:  # not `or`: a config loader is a (usually empty) UserDict
         loader = default_config_loader()
+    check_configuration(loader.conf_source, getattr(loader, "env", None))
     try:
         params = loader["parameters"]
     except (KeyError, MissingConfigException):

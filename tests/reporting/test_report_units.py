@@ -215,3 +215,10 @@ def test_slope_bound_statement_and_monotonicity():
     assert summaries.slope_bound_statement(-0.3, -0.4).endswith("flatter than the bound on this grid.")
     assert summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
     assert not summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.5, 2.0]))
+
+
+def test_runs_of_another_grid_are_refused_naming_them():
+    runs = pd.DataFrame({"namespace": ["s.a", "s.b", "s.old"]})
+    tables.check_grid(runs, ("s.b", "s.a", "s.old"))
+    with pytest.raises(tables.GridMismatchError, match=r"1 configured runs missing \(s\.c\), 1 runs not configured \(s\.old\)"):
+        tables.check_grid(runs, ("s.a", "s.b", "s.c"))

@@ -24,7 +24,8 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
     reporting_params = experiment.parameters.reporting
     curve_width = reporting_params.time_curve_width
     nodes = [
-        node(tables.collect_runs, [f"{s}.runs_table" for s in names] + [f"{s}.training_curves" for s in names],
+        node(bind(tables.collect_runs, expected=tuple(run.namespace for run in experiment.runs)),
+             [f"{s}.runs_table" for s in names] + [f"{s}.training_curves" for s in names],
              ["runs_table", "training_curves"], name="collect_runs"),
         node(tables.concat_scaling, [f"{s}.scaling" for s in names], "scaling_table", name="collect_scaling"),
         node(bind(tables.scaling_table, reporting_params=reporting_params), "runs_table", "table1_scaling",

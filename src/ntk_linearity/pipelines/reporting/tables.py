@@ -48,12 +48,31 @@ def sort_runs(runs: pd.DataFrame) -> pd.DataFrame:
     return runs.sort_values(RUN_ORDER, na_position="first", kind="stable").reset_index(drop=True)
 
 
-def collect_runs(*tables: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every sweep's runs table in one ``runs.csv``, and every sweep's curves in one long table.
+class GridMismatchError(ValueError):
+    """The persisted sweep tables do not hold exactly the runs of the configured grid."""
+
+
+def check_grid(runs: pd.DataFrame, expected: tuple[str, ...]) -> None:
+    """Refuse a runs table that misses a configured run or holds one that is not configured (a table
+    gathered under other settings), naming them."""
+    found = set(runs["namespace"])
+    missing, extra = sorted(set(expected) - found), sorted(found - set(expected))
+    if missing or extra:
+        raise GridMismatchError(
+            f"the sweep tables do not match the configured grid: {len(missing)} configured runs missing "
+            f"({', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}), {len(extra)} runs not configured "
+            f"({', '.join(extra[:5])}{', ...' if len(extra) > 5 else ''}); "
+            "recompute with `kedro run` (or `kedro run --pipelines <sweep>`)")
+
+
+def collect_runs(*tables: pd.DataFrame, expected: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every sweep's runs table in one ``runs.csv``, and every sweep's curves in one long table,
+    after checking that the runs are exactly the ``expected`` namespaces of the configured grid.
 
     ``tables`` are the sweeps' runs tables followed by their curve tables, in the same order."""
     half = len(tables) // 2
     runs = pd.concat(tables[:half], ignore_index=True).reindex(columns=RUN_COLUMNS)
+    check_grid(runs, expected)
     curves = pd.concat(tables[half:], ignore_index=True)
     return sort_runs(runs), curves
 
