@@ -3,7 +3,8 @@
 Nothing in this package imports Kedro, pandas or matplotlib.
 """
 
-from ntk_linearity.numerics.data import synthetic_dataset
+from ntk_linearity.numerics.conv import CNN, POOLINGS, ResNet, cnn, resnet
+from ntk_linearity.numerics.data import synthetic_dataset, synthetic_images
 from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
 from ntk_linearity.numerics.kernels import (
     NoiseFloor,
@@ -25,10 +26,14 @@ from ntk_linearity.numerics.training import (
 
 __all__ = [
     "ACTIVATIONS",
+    "CNN",
     "HEADS",
     "MLP",
+    "POOLINGS",
+    "ResNet",
     "DivergenceError",
     "NoiseFloor",
+    "cnn",
     "delta_k_noise_floor",
     "PowerLawFit",
     "SpectralNorm",
@@ -42,6 +47,8 @@ __all__ = [
     "mlp",
     "ntk_diagonal",
     "relative_kernel_change",
+    "resnet",
     "snapshot_schedule",
     "synthetic_dataset",
+    "synthetic_images",
 ]

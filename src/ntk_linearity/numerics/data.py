@@ -8,9 +8,14 @@ pre-activations ``z = W x / sqrt(d)`` are N(0, 1) under the NTK parameterisation
   ``amplitude`` small enough (0.25) to stay inside the range of the swish head (swish >= -0.278).
 * Class targets (softmax head): soft labels ``softmax(temperature * U x / sqrt(d))`` with U a random
   (C, d) Gaussian matrix, so an exact fit exists and the loss can reach zero.
+
+Images for the convolutional models (:mod:`ntk_linearity.numerics.conv`): :func:`synthetic_images`,
+smooth random fields with the same two kinds of targets.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -50,4 +55,76 @@ def synthetic_dataset(
         "X": X,
         "y": regression_targets(k_y, X, amplitude, frequency),
         "y_class": soft_class_targets(k_c, X, n_classes, temperature),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Images (for the convolutional models of ntk_linearity.numerics.conv)
+# --------------------------------------------------------------------------------------------------
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 6))
+def smooth_random_fields(
+    key: jax.Array, n: int, height: int, width: int, channels: int, smoothness: float, dtype: str = "float32"
+) -> jax.Array:
+    """``n`` smooth random images of shape (height, width, channels), each of mean square 1.
+
+    White noise is low-pass filtered in Fourier space by the Gaussian ``exp(-2 pi^2 s^2 |k|^2)``
+    (``k`` in cycles per pixel, ``s = smoothness`` in pixels), i.e. convolved periodically with a
+    Gaussian of standard deviation ``s``: every channel is an independent stationary field whose
+    correlation between pixels at distance ``delta`` is ``exp(-delta^2 / (4 s^2))``. Each image is
+    then rescaled so that ``mean(x^2) = 1`` over its H*W*C entries (norm ``sqrt(dim)``, as the
+    sphere inputs of :func:`sphere_inputs`).
+    """
+    noise = jax.random.normal(key, (n, height, width, channels), dtype)
+    ky = jnp.fft.fftfreq(height)[:, None]
+    kx = jnp.fft.rfftfreq(width)[None, :]
+    low_pass = jnp.exp(-2.0 * jnp.pi**2 * smoothness**2 * (ky**2 + kx**2))[None, :, :, None]
+    spectrum = jnp.fft.rfft2(noise, axes=(1, 2)) * low_pass
+    fields = jnp.fft.irfft2(spectrum, s=(height, width), axes=(1, 2)).astype(dtype)
+    return fields / jnp.sqrt(jnp.mean(fields**2, axis=(1, 2, 3), keepdims=True))
+
+
+def synthetic_images(
+    seed: int,
+    n_samples: int,
+    height: int,
+    width: int,
+    channels: int,
+    amplitude: float,
+    frequency: float,
+    n_classes: int,
+    temperature: float,
+    smoothness: float = 2.0,
+) -> dict[str, jax.Array]:
+    """Smooth random images ``X`` (n, H, W, C) with regression and soft class targets, from one seed.
+
+    * ``X``: :func:`smooth_random_fields` with ``smoothness`` (pixels); every image has mean square 1.
+    * ``y = amplitude * sin(frequency * <U, x> / sqrt(dim))`` with ``U`` a fixed smooth random template
+      of mean square 1 (``dim = H*W*C``): a smooth odd function of the image, ``|y| <= amplitude``, so
+      ``amplitude = 0.25`` stays inside the range of the swish head (swish >= -0.278), as for
+      :func:`synthetic_dataset`.
+    * ``y_class = softmax(temperature * <U_c, x> / sqrt(dim))`` over ``n_classes`` further smooth
+      templates ``U_c``: rows sum to 1 and an exact fit exists.
+    """
+    return _synthetic_images(
+        jax.random.key(seed), n_samples, height, width, channels, n_classes,
+        amplitude, frequency, temperature, smoothness,
+    )
+
+
+@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+def _synthetic_images(key, n_samples, height, width, channels, n_classes, amplitude, frequency,
+                      temperature, smoothness) -> dict[str, jax.Array]:
+    k_x, k_y, k_c = jax.random.split(key, 3)
+    X = smooth_random_fields(k_x, n_samples, height, width, channels, smoothness)
+    dim = height * width * channels
+    root_dim = jnp.sqrt(jnp.asarray(dim, X.dtype))
+    flat = X.reshape(n_samples, dim)
+    U = smooth_random_fields(k_y, 1, height, width, channels, smoothness).reshape(dim)
+    U_c = smooth_random_fields(k_c, n_classes, height, width, channels, smoothness).reshape(n_classes, dim)
+    return {
+        "X": X,
+        "y": amplitude * jnp.sin(frequency * (flat @ U) / root_dim),
+        "y_class": jax.nn.softmax(temperature * (flat @ U_c.T) / root_dim, axis=1),
     }

@@ -6,6 +6,10 @@ Both methods write the kernel as a sum of factored Gram products,
 
 * ``structured``: one factor per dense layer, ``G = df/dz`` and ``A`` the layer input
   (DESIGN.md section 4): O(n*m) memory;
+* ``structured`` for convolutions (:mod:`ntk_linearity.numerics.conv`): a *spatial* factor per
+  convolution, ``A`` the input patches ``(n, S, r)`` and ``G = df/dz`` ``(n, C, S, k)`` over S output
+  positions, contributing ``s * sum_{p,q} <G[i, c, p], G[j, c', q]> <A[i, p], A[j, q]>``; see
+  :func:`_spatial_gram` for its two exact contractions;
 * ``jacobian``: one factor per parameter array, ``G`` its per-sample Jacobian and ``A = 1``: general,
   O(chunk*p) memory, chunked over samples.
 
@@ -23,7 +27,9 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-Factor = tuple[jax.Array, jax.Array, jax.Array]  # (G: (n, C, k), A: (n, r), scale)
+Factor = tuple[jax.Array, jax.Array, jax.Array]  # dense (G: (n, C, k), A: (n, r), scale)
+# or spatial (G: (n, C, S, k), A: (n, S, r), scale): told apart by A.ndim (3 = spatial)
+SPATIAL_BLOCK_ELEMENTS = 1 << 24  # floats per lax.map step of the position-Gram contraction
 METHODS = ("auto", "structured", "jacobian")
 DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024**3
 
@@ -41,7 +47,8 @@ def _resolve_method(apply: Callable, method: str) -> str:
     if method == "structured" and not supports_structured(apply):
         raise ValueError(
             "method 'structured' needs the bound apply of a model with kernel_factors "
-            "(e.g. ntk_linearity.mlp(...).apply); use method='jacobian' for other models"
+            "(e.g. ntk_linearity.mlp(...).apply or cnn(...).apply); use method='jacobian' for other "
+            "models"
         )
     return method
 
@@ -73,10 +80,85 @@ def _factor_fn(apply: Callable, method: str) -> Callable[[object, jax.Array], li
     return jax.jit(lambda p, X: _jacobian_factors(apply, p, X))
 
 
+def _uses_sample_gradients(n_a: int, n_b: int, G: jax.Array, A: jax.Array) -> bool:
+    """Which exact contraction of a spatial factor is cheaper, by estimated flops (static shapes).
+
+    Position Grams: ``Q = A_a A_b^T`` over position pairs, then ``sum_{p,q} Q (G_a G_b^T)``, about
+    ``n_a n_b S^2 (r + C k) + n_a n_b S C^2 k``. Per-sample gradients ``J_i = A_i^T G_i`` (the weight
+    gradient of sample i, ``(C, r*k)``) and their Gram: ``(n_a + n_b) S r k C + n_a n_b C^2 r k``.
+    """
+    _, C, S, k = G.shape
+    r = A.shape[-1]
+    positions = n_a * n_b * S * S * (r + C * k) + n_a * n_b * S * C * C * k
+    gradients = (n_a + n_b) * S * r * k * C + n_a * n_b * C * C * r * k
+    return gradients <= positions
+
+
+def _sample_gradients(G: jax.Array, A: jax.Array) -> jax.Array:
+    """``J_i = A_i^T G_i`` per sample and output, flattened: shape (n, C, r*k)."""
+    J = jnp.einsum("nsr,ncsk->ncrk", A, G)
+    return J.reshape(J.shape[0], J.shape[1], -1)
+
+
+def _position_gram(Ga: jax.Array, Aa: jax.Array, Gb: jax.Array, Ab: jax.Array) -> jax.Array:
+    """``sum_{p,q} <A_a[i,p], A_b[j,q]> <G_a[i,c,p], G_b[j,d,q]>``, shape (n_a, C, n_b, C).
+
+    Loops (``lax.map``, batched) over the samples of ``a`` so that memory stays at about
+    ``SPATIAL_BLOCK_ELEMENTS`` floats; per sample i it forms ``Q = A_i A_b^T`` (S, n_b, S), contracts
+    it with ``G_b`` over q and then with ``G_i`` over (p, k).
+    """
+    n_b, S, _ = Ab.shape
+    C, k = Gb.shape[1], Gb.shape[3]
+    per_sample = S * n_b * S + S * n_b * C * k
+    batch = max(1, min(Aa.shape[0], SPATIAL_BLOCK_ELEMENTS // per_sample))
+
+    def one(args):
+        A_i, G_i = args  # (S, r), (C, S, k)
+        Q = jnp.einsum("pr,jqr->pjq", A_i, Ab)
+        T = jnp.einsum("pjq,jdqk->pjdk", Q, Gb)
+        return jnp.einsum("cpk,pjdk->cjd", G_i, T)
+
+    return jax.lax.map(one, (Aa, Ga), batch_size=batch)
+
+
+def _spatial_gram(Ga: jax.Array, Aa: jax.Array, Gb: jax.Array, Ab: jax.Array) -> jax.Array:
+    """Unscaled Gram of a spatial (convolution) factor, shape (n_a, C, n_b, C): the cheaper of the
+    two exact contractions (:func:`_uses_sample_gradients`)."""
+    if _uses_sample_gradients(Aa.shape[0], Ab.shape[0], Ga, Aa):
+        Ja = _sample_gradients(Ga, Aa)
+        Jb = Ja if (Ga is Gb and Aa is Ab) else _sample_gradients(Gb, Ab)  # diagonal block: once
+        return jnp.einsum("icx,jdx->icjd", Ja, Jb)
+    return _position_gram(Ga, Aa, Gb, Ab)
+
+
+def _spatial_gram_difference(Gta, Ata, G0a, A0a, Gtb, Atb, G0b, A0b) -> jax.Array:
+    """Gram(t) - Gram(0) of a spatial factor from the factor changes (module docstring).
+
+    Per-sample gradients: ``dJ = dA^T G_t + A_0^T dG`` and ``dJ_a J_tb^T + J_0a dJ_b^T``. Position
+    Grams: the Gram is linear in each of its four arguments, so the difference is
+    ``Gram(A_t, A_t; dG, G_t) + Gram(A_t, A_t; G_0, dG) + Gram(dA, A_t; G_0, G_0) + Gram(A_0, dA; G_0, G_0)``.
+    """
+    dGa, dGb, dAa, dAb = Gta - G0a, Gtb - G0b, Ata - A0a, Atb - A0b
+    if _uses_sample_gradients(Ata.shape[0], Atb.shape[0], Gta, Ata):
+        Jtb, J0a = _sample_gradients(Gtb, Atb), _sample_gradients(G0a, A0a)
+        dJa = _sample_gradients(Gta, dAa) + _sample_gradients(dGa, A0a)
+        dJb = _sample_gradients(Gtb, dAb) + _sample_gradients(dGb, A0b)
+        return jnp.einsum("icx,jdx->icjd", dJa, Jtb) + jnp.einsum("icx,jdx->icjd", J0a, dJb)
+    return (
+        _position_gram(dGa, Ata, Gtb, Atb)
+        + _position_gram(G0a, Ata, dGb, Atb)
+        + _position_gram(G0a, dAa, G0b, Atb)
+        + _position_gram(G0a, A0a, G0b, dAb)
+    )
+
+
 def _gram(fa: list[Factor], fb: list[Factor]) -> jax.Array:
     """sum_f s_f (G_a G_b^T) * (A_a A_b^T), shape (n_a, C, n_b, C)."""
     total = 0.0
     for (Ga, Aa, s), (Gb, Ab, _) in zip(fa, fb):
+        if Aa.ndim == 3:
+            total = total + s * _spatial_gram(Ga, Aa, Gb, Ab)
+            continue
         P = jnp.einsum("ick,jdk->icjd", Ga, Gb)
         Q = Aa @ Ab.T
         total = total + s * P * Q[:, None, :, None]
@@ -89,6 +171,9 @@ def _gram_difference(
     """Gram(t) - Gram(0) from the factor changes, without subtracting two rounded Grams."""
     total = 0.0
     for (Gta, Ata, s), (G0a, A0a, _), (Gtb, Atb, _), (G0b, A0b, _) in zip(ft_a, f0_a, ft_b, f0_b):
+        if Ata.ndim == 3:
+            total = total + s * _spatial_gram_difference(Gta, Ata, G0a, A0a, Gtb, Atb, G0b, A0b)
+            continue
         P0 = jnp.einsum("ick,jdk->icjd", G0a, G0b)
         dP = jnp.einsum("ick,jdk->icjd", Gta - G0a, Gtb) + jnp.einsum(
             "ick,jdk->icjd", G0a, Gtb - G0b
@@ -100,6 +185,11 @@ def _gram_difference(
 
 
 _gram_jit = jax.jit(_gram)
+_gram_self_jit = jax.jit(lambda fa: _gram(fa, fa))  # diagonal blocks: per-sample gradients once
+
+
+def _has_spatial(fs: list[Factor]) -> bool:
+    return any(A.ndim == 3 for _, A, _ in fs)
 _gram_difference_jit = jax.jit(_gram_difference)
 
 
@@ -156,7 +246,7 @@ def empirical_ntk(
     """Tangent kernel ``K_(x,z)(w) = grad_w f(w; x)^T grad_w f(w; z)`` of Eq. 1.
 
     Shape ``(n, n2)`` for one output, ``(n*C, n2*C)`` for C outputs with row ``sample*C + output``.
-    ``method``: ``"structured"`` (per-layer identity, dense ``mlp`` models), ``"jacobian"`` (any
+    ``method``: ``"structured"`` (per-layer identity: ``mlp``, ``cnn`` and ``resnet`` models), ``"jacobian"`` (any
     ``apply(params, X)``; chunked over samples so that memory stays within ``memory_budget``), or
     ``"auto"`` (structured when the model supports it).
     """
@@ -171,8 +261,14 @@ def empirical_ntk(
     def factor(chunks_id: int, k: int) -> list[Factor]:
         return factors(params, (chunks_a, chunks_b)[chunks_id][k][0])
 
+    def block(i: int, j: int) -> jax.Array:
+        fa = factor(0, i)
+        if symmetric and i == j and _has_spatial(fa):  # (mlp blocks keep their original program)
+            return _gram_self_jit(fa)
+        return _gram_jit(fa, factor(int(not symmetric), j))
+
     return _blocked(
-        lambda i, j: _gram_jit(factor(0, i), factor(int(not symmetric), j)),
+        block,
         chunks_a,
         chunks_b,
         symmetric,
@@ -209,8 +305,30 @@ def relative_kernel_change(delta_K: jax.Array, K_ref: jax.Array) -> float:
     return float(jnp.linalg.norm(delta_K) / jnp.linalg.norm(K_ref))
 
 
+def _spatial_diagonal(G: jax.Array, A: jax.Array) -> jax.Array:
+    """``sum_{p,q} <A_i[p], A_i[q]> <G_ic[p], G_ic[q]> = ||A_i^T G_ic||_F^2``, shape (n, C): from the
+    per-sample gradients (~ n S r k C flops) or per-sample position Grams (~ n S^2 (r + C k))."""
+    _, C, S, k = G.shape
+    r = A.shape[-1]
+    if r * k * C <= S * (r + C * k):
+        return jnp.sum(_sample_gradients(G, A) ** 2, axis=-1)
+    batch = max(1, min(A.shape[0], SPATIAL_BLOCK_ELEMENTS // (S * S + C * S * k)))
+
+    def one(args):
+        A_i, G_i = args  # (S, r), (C, S, k)
+        Q = A_i @ A_i.T
+        return jnp.einsum("cpk,pq,cqk->c", G_i, Q, G_i)
+
+    return jax.lax.map(one, (A, G), batch_size=batch)
+
+
 def _factor_diagonal(fs: list[Factor]) -> jax.Array:
-    return sum(s * jnp.sum(G**2, axis=-1) * jnp.sum(A**2, axis=-1)[:, None] for G, A, s in fs)
+    return sum(
+        s * _spatial_diagonal(G, A)
+        if A.ndim == 3
+        else s * jnp.sum(G**2, axis=-1) * jnp.sum(A**2, axis=-1)[:, None]
+        for G, A, s in fs
+    )
 
 
 _factor_diagonal_jit = jax.jit(_factor_diagonal)
