@@ -169,12 +169,14 @@ def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
     sweep = _children(main, "width_sweep")
     runs = {i for i, kind in sweep.items() if kind == "modularPipeline"}
     assert len(runs) == 3 * 2 * 2 and "width_sweep.linear_m8_s0" in runs
+    # each run shows one output, its summary, so an expanded sweep is two rows of its runs' width
+    assert len(sweep) <= 2 * len(runs) + 3 + 4
     assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"collect_runs", "fit_scaling", "plot_scaling"}
 
     # Expanding a run shows its chain init -> training -> Hessian analysis with its datasets.
     run = _children(main, "width_sweep.linear_m8_s0")
     assert {names[i] for i, kind in run.items() if kind == "task"} == {
-        "initialise_parameters", "train_network", "analyse_hessian"}
+        "initialise_parameters", "train_network", "analyse_hessian", "summarise_run"}
     assert {names[i] for i, kind in run.items() if kind == "data"} >= {
         "width_sweep.linear_m8_s0.initial_params", "width_sweep.linear_m8_s0.final_params"}
 

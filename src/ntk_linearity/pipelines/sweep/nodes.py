@@ -212,17 +212,21 @@ def run_curves(history: dict) -> list[tuple[str, int, float]]:
             + [("loss", step, value) for step, value in zip(loss_steps, loss_values)])
 
 
-def collect_sweep(*results: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per run of a sweep from its training and Hessian metrics, and the Delta K(t) and loss
-    curves of every run from its training history (one long table: run keys, curve, step, value).
+def summarise_run(training_metrics: dict, hessian_metrics: dict, history: dict) -> dict:
+    """The run's one record for its sweep: its training and Hessian metrics and its curves
+    (``[curve, step, value]`` triples from its history). Written last, it marks the run as done."""
+    return training_metrics | hessian_metrics | {"curves": [list(point) for point in run_curves(history)]}
 
-    ``results`` are (training metrics, Hessian metrics, training history) for each run in turn."""
+
+def collect_sweep(*summaries: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per run of a sweep from the runs' summaries, and the Delta K(t) and loss curves of
+    every run in one long table (run keys, curve, step, value)."""
     rows, curves = [], []
-    for training, hessian, history in zip(results[0::3], results[1::3], results[2::3]):
-        record = training | hessian
+    for summary in summaries:
+        record = dict(summary)
+        run_points = record.pop("curves")
         rows.append(record)
         keys = {k: record.get(k) for k in CURVE_KEYS}
-        curves += [keys | {"curve": curve, "step": step, "value": value}
-                   for curve, step, value in run_curves(history)]
+        curves += [keys | {"curve": curve, "step": step, "value": value} for curve, step, value in run_points]
     runs = sort_runs(pd.DataFrame(rows).reindex(columns=RUN_COLUMNS))
     return runs, pd.DataFrame(curves, columns=[*CURVE_KEYS, "curve", "step", "value"])

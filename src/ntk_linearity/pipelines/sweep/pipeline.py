@@ -1,8 +1,9 @@
 """One modular pipeline per sweep, built from its YAML block.
 
 ``<sweep>`` holds one group per run, ``<sweep>.<run>``, with the chain
-initialise_parameters -> train_network -> analyse_hessian and the run's datasets (dataset factories
-in ``conf/base/catalog.yml``), and the node ``<sweep>.collect_runs`` that gathers the runs into the
+initialise_parameters -> train_network -> analyse_hessian -> summarise_run and the run's datasets
+(dataset factories in ``conf/base/catalog.yml``); a run's only output to its sweep is its
+``run_summary``. The node ``<sweep>.collect_runs`` gathers the summaries into the
 sweep's outputs ``<sweep>.runs_table`` and ``<sweep>.training_curves``; ``<sweep>.fit_scaling`` fits
 every quantity of every group against the sweep's ``fit_against`` axis (``<sweep>.scaling``) and
 ``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``). The registered pipeline of a sweep
@@ -23,12 +24,12 @@ from ntk_linearity.pipelines.sweep.nodes import (
     analyse_hessian,
     collect_sweep,
     initialise_parameters,
+    summarise_run,
     train_network,
 )
 
 SHARED_DATA = "synthetic_data"
 SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep
-RUN_RESULTS = ("training_metrics", "hessian_metrics", "training_history")  # what the sweep gathers
 
 
 def run_pipeline(run: RunSpec) -> Pipeline:
@@ -40,6 +41,8 @@ def run_pipeline(run: RunSpec) -> Pipeline:
              ["final_params", "training_history", "training_metrics"], name="train_network"),
         node(bind(analyse_hessian, run=run), ["initial_params", "final_params", SHARED_DATA],
              "hessian_metrics", name="analyse_hessian"),
+        node(summarise_run, ["training_metrics", "hessian_metrics", "training_history"], "run_summary",
+             name="summarise_run"),
     ])
     return Pipeline(chain, inputs={SHARED_DATA}, namespace=run.name)
 
@@ -54,7 +57,7 @@ def gather_pipeline(sweep: SweepSpec, reporting_params) -> Pipeline:
     """The sweep's own nodes, in the namespace ``<sweep>``: gather the runs' persisted results into
     the sweep's tables, fit its scaling exponents, draw its figure. They only read persisted
     results, so the ``reporting`` pipeline includes them too."""
-    results = [f"{run.name}.{name}" for run in sweep.runs for name in RUN_RESULTS]
+    results = [f"{run.name}.run_summary" for run in sweep.runs]
     about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
     return Pipeline([
         node(collect_sweep, results, ["runs_table", "training_curves"], name="collect_runs"),
