@@ -75,3 +75,35 @@ def test_weight_change_norms_and_snapshots():
     K0 = result.kernels[0]
     expected = np.linalg.norm(result.kernels[-1] - K0) / np.linalg.norm(K0)
     assert result.delta_k[-1] == pytest.approx(expected, rel=1e-3)
+
+
+def _linear_model(params, X):
+    """f(w; x) = <w, x>: a model whose tangent kernel is X X^T at every w."""
+    return X @ params["w"]
+
+
+def test_top_kernel_eigenvalue_is_the_largest_squared_singular_value_over_n():
+    from ntk_linearity import kernel_top_eigenvalue
+
+    X, _ = _problem(n=10, d=4)
+    params = {"w": jnp.zeros(4)}
+    expected = np.linalg.svd(np.asarray(X), compute_uv=False)[0] ** 2 / 10  # lambda_max(X X^T / n)
+    assert kernel_top_eigenvalue(_linear_model, params, X) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(("ratio", "stable"), [(0.9, True), (1.1, False)])
+def test_the_critical_learning_rate_separates_convergence_from_divergence_on_a_linear_model(ratio, stable):
+    """For a linear model GD on (1/2n) sum (f - y)^2 is r -> (I - eta K/n) r: stable iff eta < 2/lambda_0."""
+    from ntk_linearity import kernel_top_eigenvalue
+
+    X, y = _problem(n=10, d=4)
+    params = {"w": jnp.zeros(4)}
+    eta = ratio * 2.0 / kernel_top_eigenvalue(_linear_model, params, X)
+    run = lambda: gradient_descent(_linear_model, params, X, y, learning_rate=eta, max_steps=3000, tol=0.0,
+                                   divergence_factor=1e6)
+    if stable:
+        result = run()
+        assert result.losses[-1] < result.losses[0]
+    else:
+        with pytest.raises(DivergenceError):
+            run()
