@@ -1,13 +1,16 @@
 """Benchmark of the tangent-kernel and Hessian numerics (DESIGN.md sections 4 and 6).
 
 Run ``python -m ntk_linearity.bench`` (add ``--quick`` for a smoke run with every width divided by
-100, ``--cases`` to select cases). It prints one aligned table with, per case, the wall time of the
+100, ``--cases`` to select cases, ``--hessian-width`` / ``--bottleneck-width`` to size the Hessian
+cases). It prints one aligned table with, per case, the wall time of the
 first call (trace + compile + run) and the median of a few further calls (``block_until_ready``),
 and the peak memory of a fresh child process running only that case, both absolute and minus a
 baseline child that only imports JAX and builds the inputs. Below the table it prints the ratios
 ``jacobian / structured`` (goal >= 10x), ``structured / matmul`` at m = 1e6 (goal <= 4x; the matmul is
 one jitted float32 (n x m)(m x n) product timed in the same run), and the Hessian spectral norms with
-their Lanczos residuals. This is not a test: nothing here asserts a time.
+their residuals: on the shallow net the exact closed form against Lanczos (``lanczos / closed_form``),
+on the bottleneck net (1000, m_b, 1000) Lanczos with all steps against Lanczos stopped early
+(``full / early``). This is not a test: nothing here asserts a time.
 
 Convolutional cases (``cnn_*``, ``resnet_*``): the structured conv kernel (per-layer patch / cotangent
 factors, :mod:`ntk_linearity.numerics.conv`) against the Jacobian path on n = 64 smooth 16x16x3 images
@@ -58,6 +61,7 @@ class Case:
     widths: tuple[int, ...] = ()
     method: str = ""
     skip_reason: str = ""  # set for cases that are skipped by design
+    tol: float | None = None  # Hessian cases: Lanczos tol (None: the library default, 0: all steps)
     arch: str = "mlp"  # "mlp", "cnn" (widths = channels) or "resnet" (widths = stage channels)
     blocks: tuple[int, ...] = ()  # resnet: residual blocks per stage
 
@@ -116,8 +120,19 @@ def _scale(width: int, quick: bool) -> int:
     return max(1, width // 100) if quick else width
 
 
-def build_cases(quick: bool) -> list[Case]:
-    """All benchmark cases, in the order they are run and printed."""
+DEFAULT_HESSIAN_WIDTH = 1_000_000
+DEFAULT_BOTTLENECK_WIDTH = 10
+
+
+def build_cases(
+    quick: bool,
+    hessian_width: int = DEFAULT_HESSIAN_WIDTH,
+    bottleneck_width: int = DEFAULT_BOTTLENECK_WIDTH,
+) -> list[Case]:
+    """All benchmark cases, in the order they are run and printed. ``hessian_width``: m of the shallow
+    net whose ||H|| is timed (closed form and Lanczos); ``bottleneck_width``: m_b of the (1000, m_b,
+    1000) net whose ||H|| is timed by Lanczos with and without early stopping (not scaled by
+    ``quick``)."""
     s = lambda w: _scale(w, quick)  # noqa: E731
     bottleneck = (s(10_000), s(1_000), s(10_000))
     cases = [Case("baseline", "baseline")]
@@ -139,8 +154,13 @@ def build_cases(quick: bool) -> list[Case]:
     cases.append(Case("matmul_1e6", "matmul", (s(1_000_000),)))
     cases.append(Case("bottleneck_structured", "ntk", bottleneck, "structured"))
     cases.append(Case("bottleneck_jacobian", "ntk", bottleneck, "jacobian"))
-    cases.append(Case("hessian_shallow_1e6", "hessian", (s(1_000_000),)))
-    cases.append(Case("hessian_bottleneck", "hessian", bottleneck))
+    shallow = (s(hessian_width),)
+    cases.append(Case("hessian_shallow_closed", "hessian", shallow, "closed_form"))
+    cases.append(Case("hessian_shallow_lanczos", "hessian", shallow, "lanczos"))
+    cases.append(Case("hessian_bottleneck", "hessian", bottleneck, "lanczos"))
+    narrow = (s(1_000), bottleneck_width, s(1_000))
+    cases.append(Case("hessian_bneck_full", "hessian", narrow, "lanczos", tol=0.0))
+    cases.append(Case("hessian_bneck_early", "hessian", narrow, "lanczos"))
     c = (lambda width: max(4, width // 16)) if quick else (lambda width: width)
     conv_nets = {
         "cnn_c64": dict(arch="cnn", widths=(c(64),) * 3),
@@ -168,6 +188,9 @@ def estimate_bytes(case: Case, memory_budget: int, lanczos_steps: int) -> tuple[
     if case.kind == "matmul":
         m = case.widths[0]
         return 3 * n * m * f32, "3 x n*m*4"
+    if case.kind == "hessian" and case.method == "closed_form":
+        m = case.widths[0]
+        return 2 * p * f32 + 24 * m * f32, "params + 24 x m*4 (per-neuron arrays, 2 bisection points)"
     if case.kind == "hessian":
         steps = min(lanczos_steps, p)
         return 2 * (steps + 1) * p * f32 + 8 * p * f32, f"2 x Lanczos basis ({steps + 1} x p x 4 B)"
@@ -341,8 +364,11 @@ def run_case(
                 np.save(Path(kernel_dir) / f"{case.name}.npy", np.asarray(K))
         else:  # hessian
             steps = min(lanczos_steps, model.n_params)
+            tol = {} if case.tol is None else {"tol": case.tol}
             timing = _time_calls(
-                lambda: hessian_spectral_norm(model.apply, params, X[0], steps=lanczos_steps),
+                lambda: hessian_spectral_norm(
+                    model.apply, params, X[0], steps=lanczos_steps, method=case.method, **tol
+                ),
                 max_reps,
                 rep_budget_s,
             )
@@ -353,7 +379,8 @@ def run_case(
                 residual=float(sn.residual),
                 lambda_min=float(sn.lambda_min),
                 lambda_max=float(sn.lambda_max),
-                lanczos_steps=steps,
+                steps_taken=int(sn.steps),  # Lanczos steps, or bisection steps of the closed form
+                lanczos_steps=steps if case.method == "lanczos" else 0,
             )
     result["maxrss_bytes"] = _maxrss_bytes()
     result["device_peak_bytes"] = _device_peak_bytes()
@@ -385,7 +412,8 @@ def _child_env() -> dict[str, str]:
 def spawn_case(name: str, args: argparse.Namespace, kernel_dir: str) -> dict:
     cmd = [sys.executable, "-m", "ntk_linearity.bench", "--case", name,
            "--reps", str(args.reps), "--rep-budget", str(args.rep_budget),
-           "--lanczos-steps", str(args.lanczos_steps), "--kernel-dir", kernel_dir]
+           "--lanczos-steps", str(args.lanczos_steps), "--kernel-dir", kernel_dir,
+           "--hessian-width", str(args.hessian_width), "--bottleneck-width", str(args.bottleneck_width)]
     if args.quick:
         cmd.append("--quick")
     t0 = time.perf_counter()
@@ -470,6 +498,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="stop repeating once repetitions took this many seconds (>= 1 rep)")
     parser.add_argument("--lanczos-steps", type=int, default=None,
                         help="Lanczos steps for the Hessian (default: hessian.DEFAULT_LANCZOS_STEPS)")
+    parser.add_argument("--hessian-width", type=int, default=DEFAULT_HESSIAN_WIDTH,
+                        help="m of the shallow net of the ||H|| cases (closed form vs Lanczos)")
+    parser.add_argument("--bottleneck-width", type=int, default=DEFAULT_BOTTLENECK_WIDTH,
+                        help="m_b of the (1000, m_b, 1000) net of the early-stopping ||H|| cases")
     parser.add_argument("--mem-fraction", type=float, default=0.7,
                         help="skip a case whose memory estimate exceeds this fraction of MemAvailable")
     parser.add_argument("--case-timeout", type=float, default=1800.0, help="seconds per child case")
@@ -481,7 +513,7 @@ def main(argv: list[str] | None = None) -> None:
         from ntk_linearity.numerics.hessian import DEFAULT_LANCZOS_STEPS
 
         args.lanczos_steps = DEFAULT_LANCZOS_STEPS
-    cases = build_cases(args.quick)
+    cases = build_cases(args.quick, args.hessian_width, args.bottleneck_width)
     by_name = {c.name: c for c in cases}
 
     if args.case:  # child
@@ -547,8 +579,9 @@ def run_selected(selected: list[Case], args: argparse.Namespace, kernel_dir: str
                   flush=True)
             notes = [how] if how else []
             if case.kind == "hessian" and res["status"] == "ok":
+                tol = "" if case.method != "lanczos" else " tol=" + ("default" if case.tol is None else f"{case.tol:g}")
                 notes.insert(0, f"|H|={res['norm']:.4g} resid={res['residual']:.2g} "
-                                f"steps={res['lanczos_steps']} lam=[{res['lambda_min']:.3g}, {res['lambda_max']:.3g}]")
+                                f"steps={res['steps_taken']}{tol} lam=[{res['lambda_min']:.3g}, {res['lambda_max']:.3g}]")
             if res["status"] != "ok":
                 notes.insert(0, res["status"])
             res["note"] = "; ".join(notes)
@@ -571,6 +604,8 @@ def format_results(selected: list[Case], results: dict[str, dict]) -> str:
         rss = get("maxrss_bytes")
         delta = rss - base_rss if rss is not None and base_rss is not None else None
         method = case.method or {"baseline": "-", "matmul": "jnp.matmul", "hessian": "lanczos"}[case.kind]
+        if case.kind == "hessian" and case.method == "lanczos":
+            method += "(all steps)" if case.tol == 0 else "(early stop)"
         timed = case.kind != "baseline"
         rows.append([
             case.name,
@@ -624,16 +659,31 @@ def format_results(selected: list[Case], results: dict[str, dict]) -> str:
         lines.append(
             f"  {'shallow_1e6':12s} structured / matmul    API {s / mm:8.2f}x ({verdict} goal <= 4x)   "
             f"compute {sc / max(mmc, 1e-9):8.2f}x   (matmul {mm:.4f} s, structured {s:.4f} s)")
-    for name in ("hessian_shallow_1e6", "hessian_bottleneck"):
+    for name in ("hessian_shallow_closed", "hessian_shallow_lanczos", "hessian_bottleneck",
+                 "hessian_bneck_full", "hessian_bneck_early"):
         r = results.get(name)
         if r and r.get("status") == "ok":
             lines.append(
-                f"  {name:20s} |H| = {r['norm']:.6g}, residual = {r['residual']:.3g} "
-                f"(rel {r['residual'] / max(r['norm'], 1e-30):.1e}), Lanczos steps = {r['lanczos_steps']}, "
+                f"  {name:23s} |H| = {r['norm']:.6g}, residual = {r['residual']:.3g} "
+                f"(rel {r['residual'] / max(r['norm'], 1e-30):.1e}), steps = {r['steps_taken']}, "
                 f"lambda in [{r['lambda_min']:.4g}, {r['lambda_max']:.4g}], "
-                f"{r['median_s']:.2f} s/call ({r['compile_s_per_call']:.2f} s of it compiling)")
+                f"{r['median_s']:.3f} s/call ({r['compile_s_per_call']:.2f} s of it compiling)")
         elif r:
-            lines.append(f"  {name:20s} not measured: {r.get('note') or r.get('status')}")
+            lines.append(f"  {name:23s} not measured: {r.get('note') or r.get('status')}")
+    pairs = (
+        ("hessian_shallow", "hessian_shallow_lanczos", "hessian_shallow_closed", "lanczos / closed_form"),
+        ("hessian_bneck", "hessian_bneck_full", "hessian_bneck_early", "full / early stop"),
+    )
+    for label, slow, fast, what in pairs:
+        a, b = get(slow, "median_s"), get(fast, "median_s")
+        if a is None or b is None:
+            continue
+        ac, bc = get(slow, "median_excl_compile_s"), get(fast, "median_excl_compile_s")
+        na, nb = get(slow, "norm"), get(fast, "norm")
+        lines.append(
+            f"  {label:15s} {what:22s} API {a / max(b, 1e-9):8.1f}x   compute {ac / max(bc, 1e-9):8.1f}x   "
+            f"({a:.4f} s vs {b:.4f} s; steps {get(slow, 'steps_taken')} vs {get(fast, 'steps_taken')}; "
+            f"| |H|_a - |H|_b | / |H|_b = {abs(na - nb) / max(abs(nb), 1e-30):.1e})")
     return "\n".join(lines)
 
 

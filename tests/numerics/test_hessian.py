@@ -1,4 +1,5 @@
-"""||H|| by Lanczos (Eq. 5, 10, 13) against closed forms and dense eigendecompositions."""
+"""||H|| by Lanczos and by the shallow-net closed form (Eq. 5, 10, 13) against each other, against
+closed forms and against dense eigendecompositions."""
 
 import jax
 import jax.numpy as jnp
@@ -7,7 +8,12 @@ import pytest
 from jax.flatten_util import ravel_pytree
 
 from ntk_linearity import hessian_spectral_norm, mlp
-from ntk_linearity.numerics.hessian import extreme_eigenvalue, lanczos_tridiagonal
+from ntk_linearity.numerics.hessian import (
+    DEFAULT_LANCZOS_STEPS,
+    extreme_eigenvalue,
+    lanczos_tridiagonal,
+    supports_closed_form,
+)
 
 SIGMA = {"tanh": jnp.tanh, "softplus": jax.nn.softplus, "swish": jax.nn.silu}
 
@@ -33,8 +39,9 @@ def test_eq5_diagonal_hessian_when_only_hidden_layer_is_trained(activation):
     z = x @ params["layer_1"] / jnp.sqrt(d)
     second = jax.vmap(jax.grad(jax.grad(SIGMA[activation])))(z)
     closed_form = float(jnp.max(jnp.abs(params["readout"][:, 0] * second)) * (x @ x) / (d * jnp.sqrt(m)))
-    result = hessian_spectral_norm(model.apply, params, x, steps=d * m)
+    result = hessian_spectral_norm(model.apply, params, x, steps=d * m, method="lanczos", tol=0)
     assert float(result.norm) == pytest.approx(closed_form, rel=1e-4)
+    assert float(hessian_spectral_norm(model.apply, params, x).norm) == pytest.approx(closed_form, rel=1e-5)
 
 
 def test_eq5_two_by_two_blocks_when_readout_is_trained():
@@ -49,9 +56,10 @@ def test_eq5_two_by_two_blocks_when_readout_is_trained():
     b = jax.vmap(jax.grad(jnp.tanh))(z) / jnp.sqrt(d * m)
     root = jnp.sqrt((a * r**2) ** 2 + 4 * (b * r) ** 2)
     closed_form = float(jnp.max(jnp.maximum(jnp.abs(a * r**2 + root), jnp.abs(a * r**2 - root)) / 2))
-    result = hessian_spectral_norm(model.apply, params, x, steps=model.n_params)
-    assert float(result.norm) == pytest.approx(closed_form, rel=1e-4)
-    assert float(result.lambda_min) < 0 < float(result.lambda_max)  # indefinite, +/- pairs
+    for method in ("lanczos", "closed_form"):
+        result = hessian_spectral_norm(model.apply, params, x, steps=model.n_params, method=method, tol=0)
+        assert float(result.norm) == pytest.approx(closed_form, rel=1e-4)
+        assert float(result.lambda_min) < 0 < float(result.lambda_max)  # indefinite, +/- pairs
 
 
 @pytest.mark.parametrize(
@@ -62,7 +70,7 @@ def test_lanczos_matches_dense_eigvalsh(widths, head, n_out):
     model = mlp(3, widths, "tanh", head, n_out)
     params = model.init(jax.random.key(2))
     x = _unit(3, seed=3)
-    result = hessian_spectral_norm(model.apply, params, x)
+    result = hessian_spectral_norm(model.apply, params, x, method="lanczos")
     norms = np.atleast_1d(np.asarray(result.norm))
     for c in range(n_out):
         dense = _dense_norm(model.apply, params, x, c)
@@ -83,7 +91,8 @@ def test_lanczos_on_plus_minus_pairs():
     assert float(result.lambda_min) == pytest.approx(-1.0, rel=1e-4)
 
 
-def test_non_linear_head_follows_eq13():
+@pytest.mark.parametrize("method", ["lanczos", "closed_form"])
+def test_non_linear_head_follows_eq13(method):
     """H~ = phi''(f) grad f grad f^T + phi'(f) H (Eq. 13), assembled from independent pieces."""
     linear = mlp(2, [30], "tanh", "linear")
     swish = mlp(2, [30], "tanh", "swish")
@@ -95,4 +104,168 @@ def test_non_linear_head_follows_eq13():
     dphi, ddphi = jax.grad(jax.nn.silu)(f0), jax.grad(jax.grad(jax.nn.silu))(f0)
     H_tilde = ddphi * jnp.outer(g, g) + dphi * H
     expected = float(jnp.max(jnp.abs(jnp.linalg.eigvalsh(H_tilde))))
-    assert float(hessian_spectral_norm(swish.apply, params, x).norm) == pytest.approx(expected, rel=1e-4)
+    result = hessian_spectral_norm(swish.apply, params, x, method=method)
+    assert float(result.norm) == pytest.approx(expected, rel=1e-4)
+
+
+# --------------------------------------------------------------------------------------------------
+# Closed form of the one-hidden-layer net
+# --------------------------------------------------------------------------------------------------
+
+
+def _dense_spectrum(model, params, x, output):
+    """Eigenvalues of the dense Hessian ``jax.hessian`` of output ``output``, in the model's dtype
+    (so that both sides see the same rounded model), diagonalised in float64."""
+    flat, unravel = ravel_pytree(params)
+    H = jax.hessian(lambda w: jnp.reshape(model.apply(unravel(w), x[None]), (-1,))[output])(flat)
+    return np.linalg.eigvalsh(np.asarray(H, np.float64))
+
+
+CLOSED_FORM_CASES = [
+    # activation, head, n_out, train_last_layer
+    ("tanh", "linear", 1, True),
+    ("tanh", "linear", 1, False),
+    ("softplus", "linear", 3, True),
+    ("tanh", "swish", 1, True),
+    ("gelu", "swish", 1, False),
+    ("swish", "tanh", 1, True),
+    ("erf", "sigmoid", 2, True),
+    ("tanh", "softmax", 3, True),
+    ("softplus", "softmax", 4, False),
+    ("swish", "softmax", 5, True),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("activation,head,n_out,train_last_layer", CLOSED_FORM_CASES)
+def test_closed_form_matches_dense_eigvalsh(activation, head, n_out, train_last_layer, dtype):
+    """Exact max |lambda|, lambda_min and lambda_max of every output's Hessian, per dtype."""
+    rel = 2e-6 if dtype == "float32" else 1e-11
+    with jax.enable_x64(dtype == "float64"):
+        model = mlp(4, [24], activation, head, n_out, train_last_layer=train_last_layer, dtype=dtype)
+        params = model.init(jax.random.key(11))
+        x = 1.5 * _unit(4, seed=12).astype(dtype)
+        assert supports_closed_form(model.apply)
+        result = hessian_spectral_norm(model.apply, params, x, method="closed_form")
+        for field in result[:4]:
+            assert field.dtype == jnp.dtype(dtype)
+            assert field.shape == (() if n_out == 1 else (n_out,))
+        for c in range(n_out):
+            eig = _dense_spectrum(model, params, x, c)
+            norm = np.max(np.abs(eig))
+            pick = lambda a: float(np.atleast_1d(np.asarray(a))[c])  # noqa: E731
+            assert pick(result.norm) == pytest.approx(norm, rel=rel)
+            assert pick(result.lambda_min) == pytest.approx(eig[0], abs=rel * norm)
+            assert pick(result.lambda_max) == pytest.approx(eig[-1], abs=rel * norm)
+            assert 0 <= pick(result.residual) <= rel * norm
+
+
+@pytest.mark.parametrize("head", ["swish", "softmax"])
+def test_closed_form_with_d_equal_one_and_antisymmetric_init(head):
+    """d = 1 leaves no null space outside the reduced (w, v) space; the doubling trick makes
+    neurons pairwise equal up to the readout sign (degenerate blocks, f(w_0; x) = 0)."""
+    n_out = 3 if head == "softmax" else 1
+    with jax.enable_x64(True):
+        model = mlp(1, [16], "tanh", head, n_out, dtype="float64", init_scheme="antisymmetric")
+        params = model.init(jax.random.key(13))
+        x = jnp.array([0.8])
+        result = hessian_spectral_norm(model.apply, params, x)
+        for c in range(n_out):
+            eig = _dense_spectrum(model, params, x, c)
+            pick = lambda a: float(np.atleast_1d(np.asarray(a))[c])  # noqa: E731
+            assert pick(result.norm) == pytest.approx(np.max(np.abs(eig)), rel=1e-11)
+            assert pick(result.lambda_min) == pytest.approx(eig[0], rel=1e-11)
+            assert pick(result.lambda_max) == pytest.approx(eig[-1], rel=1e-11)
+
+
+@pytest.mark.parametrize("head,n_out", [("linear", 1), ("swish", 1), ("softmax", 3)])
+def test_closed_form_matches_lanczos_on_a_medium_net(head, n_out):
+    """p = 18,000: the closed form against Lanczos run to convergence (both float64)."""
+    with jax.enable_x64(True):
+        model = mlp(8, [2000], "tanh", head, n_out, dtype="float64")
+        params = model.init(jax.random.key(14))
+        x = _unit(8, seed=15).astype(jnp.float64)
+        closed = hessian_spectral_norm(model.apply, params, x)
+        lanczos = hessian_spectral_norm(model.apply, params, x, method="lanczos", steps=160, tol=1e-10)
+    closed_norm, lanczos_norm = np.atleast_1d(closed.norm), np.atleast_1d(lanczos.norm)
+    assert np.all(np.atleast_1d(lanczos.residual) <= 1e-8 * lanczos_norm)
+    np.testing.assert_allclose(closed_norm, lanczos_norm, rtol=1e-8)
+    # Ritz values lie inside the spectrum [lambda_min, lambda_max] (only the top pair has converged)
+    slack = 1e-10 * closed_norm.max()
+    assert np.all(np.asarray(lanczos.lambda_max) <= np.asarray(closed.lambda_max) + slack)
+    assert np.all(np.asarray(lanczos.lambda_min) >= np.asarray(closed.lambda_min) - slack)
+
+
+def test_method_selection():
+    shallow, deep = mlp(3, [20], "tanh", "swish"), mlp(3, [20, 20], "tanh", "swish")
+    x = _unit(3)
+    assert supports_closed_form(shallow.apply) and not supports_closed_form(deep.apply)
+    assert not supports_closed_form(lambda p, X: shallow.apply(p, X))
+    p_shallow, p_deep = shallow.init(jax.random.key(0)), deep.init(jax.random.key(0))
+    closed = hessian_spectral_norm(shallow.apply, p_shallow, x)  # auto -> closed form (bisection)
+    forced = hessian_spectral_norm(shallow.apply, p_shallow, x, method="lanczos", tol=0)
+    assert int(forced.steps) == DEFAULT_LANCZOS_STEPS
+    assert float(forced.norm) == pytest.approx(float(closed.norm), rel=1e-4)
+    with pytest.raises(ValueError, match="closed_form"):
+        hessian_spectral_norm(deep.apply, p_deep, x, method="closed_form")
+    with pytest.raises(ValueError, match="method must be one of"):
+        hessian_spectral_norm(deep.apply, p_deep, x, method="power")
+
+
+# --------------------------------------------------------------------------------------------------
+# Lanczos early stopping
+# --------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "widths,activation,head,n_out",
+    [
+        ([40, 30], "tanh", "linear", 1),
+        ([30, 4, 30], "tanh", "linear", 1),
+        ([60, 60], "softplus", "sigmoid", 1),
+        ([25, 20], "tanh", "softmax", 3),
+        ([300], "tanh", "swish", 1),
+    ],
+)
+def test_early_stopped_lanczos_agrees_with_the_full_run(widths, activation, head, n_out):
+    model = mlp(3, widths, activation, head, n_out)
+    params = model.init(jax.random.key(16))
+    x = _unit(3, seed=17)
+    full = hessian_spectral_norm(model.apply, params, x, method="lanczos", tol=0)
+    early = hessian_spectral_norm(model.apply, params, x, method="lanczos")  # default tol
+    np.testing.assert_allclose(np.asarray(early.norm), np.asarray(full.norm), rtol=1e-4)
+    assert np.all(np.asarray(early.steps) <= np.asarray(full.steps))
+    # the reported residual is the Ritz residual of the pair that is returned
+    stopped = np.asarray(early.steps) < np.asarray(full.steps)
+    assert np.all(~stopped | (np.asarray(early.residual) <= 1e-6 * np.asarray(early.norm)))
+
+
+def test_early_stopping_takes_fewer_steps_on_an_easy_spectrum():
+    """One outlier eigenvalue (|lambda| = 5) over a bulk in [-1, 1]: Lanczos converges within a few
+    steps, so it stops long before the 80 requested, with the known top eigenvalue."""
+    dim = 400
+    eigenvalues = jnp.concatenate([jnp.array([-5.0]), jnp.linspace(-1.0, 1.0, dim - 1)])
+    Q, _ = jnp.linalg.qr(jax.random.normal(jax.random.key(18), (dim, dim)))
+    A = (Q * eigenvalues) @ Q.T
+    v0 = jax.random.normal(jax.random.key(19), (dim,))
+    alpha, beta, steps = lanczos_tridiagonal(lambda v: A @ v, v0, 80, tol=1e-6)
+    result = extreme_eigenvalue(alpha, beta, steps)
+    assert int(steps) < 40
+    assert float(result.norm) == pytest.approx(5.0, rel=1e-5)
+    assert float(result.lambda_min) == pytest.approx(-5.0, rel=1e-5)
+    assert float(result.residual) <= 1e-6 * 5.0
+    full = extreme_eigenvalue(*lanczos_tridiagonal(lambda v: A @ v, v0, 80))
+    assert int(full.steps) == 80
+    assert float(full.norm) == pytest.approx(5.0, rel=1e-5)
+
+
+def test_lanczos_stops_on_an_invariant_subspace():
+    """A rank-3 operator: the Krylov space is exhausted after 3 steps, the residual is zero."""
+    dim = 200
+    U = jax.random.normal(jax.random.key(20), (dim, 3))
+    A = U @ jnp.diag(jnp.array([2.0, -3.0, 0.5])) @ U.T
+    v0 = jax.random.normal(jax.random.key(21), (dim,))
+    alpha, beta, steps = lanczos_tridiagonal(lambda v: A @ v, v0, 50, tol=1e-6)
+    assert int(steps) == 8  # the first check
+    expected = float(jnp.max(jnp.abs(jnp.linalg.eigvalsh(A))))
+    assert float(extreme_eigenvalue(alpha, beta, steps).norm) == pytest.approx(expected, rel=1e-5)
