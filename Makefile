@@ -3,7 +3,8 @@
 #   make run        kedro run (default env: base + local)
 #   make run-paper  kedro run --env paper (paper-scale grids; use a GPU)
 #   make run-dask   kedro run on a Dask cluster (docs/dask.md; conf/<env>/dask.yml)
-#   make test       the test suite on CPU
+#   make test       the test suite on CPU, without the tests marked slow (what CI runs)
+#   make test-all   every test, the slow end-to-end ones included
 #   make bench      benchmarks (python -m ntk_linearity.bench)
 #   make viz        kedro viz run
 #   make lock       regenerate constraints.txt from the virtualenv
@@ -21,10 +22,10 @@ ARGS ?=
 export KEDRO_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run run-paper run-dask test bench viz lock clean-venv
+.PHONY: help venv install run run-paper run-dask test test-all bench viz lock clean-venv
 
 help:
-	@sed -n '1,12p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '1,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # Create the virtualenv once.
 $(BIN)/python:
@@ -52,6 +53,9 @@ run-dask: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro run --runner ntk_linearity.runners.DaskRunner $(ARGS)
 
 test: $(STAMP)
+	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+
+test-all: $(STAMP)
 	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q $(ARGS)
 
 bench: $(STAMP)

@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ntk_linearity.pipelines.reporting.tables import diverged_note, slope_text, usable  # noqa: E402
@@ -35,6 +36,8 @@ def _points_panel(ax, data: pd.DataFrame, axis: str, column: str, color: str, la
     ax.plot(data[axis], data[column], "o", color=color, ms=3.5, alpha=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # label decades and data points, not every minor tick
+    ax.set_xticks(x, [f"{v:g}" for v in x], minor=False)
     ax.set_xlabel(axis_label(axis))
     ax.grid(True, which="both", alpha=0.25)
 
