@@ -10,3 +10,22 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+
+
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
+
+
+@pytest.fixture(scope="session")
+def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project copy on which ``kedro run --env tiny`` (every pipeline, the report included) ran
+    once per test session; tests that change it leave it complete."""
+    from kedro_project_utils import make_project, run_kedro  # noqa: PLC0415
+
+    project = make_project(tmp_path_factory.mktemp("tiny"))
+    run_kedro(project)
+    return project

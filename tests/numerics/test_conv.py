@@ -50,7 +50,8 @@ def _relative_error(A, B):
     return float(jnp.max(jnp.abs(A - B)) / jnp.max(jnp.abs(B)))
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", [pytest.param(name, marks=[pytest.mark.slow] if i >= 2 else [])
+                                  for i, name in enumerate(MODELS)])
 def test_structured_matches_jacobian_and_eq6(name):
     """Structured (per-layer factors) vs per-sample Jacobian kernel, on X and on (X, X2); the diagonal
     equals ||grad_w f||^2 taken directly (Eq. 6 / 12) for every head."""
@@ -172,6 +173,7 @@ def test_lanczos_matches_dense_hessian(build):
         assert norms[c] == pytest.approx(dense, rel=1e-4)
 
 
+@pytest.mark.slow
 def test_gradient_descent_on_cnn():
     """GD runs unchanged; the kernels it records (K_0 + Delta K from factor changes) agree with kernels
     computed directly at w_0 and w_T, and Delta K with their difference."""

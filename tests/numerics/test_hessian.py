@@ -64,7 +64,8 @@ def test_eq5_two_by_two_blocks_when_readout_is_trained():
 
 @pytest.mark.parametrize(
     "widths,head,n_out",
-    [([40, 30], "linear", 1), ([30, 4, 30], "linear", 1), ([50], "swish", 1), ([25, 20], "softmax", 3)],
+    [([40, 30], "linear", 1), pytest.param([30, 4, 30], "linear", 1, marks=pytest.mark.slow),
+     ([50], "swish", 1), pytest.param([25, 20], "softmax", 3, marks=pytest.mark.slow)],
 )
 def test_lanczos_matches_dense_eigvalsh(widths, head, n_out):
     model = mlp(3, widths, "tanh", head, n_out)
@@ -91,7 +92,7 @@ def test_lanczos_on_plus_minus_pairs():
     assert float(result.lambda_min) == pytest.approx(-1.0, rel=1e-4)
 
 
-@pytest.mark.parametrize("method", ["lanczos", "closed_form"])
+@pytest.mark.parametrize("method", [pytest.param("lanczos", marks=pytest.mark.slow), "closed_form"])
 def test_non_linear_head_follows_eq13(method):
     """H~ = phi''(f) grad f grad f^T + phi'(f) H (Eq. 13), assembled from independent pieces."""
     linear = mlp(2, [30], "tanh", "linear")
@@ -131,12 +132,12 @@ CLOSED_FORM_CASES = [
     ("swish", "tanh", 1, True),
     ("erf", "sigmoid", 2, True),
     ("tanh", "softmax", 3, True),
-    ("softplus", "softmax", 4, False),
-    ("swish", "softmax", 5, True),
+    pytest.param("softplus", "softmax", 4, False, marks=pytest.mark.slow),
+    pytest.param("swish", "softmax", 5, True, marks=pytest.mark.slow),
 ]
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", pytest.param("float64", marks=pytest.mark.slow)])
 @pytest.mark.parametrize("activation,head,n_out,train_last_layer", CLOSED_FORM_CASES)
 def test_closed_form_matches_dense_eigvalsh(activation, head, n_out, train_last_layer, dtype):
     """Exact max |lambda|, lambda_min and lambda_max of every output's Hessian, per dtype."""
@@ -160,7 +161,7 @@ def test_closed_form_matches_dense_eigvalsh(activation, head, n_out, train_last_
             assert 0 <= pick(result.residual) <= rel * norm
 
 
-@pytest.mark.parametrize("head", ["swish", "softmax"])
+@pytest.mark.parametrize("head", ["swish", pytest.param("softmax", marks=pytest.mark.slow)])
 def test_closed_form_with_d_equal_one_and_antisymmetric_init(head):
     """d = 1 leaves no null space outside the reduced (w, v) space; the doubling trick makes
     neurons pairwise equal up to the readout sign (degenerate blocks, f(w_0; x) = 0)."""

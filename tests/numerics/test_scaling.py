@@ -22,6 +22,7 @@ def test_student_t_quantiles_closed_forms():
     assert student_t_quantile(0.975, 2) == pytest.approx(q * np.sqrt(2 / (1 - q * q)), rel=1e-6)
 
 
+@pytest.mark.slow
 def test_regression_interval_has_nominal_coverage():
     rng = np.random.default_rng(0)
     x = np.repeat([30, 100, 1e3, 1e4], 3)

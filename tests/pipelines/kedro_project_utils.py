@@ -28,7 +28,7 @@ def sweep_grid(**axes) -> dict:
 TINY = {
     "sweeps": sweep_grid(
         width_sweep={"head": ["linear", "swish", "softmax"], "width": [8, 32], "seed": [0, 1]},
-        bottleneck_sweep={"bottleneck_width": [2, 4], "width": [16], "seed": [0, 1]},
+        bottleneck_sweep={"bottleneck_width": [2, 4], "width": [16], "seed": [0]},
         depth_sweep={"depth": [1, 2], "width": [8, 32], "seed": [0]},
     ),
     "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},

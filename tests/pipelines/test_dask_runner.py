@@ -147,7 +147,7 @@ def test_project_pipeline_has_one_task_per_run(kedro_project):
     assert sorted(g.name for g in runs) == ["bottleneck_sweep.mb2_m8_s0", "depth_sweep.L2_m8_s0",
                                             "width_sweep.linear_m16_s0", "width_sweep.linear_m8_s0"]
     assert all([n.name.rsplit(".", 1)[1] for n in g.nodes] ==
-               ["initialise_parameters", "train_network", "analyse_hessian"] for g in runs)
+               ["initialise_parameters", "train_network", "analyse_hessian", "summarise_run"] for g in runs)
     assert groups[0].name == "data_generation.generate_synthetic_data"
 
 

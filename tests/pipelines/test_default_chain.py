@@ -18,11 +18,11 @@ FIGURES = [
 ]
 
 
-def test_tiny_default_chain_writes_every_output(kedro_project):
-    run_kedro(kedro_project)
+def test_tiny_default_chain_writes_every_output(tiny_project):
+    kedro_project = tiny_project  # `kedro run --env tiny`, once per test session
     reporting = kedro_project / "data" / "08_reporting"
     runs = pd.read_csv(latest(reporting / "runs.csv"))
-    n_runs = 3 * 2 * 2 + 2 * 2 + 2 * 2  # width, bottleneck and depth sweeps of TINY
+    n_runs = 3 * 2 * 2 + 2 + 2 * 2  # width, bottleneck and depth sweeps of TINY
     assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
     numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
                "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
@@ -59,7 +59,7 @@ def test_tiny_default_chain_writes_every_output(kedro_project):
     delta_k = curves[(curves["namespace"] == "width_sweep.linear_m32_s0") & (curves["curve"] == "delta_k")]
     assert delta_k["value"].tolist() == history["delta_k"].astype(float).tolist()  # gathered from the history
     assert delta_k["step"].tolist() == history["snapshot_steps"].tolist()
-    assert (kedro_project / "data" / "06_models" / "bottleneck_sweep" / "mb4_m16_s1" / "final_params.npz").exists()
+    assert (kedro_project / "data" / "06_models" / "bottleneck_sweep" / "mb4_m16_s0" / "final_params.npz").exists()
 
 
 @pytest.mark.slow

@@ -4,10 +4,12 @@ switch to 64-bit JAX is process-wide)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 from kedro_project_utils import MINI, kedro_cli, latest, make_project, write_env
 
 
+@pytest.mark.slow
 def test_float64_sweep_trains_and_stores_double_precision(tmp_path):
     project = make_project(tmp_path)
     write_env(project, "double", MINI | {"model": {"dtype": "float64"}})

@@ -67,12 +67,14 @@ def reference(tmp_path_factory) -> Path:
     return project
 
 
+@pytest.mark.slow
 def test_second_run_in_a_new_process_gives_identical_tables(reference, tmp_path_factory):
     project = _mini_project(tmp_path_factory, "repeat")
     assert kedro_cli(project, "run", "--env", "mini", "--to-outputs", ",".join(TABLES)).wait(timeout=600) == 0
     _assert_same_results(project, reference)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_with_only_missing_outputs(reference, tmp_path_factory):
     project = _mini_project(tmp_path_factory, "interrupted")
     process = kedro_cli(project, "run", "--env", "mini")
@@ -127,10 +129,10 @@ def test_json_save_interrupted_mid_write(tmp_path, dataset_class, leaves_partial
         assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
 
-def test_truncated_initial_params_are_named_in_the_error(reference, tmp_path):
+def test_truncated_initial_params_are_named_in_the_error(tiny_project, tmp_path):
     project = tmp_path / "project"
-    shutil.copytree(reference, project)
-    damaged = project / "data" / "06_models" / "width_sweep" / "linear_m16_s0" / "initial_params.npz"
+    shutil.copytree(tiny_project, project)
+    damaged = project / "data" / "06_models" / "width_sweep" / "linear_m32_s0" / "initial_params.npz"
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
     with pytest.raises(DatasetError, match=re.escape(f"NPZ file '{damaged}' is corrupted or truncated")):
-        run_kedro(project, env="mini", pipeline_names=["width_sweep"], namespaces=["width_sweep.linear_m16_s0"])
+        run_kedro(project, env="tiny", node_names=["width_sweep.linear_m32_s0.train_network"])

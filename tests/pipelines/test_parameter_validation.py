@@ -152,7 +152,7 @@ def test_runs_are_the_product_of_the_axes_in_order_with_readable_namespaces(base
     assert {run.architecture for run in width.runs} == {"linear_output", "swish_output", "softmax_output"}
     assert bottleneck.runs[0].namespace == "bottleneck_sweep.mb4_m1000_s0"
     assert bottleneck.runs[0].model.hidden_widths == (1000, 4, 1000)
-    assert depth.runs[-1].model.hidden_widths == (1024,) * 4 and depth.runs[-1].group == "L4"
+    assert depth.runs[-1].model.hidden_widths == (512,) * 4 and depth.runs[-1].group == "L4"
     assert depth.runs[0].learning_rate.relative_to_critical == 0.5
 
 
