@@ -126,7 +126,7 @@ def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_a
     note = f" {diverged} of {len(members)} runs diverged and are left out of the fits." if diverged else ""
     if usable(members, "delta_k").empty:
         return f"Every run of `{sweep}` diverged or has no positive ΔK, so nothing can be fitted.{note}"
-    symbol = AXES[fit_against].label
+    symbol = AXES[fit_against].label.replace("$", "").replace("_", "\\_")  # TeX of the figures, as markdown
     header = ["group", *(f"{QUANTITIES[q].name}" for q in SWEEP_QUANTITIES), "transition?"]
     rows = []
     for group in dict.fromkeys(members["group"]):
