@@ -57,7 +57,7 @@ def test_runtime_params_are_merged(conf_dir: Path):
 
 def test_hook_records_context_config_loader(conf_dir: Path):
     loader = _loader(conf_dir, "paper")
-    ProjectHooks().after_context_created(SimpleNamespace(config_loader=loader))
+    ProjectHooks().after_context_created(SimpleNamespace(config_loader=loader, project_path=conf_dir.parent))
     assert run_config.active_config_loader() is loader
 
 

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from ntk_linearity.run_config import set_active_config_loader
+from ntk_linearity.catalog import LedgerCatalog
+from ntk_linearity.datasets.atomic import remove_stale_temporaries
+from ntk_linearity.pipelines.data_generation.nodes import generate_synthetic_data
+from ntk_linearity.pipelines.validation import validate_parameters
+from ntk_linearity.resources import check_resources
+from ntk_linearity.resume import log_plan, plan_resume
+from ntk_linearity.run_config import active_parameters, set_active_config_loader
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
+    from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
 
 
 class ProjectHooks:
@@ -25,3 +36,28 @@ class ProjectHooks:
         ``--env`` through ``ntk_linearity.run_config.active_parameters()``.
         """
         set_active_config_loader(context.config_loader)
+        data_root = Path(context.config_loader["globals"].get("data_root", "data"))
+        self._data_root = data_root if data_root.is_absolute() else context.project_path / data_root
+
+    @hook_impl
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
+        """Before any node: refuse a run that cannot fit in memory
+        (:func:`ntk_linearity.resources.check_resources`), and decide which results on disk the
+        run may trust (:func:`ntk_linearity.resume.plan_resume`); results it reads but cannot trust
+        stop it here. With ``--only-missing-outputs`` the untrusted ones count as missing."""
+        if getattr(self, "_data_root", None):
+            remove_stale_temporaries(self._data_root)
+        experiment = validate_parameters(active_parameters())
+        trained = {node.name for node in pipeline.nodes}
+        check_resources([run for run in experiment.runs if f"{run.namespace}.train_network" in trained],
+                        generate_synthetic_data(data_params=experiment.parameters.data))
+        only_missing = bool(run_params.get("only_missing_outputs"))
+        plan = plan_resume(experiment, pipeline, catalog, only_missing)
+        if not only_missing:
+            return
+        log_plan(plan)
+        if isinstance(catalog, LedgerCatalog):
+            catalog.mark_missing(plan.missing)
+        elif plan.missing:
+            logger.warning("%d results on disk are not trusted, but the %s cannot skip them: run with "
+                           "the default or the Dask runner", len(plan.missing), type(catalog).__name__)

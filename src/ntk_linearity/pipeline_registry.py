@@ -25,10 +25,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     if any(run.model.dtype == "float64" for run in experiment.runs):
         # Before any node, for `kedro run` and kedro-viz alike (viz runs no project hooks).
         jax.config.update("jax_enable_x64", True)
-    gathers = {spec.name: sweep.gather_pipeline(spec, experiment.parameters.reporting)
+    data_settings = experiment.data_settings
+    gathers = {spec.name: sweep.gather_pipeline(spec, experiment.parameters.reporting, data_settings)
                for spec in experiment.sweeps}
     pipelines = {"data_generation": data_generation.create_pipeline(experiment.parameters.data)}
-    pipelines |= {spec.name: sweep.runs_pipeline(spec) + gathers[spec.name] for spec in experiment.sweeps}
+    pipelines |= {spec.name: sweep.runs_pipeline(spec, data_settings) + gathers[spec.name]
+                  for spec in experiment.sweeps}
     # Reporting regathers every sweep's tables from the persisted per-run results, then reports.
     pipelines["reporting"] = sum(gathers.values(), Pipeline([])) + reporting.create_pipeline(experiment)
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))

@@ -4,6 +4,7 @@ See https://docs.kedro.org/en/stable/configure/configuration_basics/ for the
 settings Kedro reads from this module and their defaults.
 """
 
+from ntk_linearity.catalog import LedgerCatalog
 from ntk_linearity.hooks import ProjectHooks
 from ntk_linearity.run_config import RecordingConfigLoader
 
@@ -21,6 +22,10 @@ HOOKS = (ProjectHooks(),)
 # the run environment (``--env paper``) even where project hooks do not fire
 # (``kedro viz run`` replaces the hook manager with a no-op one by default).
 CONFIG_LOADER_CLASS = RecordingConfigLoader
+
+# A DataCatalog that can count untrusted results on disk as missing (ntk_linearity.resume), so
+# `kedro run --only-missing-outputs` recomputes a run that was never committed.
+DATA_CATALOG_CLASS = LedgerCatalog
 
 # Keyword arguments to pass to the `CONFIG_LOADER_CLASS` constructor.
 CONFIG_LOADER_ARGS = {

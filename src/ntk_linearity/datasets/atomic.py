@@ -3,32 +3,61 @@
 A file is written to a hidden temporary sibling, flushed to disk and renamed over the target, then the
 rename is synced: a crash, a killed job or Ctrl-C leaves the previous file or the complete new one,
 never a partial write that ``kedro run --only-missing-outputs`` would count as done.
+
+The temporary file's name records the process that writes it (``.<name>.<uuid>.<pid>@<host>.tmp``),
+so :func:`remove_stale_temporaries` can remove what a killed process left behind without touching
+the file another live process is writing.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
+import socket
+import time
 import uuid
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+import psutil
+
+logger = logging.getLogger(__name__)
+TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}(?:\.(?P<pid>\d+)@(?P<host>[^/]+))?\.tmp$")
+FOREIGN_TEMPORARY_AGE = 24 * 3600  # seconds: a temporary file of another host is stale after a day
+
 
 def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Create or replace ``path`` with what ``write`` writes to a binary file handle."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path)
     # A hidden sibling, so the rename stays on one filesystem; "xb" (exclusive) gives the usual
     # umask-based permissions.
-    tmp_path = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp_path = path.with_name(f".{path.name}.{uuid.uuid4().hex}.{os.getpid()}@{socket.gethostname()}.tmp")
     try:
         with open(tmp_path, "xb") as tmp_file:
             write(tmp_file)
             tmp_file.flush()
             os.fsync(tmp_file.fileno())
         os.replace(tmp_path, path)
+    except PermissionError as error:
+        tmp_path.unlink(missing_ok=True)
+        raise PermissionError(f"cannot write {path}: the folder {path.parent} is not writable") from error
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _make_folder(path: Path) -> None:
+    """Create the folders of ``path``, naming the real cause when that is impossible."""
+    existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
+    if not existing.is_dir():
+        raise NotADirectoryError(f"cannot write {path}: {existing} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except PermissionError as error:
+        raise PermissionError(f"cannot write {path}: cannot create folders in {existing} "
+                              "(not writable)") from error
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -45,3 +74,29 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def is_stale_temporary(path: Path, now: float | None = None) -> bool:
+    """A temporary file of an atomic save whose writer is gone: a process of this host that no
+    longer runs, or (another host, or no writer recorded) a file older than a day."""
+    match = TEMPORARY.match(path.name)
+    if not match:
+        return False
+    if match["pid"] and match["host"] == socket.gethostname():
+        return not psutil.pid_exists(int(match["pid"]))
+    return (now or time.time()) - path.stat().st_mtime > FOREIGN_TEMPORARY_AGE
+
+
+def remove_stale_temporaries(root: Path) -> list[Path]:
+    """Remove the stale temporary files (:func:`is_stale_temporary`) under ``root``; return them."""
+    removed = []
+    for path in Path(root).rglob(".*.tmp"):
+        try:
+            if path.is_file() and is_stale_temporary(path):
+                path.unlink()
+                removed.append(path)
+        except FileNotFoundError:  # finished (renamed) or removed meanwhile
+            continue
+    if removed:
+        logger.info("removed %d temporary files left by interrupted saves under %s", len(removed), root)
+    return removed

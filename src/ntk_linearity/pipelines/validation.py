@@ -83,6 +83,11 @@ class Experiment:
     def runs(self) -> tuple[RunSpec, ...]:
         return tuple(run for sweep in self.sweeps for run in sweep.runs)
 
+    @property
+    def data_settings(self) -> dict[str, Any]:
+        """The settings of the data every run trains on (part of each run's fingerprint)."""
+        return self.parameters.data.model_dump()
+
 
 def _path(location: tuple) -> str:
     """``("sweeps", "width_sweep", "axes", "width", 0)`` as ``sweeps.width_sweep.axes.width[0]``."""

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ntk_linearity.ledger import stamp_data
 from ntk_linearity.numerics import synthetic_dataset
 
 
 def generate_synthetic_data(*, data_params) -> dict[str, np.ndarray]:
     """Inputs on the sphere of radius sqrt(d), regression targets and soft class labels, from the
-    validated ``data`` parameter group."""
+    validated ``data`` parameter group, stamped with those settings (checked by every run)."""
     data = synthetic_dataset(
         seed=data_params.seed,
         n_samples=data_params.n_samples,
@@ -19,4 +20,4 @@ def generate_synthetic_data(*, data_params) -> dict[str, np.ndarray]:
         n_classes=data_params.n_classes,
         temperature=data_params.class_temperature,
     )
-    return {name: np.asarray(value) for name, value in data.items()}
+    return stamp_data({name: np.asarray(value) for name, value in data.items()}, data_params.model_dump())

@@ -10,8 +10,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.pipelines.reporting import figures, report, tables
-from ntk_linearity.pipelines import bind
-from ntk_linearity.pipelines.sweep.pipeline import SWEEP_OUTPUTS
+from ntk_linearity.pipelines import SWEEP_OUTPUTS, bind
 from ntk_linearity.pipelines.validation import Experiment
 
 OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",

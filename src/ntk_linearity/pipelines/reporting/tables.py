@@ -36,6 +36,7 @@ RUN_COLUMNS = [
     "family", "group", *[axis for axis in AXES if axis not in ("head", "width", "bottleneck_width",
                                                                 "seed", "learning_rate")],
     "lambda0", "eta_lambda0",
+    "fingerprint",  # the hash of the settings that made the run (ntk_linearity.ledger)
 ]
 CURVE_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "bottleneck_width",
               "depth", "seed"]

@@ -15,6 +15,14 @@ import numpy as np
 import pandas as pd
 
 from ntk_linearity.experiment import RelativeLearningRate, RunSpec
+from ntk_linearity.ledger import (
+    PROVENANCE_KEY,
+    StaleResultsError,
+    commit_problems,
+    commit_record,
+    require_data,
+    stale_results_message,
+)
 from ntk_linearity.numerics import (
     DivergenceError,
     delta_k_noise_floor,
@@ -44,8 +52,10 @@ def _targets(run: RunSpec, data: dict) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
-def initialise_parameters(data: dict, *, run: RunSpec) -> dict[str, np.ndarray]:
-    """w_0 drawn from the run's seed: the same seed always gives the same weights."""
+def initialise_parameters(data: dict, *, run: RunSpec, data_settings: dict) -> dict[str, np.ndarray]:
+    """w_0 drawn from the run's seed: the same seed always gives the same weights. Data generated
+    under other settings than ``data_settings`` is refused."""
+    require_data(data, data_settings)
     params = run.build(data).init(jax.random.key(run.seed))
     return {name: np.asarray(value) for name, value in params.items()}
 
@@ -212,21 +222,37 @@ def run_curves(history: dict) -> list[tuple[str, int, float]]:
             + [("loss", step, value) for step, value in zip(loss_steps, loss_values)])
 
 
-def summarise_run(training_metrics: dict, hessian_metrics: dict, history: dict) -> dict:
-    """The run's one record for its sweep: its training and Hessian metrics and its curves
-    (``[curve, step, value]`` triples from its history). Written last, it marks the run as done."""
-    return training_metrics | hessian_metrics | {"curves": [list(point) for point in run_curves(history)]}
+def summarise_run(initial_params: dict, final_params: dict, training_history: dict, training_metrics: dict,
+                  hessian_metrics: dict, data: dict, *, run: RunSpec, data_settings: dict) -> dict:
+    """The run's one record for its sweep: its training and Hessian metrics, its curves
+    (``[curve, step, value]`` triples from its history) and its commit record (the run's
+    fingerprint and settings, and the digests of its data and of its other files, see
+    :mod:`ntk_linearity.ledger`). Written last, it commits the run."""
+    files = {"initial_params": initial_params, "final_params": final_params,
+             "training_history": training_history, "training_metrics": training_metrics,
+             "hessian_metrics": hessian_metrics}
+    return (training_metrics | hessian_metrics
+            | {"curves": [list(point) for point in run_curves(training_history)],
+               PROVENANCE_KEY: commit_record(run, data_settings, data, files)})
 
 
-def collect_sweep(*summaries: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One row per run of a sweep from the runs' summaries, and the Delta K(t) and loss curves of
-    every run in one long table (run keys, curve, step, value)."""
+def collect_sweep(*summaries: dict, runs: tuple[RunSpec, ...], data_settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One row per run of a sweep from the runs' summaries (``runs``, in the same order), and the
+    Delta K(t) and loss curves of every run in one long table (run keys, curve, step, value).
+
+    A summary that was not made under the current configuration (another fingerprint, see
+    :mod:`ntk_linearity.ledger`) is refused: a table never mixes settings."""
+    stale = {run.namespace: problems for run, summary in zip(runs, summaries)
+             if (problems := commit_problems(summary, run, data_settings))}
+    if stale:
+        raise StaleResultsError(stale_results_message(stale))
     rows, curves = [], []
     for summary in summaries:
         record = dict(summary)
         run_points = record.pop("curves")
+        record["fingerprint"] = record.pop(PROVENANCE_KEY)["fingerprint"]
         rows.append(record)
         keys = {k: record.get(k) for k in CURVE_KEYS}
         curves += [keys | {"curve": curve, "step": step, "value": value} for curve, step, value in run_points]
-    runs = sort_runs(pd.DataFrame(rows).reindex(columns=RUN_COLUMNS))
-    return runs, pd.DataFrame(curves, columns=[*CURVE_KEYS, "curve", "step", "value"])
+    runs_table = sort_runs(pd.DataFrame(rows).reindex(columns=RUN_COLUMNS))
+    return runs_table, pd.DataFrame(curves, columns=[*CURVE_KEYS, "curve", "step", "value"])

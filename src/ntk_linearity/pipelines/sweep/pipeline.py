@@ -17,7 +17,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment import RunSpec, SweepSpec
-from ntk_linearity.pipelines import bind
+from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES, SHARED_DATA, bind
 from ntk_linearity.pipelines.reporting.figures import sweep_figure
 from ntk_linearity.pipelines.reporting.tables import sweep_scaling
 from ntk_linearity.pipelines.sweep.nodes import (
@@ -28,39 +28,37 @@ from ntk_linearity.pipelines.sweep.nodes import (
     train_network,
 )
 
-SHARED_DATA = "synthetic_data"
-SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep
 
 
-def run_pipeline(run: RunSpec) -> Pipeline:
+def run_pipeline(run: RunSpec, data_settings: dict) -> Pipeline:
     """The chain of one run, in the namespace ``<run>`` (relative to its sweep)."""
     chain = Pipeline([
-        node(bind(initialise_parameters, run=run), SHARED_DATA, "initial_params",
+        node(bind(initialise_parameters, run=run, data_settings=data_settings), SHARED_DATA, "initial_params",
              name="initialise_parameters"),
         node(bind(train_network, run=run), ["initial_params", SHARED_DATA],
              ["final_params", "training_history", "training_metrics"], name="train_network"),
         node(bind(analyse_hessian, run=run), ["initial_params", "final_params", SHARED_DATA],
              "hessian_metrics", name="analyse_hessian"),
-        node(summarise_run, ["training_metrics", "hessian_metrics", "training_history"], "run_summary",
+        node(bind(summarise_run, run=run, data_settings=data_settings), [*RUN_FILES, SHARED_DATA], RUN_COMMIT,
              name="summarise_run"),
     ])
     return Pipeline(chain, inputs={SHARED_DATA}, namespace=run.name)
 
 
-def runs_pipeline(sweep: SweepSpec) -> Pipeline:
+def runs_pipeline(sweep: SweepSpec, data_settings: dict) -> Pipeline:
     """Every run of ``sweep``, in the namespace ``<sweep>``."""
-    runs = sum((run_pipeline(run) for run in sweep.runs), Pipeline([]))
+    runs = sum((run_pipeline(run, data_settings) for run in sweep.runs), Pipeline([]))
     return Pipeline(runs, inputs={SHARED_DATA}, namespace=sweep.name)
 
 
-def gather_pipeline(sweep: SweepSpec, reporting_params) -> Pipeline:
+def gather_pipeline(sweep: SweepSpec, reporting_params, data_settings: dict) -> Pipeline:
     """The sweep's own nodes, in the namespace ``<sweep>``: gather the runs' persisted results into
     the sweep's tables, fit its scaling exponents, draw its figure. They only read persisted
     results, so the ``reporting`` pipeline includes them too."""
-    results = [f"{run.name}.run_summary" for run in sweep.runs]
+    results = [f"{run.name}.{RUN_COMMIT}" for run in sweep.runs]
     about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
     return Pipeline([
-        node(collect_sweep, results, ["runs_table", "training_curves"], name="collect_runs"),
+        node(bind(collect_sweep, runs=sweep.runs, data_settings=data_settings), results, ["runs_table", "training_curves"], name="collect_runs"),
         node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table", "scaling",
              name="fit_scaling"),
         node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"],

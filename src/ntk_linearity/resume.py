@@ -1,0 +1,111 @@
+"""Which results on disk a run may trust, decided before any node runs.
+
+:func:`plan_resume` reads the commit record of every run the pipeline makes or reads
+(:mod:`ntk_linearity.ledger`) and the settings recorded in the synthetic data:
+
+* a run the pipeline **makes** that is not done (never committed, killed between two saves, made
+  under other settings, data changed) is recomputed: with ``--only-missing-outputs`` its files
+  count as missing (:class:`~ntk_linearity.catalog.LedgerCatalog`);
+* a run the pipeline only **reads** (``--pipelines reporting``) that is not done stops the run with
+  one line naming it, what differs, and how to recompute it;
+* synthetic data generated under other settings is regenerated when the pipeline makes it and
+  refused when it only reads it (``--namespaces <sweep>`` after a change of ``data.*``);
+* with ``--only-missing-outputs`` the sweeps' tables, the figures and the report always count as
+  missing: they are rebuilt from the committed runs (seconds), so a report never combines tables
+  of different runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from kedro.io import DatasetError
+from kedro.pipeline import Pipeline
+
+from ntk_linearity.ledger import (
+    StaleDataError,
+    StaleResultsError,
+    commit_problems,
+    data_problems,
+    stale_results_message,
+)
+from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES, SHARED_DATA
+from ntk_linearity.pipelines.validation import Experiment
+
+logger = logging.getLogger(__name__)
+MAX_LOGGED_RUNS = 10
+
+
+@dataclass
+class ResumePlan:
+    """Datasets on disk that count as missing, and why runs are recomputed (namespace -> reasons)."""
+
+    missing: set[str] = field(default_factory=set)
+    recomputed: dict[str, list[str]] = field(default_factory=dict)
+
+
+def load_or_none(catalog: Any, name: str) -> Any:
+    """The persisted value of ``name``, or ``None`` when it is missing or unreadable."""
+    try:
+        return catalog.load(name) if catalog.exists(name) else None
+    except (DatasetError, OSError, ValueError):
+        return None
+
+
+def _data_plan(experiment: Experiment, pipeline: Pipeline, catalog: Any, plan: ResumePlan,
+               only_missing_outputs: bool) -> Any:
+    """The synthetic data the runs can be checked against (``None`` if it is regenerated here)."""
+    if SHARED_DATA not in pipeline.datasets():
+        return None
+    data = load_or_none(catalog, SHARED_DATA)
+    problems = ["it is missing or unreadable"] if data is None else data_problems(data, experiment.data_settings)
+    if SHARED_DATA in pipeline.inputs():
+        if problems:
+            raise StaleDataError(f"{SHARED_DATA} cannot be used: {'; '.join(problems)}; regenerate it with "
+                                 "`kedro run --pipelines data_generation` (or run everything: `kedro run`)")
+        return data
+    if problems and only_missing_outputs:
+        plan.missing.add(SHARED_DATA)
+        logger.info("%s is regenerated: %s", SHARED_DATA, "; ".join(problems))
+        return None
+    return None if problems else data
+
+
+def plan_resume(experiment: Experiment, pipeline: Pipeline, catalog: Any, only_missing_outputs: bool) -> ResumePlan:
+    """What ``pipeline`` must recompute (module docstring); raises :class:`StaleResultsError` or
+    :class:`StaleDataError` for results it reads but does not make."""
+    plan = ResumePlan()
+    made, read = pipeline.all_outputs(), pipeline.inputs()
+    data = _data_plan(experiment, pipeline, catalog, plan, only_missing_outputs)
+    refused = {}
+    for run in experiment.runs:
+        commit = f"{run.namespace}.{RUN_COMMIT}"
+        if not (commit in read or (commit in made and only_missing_outputs)):
+            continue
+        summary = load_or_none(catalog, commit)
+        files = None if summary is None else {
+            name: load_or_none(catalog, f"{run.namespace}.{name}") for name in RUN_FILES}
+        problems = commit_problems(summary, run, experiment.data_settings, files, data)
+        if not problems:
+            continue
+        if commit in read:
+            refused[run.namespace] = problems
+        else:
+            plan.recomputed[run.namespace] = problems
+            plan.missing |= {f"{run.namespace}.{name}" for name in (*RUN_FILES, RUN_COMMIT)} & made
+    if refused:
+        raise StaleResultsError(stale_results_message(refused))
+    if only_missing_outputs:
+        run_datasets = {f"{run.namespace}.{name}" for run in experiment.runs for name in (*RUN_FILES, RUN_COMMIT)}
+        plan.missing |= made - run_datasets - {SHARED_DATA}
+    return plan
+
+
+def log_plan(plan: ResumePlan) -> None:
+    """One line per recomputed run (at most ``MAX_LOGGED_RUNS``), then a count."""
+    for namespace, problems in list(plan.recomputed.items())[:MAX_LOGGED_RUNS]:
+        logger.info("%s is recomputed: %s", namespace, "; ".join(problems))
+    if len(plan.recomputed) > MAX_LOGGED_RUNS:
+        logger.info("... and %d more runs are recomputed", len(plan.recomputed) - MAX_LOGGED_RUNS)
