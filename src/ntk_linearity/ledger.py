@@ -16,7 +16,7 @@ The synthetic data records its own settings (:func:`stamp_data`), so data genera
 settings is never used silently (:func:`data_problems`).
 
 Digests are of the *content* (array names, dtypes, shapes and bytes; canonical JSON), not of the
-files: a ``.npz`` archive holds time stamps, so equal arrays can give different bytes.
+files, so they do not depend on how a file was written (compression, member order, JSON spacing).
 """
 
 from __future__ import annotations

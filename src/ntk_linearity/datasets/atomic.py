@@ -27,6 +27,11 @@ TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}(?:\.(?P<pid>\d+)@(?P<host>[^/]+))?\
 FOREIGN_TEMPORARY_AGE = 24 * 3600  # seconds: a temporary file of another host is stale after a day
 
 
+class UnwritablePathError(OSError):
+    """A dataset path that cannot be written, with the real cause. Not a ``NotADirectoryError``:
+    Kedro's versioned save reports those as "a file with the same name already exists"."""
+
+
 def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Create or replace ``path`` with what ``write`` writes to a binary file handle."""
     _make_folder(path)
@@ -41,7 +46,7 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
         os.replace(tmp_path, path)
     except PermissionError as error:
         tmp_path.unlink(missing_ok=True)
-        raise PermissionError(f"cannot write {path}: the folder {path.parent} is not writable") from error
+        raise UnwritablePathError(f"cannot write {path}: the folder {path.parent} is not writable") from error
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -52,11 +57,11 @@ def _make_folder(path: Path) -> None:
     """Create the folders of ``path``, naming the real cause when that is impossible."""
     existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
     if not existing.is_dir():
-        raise NotADirectoryError(f"cannot write {path}: {existing} is a file, not a folder")
+        raise UnwritablePathError(f"cannot write {path}: {existing} is a file, not a folder")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except PermissionError as error:
-        raise PermissionError(f"cannot write {path}: cannot create folders in {existing} "
+        raise UnwritablePathError(f"cannot write {path}: cannot create folders in {existing} "
                               "(not writable)") from error
 
 
