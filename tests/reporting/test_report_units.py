@@ -20,6 +20,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from ntk_linearity.datasets import HtmlReportDataset
 from ntk_linearity.pipelines.reporting import provenance, report, summaries, tables
 
+from html_inspection import Page
+
 ROOT = Path(__file__).resolve().parents[2]
 PNG_1x1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
@@ -204,7 +206,9 @@ def test_sweep_statement_handles_empty_partly_and_fully_diverged_sweeps():
     scaling = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.5, -0.6, -0.4))
     text = summaries.sweep_statement(runs, scaling, "s", "width", 0.95, 0.1)
     assert "1 of 4 runs diverged" in text and "| g |" in text and text.rstrip().endswith("Yes |")
-    assert "−0.90 [−1.00, −0.80] (−0.50)" in text  # the delta_k cell, from the table
+    cells = [attrs for tag, attrs in Page(report.markdown_to_html(text)).elements if tag == "td"]
+    assert len(cells) == 1 + len(summaries.SWEEP_QUANTITIES) + 1  # group, one per quantity, verdict
+    assert "−0.90 [−1.00, −0.80] (−0.50)" in Page(report.markdown_to_html(text)).text  # delta_k, from the table
     assert "diverged" in summaries.sweep_statement(runs.assign(diverged=True), scaling, "s", "width", 0.95, 0.1)
     assert "no runs" in summaries.sweep_statement(runs, scaling, "other", "width", 0.95, 0.1)
 
