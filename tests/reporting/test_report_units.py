@@ -163,6 +163,21 @@ def test_prose_helpers_compute_from_the_tables():
     assert summaries.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"
 
 
+@pytest.mark.parametrize(("fit", "phrase", "sign"), [
+    ((-0.934, -0.971, -0.889), "fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)", "falls"),
+    ((0.2, 0.1, 0.3), "fitted slope +0.20, 95% CI [+0.10, +0.30] (theory −0.50)", "grows"),
+    ((-0.2, -0.5, 0.1), "fitted slope −0.20, 95% CI [−0.50, +0.10] (theory −0.50)", "undetermined"),
+    ((-0.934, np.nan, np.nan), "fitted slope −0.93 (no interval: too few points) (theory −0.50)", "no interval"),
+    ((np.nan, np.nan, np.nan), "no fitted slope (usable runs at a single point of the axis)", "no slope"),
+])
+def test_a_slope_without_interval_or_fit_is_never_read_as_an_interval(fit, phrase, sign):
+    scaling = pd.DataFrame([{"architecture": "linear_output", "quantity": "delta_k", "slope": fit[0],
+                             "slope_ci_low": fit[1], "slope_ci_high": fit[2], "theory_slope": -0.5}])
+    assert summaries.slope_phrase(scaling, "linear_output", "delta_k", 0.95) == phrase
+    assert summaries.slope_sign(scaling, "linear_output", "delta_k") == sign
+    assert sign in summaries.SIGN_VERDICTS
+
+
 def _scaling_rows(**slopes):
     """A long scaling table: ``quantity=(slope, low, high)`` for one group of one sweep."""
     return pd.DataFrame([{"sweep": "s", "group": "g", "architecture": "deep_linear_output", "quantity": q,
@@ -217,6 +232,7 @@ def test_slope_bound_statement_and_monotonicity():
     assert summaries.slope_bound_statement(-0.9, -1.0).startswith("at or below")
     assert summaries.slope_bound_statement(-0.4, -0.6).startswith("above −0.50, but its interval includes")
     assert summaries.slope_bound_statement(-0.3, -0.4).endswith("flatter than the bound on this grid.")
+    assert summaries.slope_bound_statement(-0.3, np.nan).endswith("no interval to tell whether it is flatter than the bound.")
     assert summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
     assert not summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.5, 2.0]))
 

@@ -120,6 +120,16 @@ SWEEP_QUANTITIES = ("hessian_norm", "hessian_norm_final", "delta_k", "ntk_diag",
                     "weight_change_linf")
 
 
+def _slope_cell(row: pd.Series | None) -> str:
+    """``"−0.93 [−0.97, −0.89] (−0.50)"``: slope, interval, theory where known; ``"n/a"`` without a fit."""
+    if row is None or not np.isfinite(row.slope):
+        return "n/a"
+    interval = (f"[{signed(row.slope_ci_low)}, {signed(row.slope_ci_high)}]"
+                if np.isfinite(row.slope_ci_low) and np.isfinite(row.slope_ci_high) else "[no interval]")
+    theory = f" ({signed(row.theory_slope)})" if np.isfinite(row.theory_slope) else ""
+    return f"{signed(row.slope)} {interval}{theory}"
+
+
 def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_against: str,
                     confidence: float, threshold: float) -> str:
     """The report's paragraph and table for one sweep: per group, the slopes of every quantity
@@ -137,12 +147,8 @@ def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_a
     header = ["group", *(f"{QUANTITIES[q].name}" for q in SWEEP_QUANTITIES), "transition?"]
     rows = []
     for group in dict.fromkeys(members["group"]):
-        cells = []
-        for quantity in SWEEP_QUANTITIES:
-            row = slope_row(scaling, quantity, sweep=sweep, group=group)
-            cells.append("n/a" if row is None or not np.isfinite(row.slope) else
-                         f"{signed(row.slope)} [{signed(row.slope_ci_low)}, {signed(row.slope_ci_high)}]"
-                         + (f" ({signed(row.theory_slope)})" if np.isfinite(row.theory_slope) else ""))
+        cells = [_slope_cell(slope_row(scaling, quantity, sweep=sweep, group=group))
+                 for quantity in SWEEP_QUANTITIES]
         verdict, _ = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
         rows.append([group, *cells, verdict])
     table = markdown_table(pd.DataFrame(rows, columns=header))
@@ -236,7 +242,8 @@ def kernel_width_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence
     widest = int(runs.loc[runs["architecture"].isin(FIG1_ARCHITECTURES), "width"].max())
     if widest in lin.dropna().index and lin[widest] > 0:
         ratios = [f"the {LABELS[a]} kernel moves {num(medians(runs, a, 'delta_k')[widest] / lin[widest], 2)}×"
-                  for a in ("swish_output", "softmax_output") if widest in medians(runs, a, "delta_k").dropna().index]
+                  for a in ("swish_output", "softmax_output")
+                  if widest in medians(runs, a, "delta_k").dropna().index]
         if ratios:
             text += f" At the largest width, m = {widest}, {' and '.join(ratios)} as much as the linear output's."
     linear_runs = runs[(runs["architecture"] == "linear_output") & ~runs["diverged"].astype(bool)]
@@ -264,7 +271,8 @@ def kernel_time_statement(runs: pd.DataFrame, curves: pd.DataFrame, width: int) 
     steps = ", ".join(str(s) for s in sorted({int(s) for s in summary["steps"]}))
     return (f"At m = {width}, after {steps} steps, the kernel change ends at {', '.join(parts)} (medians over "
             "seeds). "
-            + (f"{n_diverged} of {len(at_width)} runs at this width diverged and have no curve. " if n_diverged else "")
+            + (f"{n_diverged} of {len(at_width)} runs at this width diverged and have no curve. "
+               if n_diverged else "")
             + ("Every curve ends at its largest value, so ΔK of Fig. 1 (left) is the kernel change at the end of "
                "training. " if monotone else
                "Some curves peak before the end of training; ΔK of Fig. 1 (left) is the largest value along each "
