@@ -20,6 +20,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 from ntk_linearity.datasets import HtmlReportDataset
 from ntk_linearity.pipelines.reporting import provenance, report, summaries, tables
 
+from html_inspection import Page
+
 ROOT = Path(__file__).resolve().parents[2]
 PNG_1x1 = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 
@@ -161,6 +163,21 @@ def test_prose_helpers_compute_from_the_tables():
     assert summaries.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"
 
 
+@pytest.mark.parametrize(("fit", "phrase", "sign"), [
+    ((-0.934, -0.971, -0.889), "fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)", "falls"),
+    ((0.2, 0.1, 0.3), "fitted slope +0.20, 95% CI [+0.10, +0.30] (theory −0.50)", "grows"),
+    ((-0.2, -0.5, 0.1), "fitted slope −0.20, 95% CI [−0.50, +0.10] (theory −0.50)", "undetermined"),
+    ((-0.934, np.nan, np.nan), "fitted slope −0.93 (no interval: too few points) (theory −0.50)", "no interval"),
+    ((np.nan, np.nan, np.nan), "no fitted slope (usable runs at a single point of the axis)", "no slope"),
+])
+def test_a_slope_without_interval_or_fit_is_never_read_as_an_interval(fit, phrase, sign):
+    scaling = pd.DataFrame([{"architecture": "linear_output", "quantity": "delta_k", "slope": fit[0],
+                             "slope_ci_low": fit[1], "slope_ci_high": fit[2], "theory_slope": -0.5}])
+    assert summaries.slope_phrase(scaling, "linear_output", "delta_k", 0.95) == phrase
+    assert summaries.slope_sign(scaling, "linear_output", "delta_k") == sign
+    assert sign in summaries.SIGN_VERDICTS
+
+
 def _scaling_rows(**slopes):
     """A long scaling table: ``quantity=(slope, low, high)`` for one group of one sweep."""
     return pd.DataFrame([{"sweep": "s", "group": "g", "architecture": "deep_linear_output", "quantity": q,
@@ -204,7 +221,9 @@ def test_sweep_statement_handles_empty_partly_and_fully_diverged_sweeps():
     scaling = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.5, -0.6, -0.4))
     text = summaries.sweep_statement(runs, scaling, "s", "width", 0.95, 0.1)
     assert "1 of 4 runs diverged" in text and "| g |" in text and text.rstrip().endswith("Yes |")
-    assert "−0.90 [−1.00, −0.80] (−0.50)" in text  # the delta_k cell, from the table
+    cells = [attrs for tag, attrs in Page(report.markdown_to_html(text)).elements if tag == "td"]
+    assert len(cells) == 1 + len(summaries.SWEEP_QUANTITIES) + 1  # group, one per quantity, verdict
+    assert "−0.90 [−1.00, −0.80] (−0.50)" in Page(report.markdown_to_html(text)).text  # delta_k, from the table
     assert "diverged" in summaries.sweep_statement(runs.assign(diverged=True), scaling, "s", "width", 0.95, 0.1)
     assert "no runs" in summaries.sweep_statement(runs, scaling, "other", "width", 0.95, 0.1)
 
@@ -213,6 +232,7 @@ def test_slope_bound_statement_and_monotonicity():
     assert summaries.slope_bound_statement(-0.9, -1.0).startswith("at or below")
     assert summaries.slope_bound_statement(-0.4, -0.6).startswith("above −0.50, but its interval includes")
     assert summaries.slope_bound_statement(-0.3, -0.4).endswith("flatter than the bound on this grid.")
+    assert summaries.slope_bound_statement(-0.3, np.nan).endswith("no interval to tell whether it is flatter than the bound.")
     assert summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
     assert not summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.5, 2.0]))
 

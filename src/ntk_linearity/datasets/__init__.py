@@ -2,7 +2,10 @@
 
 from ntk_linearity.datasets.atomic_csv_dataset import AtomicCSVDataset
 from ntk_linearity.datasets.atomic_json_dataset import AtomicJSONDataset
+from ntk_linearity.datasets.atomic_matplotlib_dataset import AtomicMatplotlibDataset
+from ntk_linearity.datasets.atomic_text_dataset import AtomicTextDataset
 from ntk_linearity.datasets.html_report_dataset import HtmlReportDataset
 from ntk_linearity.datasets.npz_dataset import NpzDataset
 
-__all__ = ["AtomicCSVDataset", "AtomicJSONDataset", "HtmlReportDataset", "NpzDataset"]
+__all__ = ["AtomicCSVDataset", "AtomicJSONDataset", "AtomicMatplotlibDataset", "AtomicTextDataset",
+           "HtmlReportDataset", "NpzDataset"]

@@ -2,7 +2,10 @@
 
 A file is written to a hidden temporary sibling, flushed to disk and renamed over the target, then the
 rename is synced: a crash, a killed job or Ctrl-C leaves the previous file or the complete new one,
-never a partial write that ``kedro run --only-missing-outputs`` would count as done.
+never a partial write that ``kedro run --only-missing-outputs`` would count as done. A save that fails
+with an exception removes its temporary file; only a process killed outright (``kill -9``, power loss)
+can leave one behind, and no load ever reads it (it matches neither a dataset's path nor the versioned
+layout ``<filepath>/<version>/<name>``).
 
 The temporary file's name records the process that writes it (``.<name>.<uuid>.<pid>@<host>.tmp``),
 so :func:`remove_stale_temporaries` can remove what a killed process left behind without touching
@@ -18,9 +21,10 @@ import socket
 import time
 import uuid
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import Any, BinaryIO, Callable
 
 import psutil
+from kedro.io.core import get_filepath_str
 
 logger = logging.getLogger(__name__)
 TEMPORARY = re.compile(r"^\..+\.[0-9a-f]{32}(?:\.(?P<pid>\d+)@(?P<host>[^/]+))?\.tmp$")
@@ -105,3 +109,26 @@ def remove_stale_temporaries(root: Path) -> list[Path]:
     if removed:
         logger.info("removed %d temporary files left by interrupted saves under %s", len(removed), root)
     return removed
+
+
+class AtomicLocalSave:
+    """Mixin for a kedro-datasets file dataset (one with ``_protocol``, ``_get_save_path`` and
+    ``_invalidate_cache``): on the local filesystem ``save`` serialises the whole value with
+    :meth:`_serialise` first, then writes it with :func:`write_atomically` (versioned paths
+    included); other filesystems save as the dataset itself does.
+
+    Put it first among the bases: ``class AtomicCSVDataset(AtomicLocalSave, CSVDataset)``.
+    """
+
+    def _serialise(self, data: Any) -> bytes:
+        """The file's complete content."""
+        raise NotImplementedError
+
+    def save(self, data: Any) -> None:
+        if self._protocol != "file":
+            super().save(data)
+            return
+        path = Path(get_filepath_str(self._get_save_path(), self._protocol))
+        payload = self._serialise(data)
+        write_atomically(path, lambda handle: handle.write(payload))
+        self._invalidate_cache()

@@ -6,25 +6,16 @@ truncated table that a later run reads silently (a ``runs.csv`` cut after three 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
-from kedro.io.core import get_filepath_str
 from kedro_datasets.pandas import CSVDataset
 
-from ntk_linearity.datasets.atomic import write_atomically
+from ntk_linearity.datasets.atomic import AtomicLocalSave
 
 
-class AtomicCSVDataset(CSVDataset):
+class AtomicCSVDataset(AtomicLocalSave, CSVDataset):
     """``pandas.CSVDataset`` (same arguments, versioning included) that, on the local filesystem,
     writes the whole table to a hidden temporary sibling, flushes it and renames it over the target:
     the file is the previous one or the complete new one. Other filesystems save as ``CSVDataset``."""
 
-    def save(self, data: pd.DataFrame) -> None:
-        if self._protocol != "file":
-            super().save(data)
-            return
-        path = Path(get_filepath_str(self._get_save_path(), self._protocol))
-        payload = data.to_csv(path_or_buf=None, **self._save_args).encode()
-        write_atomically(path, lambda handle: handle.write(payload))
-        self._invalidate_cache()
+    def _serialise(self, data: pd.DataFrame) -> bytes:
+        return data.to_csv(path_or_buf=None, **self._save_args).encode()

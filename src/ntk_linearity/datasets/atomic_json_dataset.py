@@ -8,16 +8,14 @@ counts it as present, skips the node that makes it, and the run that reads it fa
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
-from kedro.io.core import get_filepath_str
 from kedro_datasets.json import JSONDataset
 
-from ntk_linearity.datasets.atomic import write_atomically
+from ntk_linearity.datasets.atomic import AtomicLocalSave
 
 
-class AtomicJSONDataset(JSONDataset):
+class AtomicJSONDataset(AtomicLocalSave, JSONDataset):
     """``json.JSONDataset`` (same arguments) that, on the local filesystem, serialises the data first,
     writes it to a hidden temporary sibling, flushes it to disk and renames it over the target: the
     file is either the previous one or the complete new one, never a partial write. Other filesystems
@@ -32,11 +30,5 @@ class AtomicJSONDataset(JSONDataset):
     ```
     """
 
-    def save(self, data: Any) -> None:
-        if self._protocol != "file":
-            super().save(data)
-            return
-        path = Path(get_filepath_str(self._get_save_path(), self._protocol))
-        payload = json.dumps(data, **self._save_args).encode()
-        write_atomically(path, lambda handle: handle.write(payload))
-        self._invalidate_cache()
+    def _serialise(self, data: Any) -> bytes:
+        return json.dumps(data, **self._save_args).encode()

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from kedro.io.core import get_filepath_str
 from kedro_datasets._typing import HTMLPreview
-from kedro_datasets.text import TextDataset
 
-from ntk_linearity.datasets.atomic import write_atomically
+from ntk_linearity.datasets.atomic_text_dataset import AtomicTextDataset
 
 
-class HtmlReportDataset(TextDataset):
-    """``text.TextDataset`` (versioned like it) whose local saves are atomic, with an HTML preview.
+class HtmlReportDataset(AtomicTextDataset):
+    """:class:`AtomicTextDataset` (versioned like ``text.TextDataset``) with an HTML preview.
 
     The temporary file of an atomic save does not match the versioned layout
     ``<filepath>/<version>/<name>``, so loading the latest version never sees it. Together with
@@ -26,15 +22,6 @@ class HtmlReportDataset(TextDataset):
           filepath: data/08_reporting/report.html
           versioned: true
     """
-
-    def save(self, data: str) -> None:
-        if self._protocol != "file":
-            super().save(data)
-            return
-        target = Path(get_filepath_str(self._get_save_path(), self._protocol))
-        encoding = self._fs_open_args_save.get("encoding", "utf-8")
-        write_atomically(target, lambda handle: handle.write(data.encode(encoding)))
-        self._invalidate_cache()
 
     def preview(self) -> HTMLPreview:
         """The latest report, for kedro-viz's dataset panel."""

@@ -52,7 +52,18 @@ def _scaling_panel(ax, runs, table, architecture, column, quantity) -> None:
                   f"{spec.label}: slope {slope_text(table, quantity, architecture=architecture)}")
 
 
+def _legend(ax, **kwargs) -> None:
+    """The panel's legend, or "no usable runs" across it when nothing was drawn (no runs, or every
+    run diverged): an empty panel says why it is empty."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kwargs)
+    else:
+        ax.text(0.5, 0.5, "no usable runs", ha="center", va="center", transform=ax.transAxes)
+
+
 def _seed_note(runs: pd.DataFrame) -> str:
+    if runs.empty:
+        return "no runs"
     n_seeds = runs["seed"].nunique()
     note = f"{n_seeds} seed{'s' if n_seeds != 1 else ''}: dots are seeds, lines medians, bands min-max"
     diverged = diverged_note(runs)
@@ -76,7 +87,7 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
             ax.plot(below["width"], below["delta_k"], "kx", ms=8, label="below its noise floor")
     ax.set_ylabel(r"$\Delta K = \sup_t \|K_t - K_0\|_F / \|K_0\|_F$")
     ax.set_title(f"Fig. 1 (left): kernel change vs width\n{_seed_note(runs)}", fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    _legend(ax, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     fig.tight_layout()
     return fig
 
@@ -104,7 +115,7 @@ def delta_k_vs_time(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
     ax.set_title(f"Fig. 1 (right): kernel change along training, m = {time_curve_width} "
                  "(one line per seed)", fontsize=10)
     ax.grid(True, alpha=0.25)
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -112,14 +123,16 @@ def delta_k_vs_time(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
 def loss_curves(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
     """E6 (Section 5, Theorem 5.1): training loss against step at width ``time_curve_width``."""
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    _per_run_lines(ax, _curves_at_width(curves, "loss", time_curve_width))
-    ax.set_yscale("log")
+    lines = _curves_at_width(curves, "loss", time_curve_width)
+    _per_run_lines(ax, lines)
+    if not lines.empty:
+        ax.set_yscale("log")
     ax.set_xlabel("gradient descent step t")
     ax.set_ylabel("training loss L(w_t)")
     ax.set_title(f"E6: gradient descent converges for every head, m = {time_curve_width} "
                  "(one line per seed)", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=8)
+    _legend(ax, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -136,9 +149,9 @@ def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure
             ax.axhline(reference.median(), color=ARCHITECTURES["linear_output"].color, ls="--", lw=1,
                        label=f"one hidden layer of width {m}, linear output (no bottleneck)")
     ax.set_ylabel(r"$\Delta K$")
-    ax.set_title(f"Fig. 2: kernel change vs bottleneck width, m = {', '.join(map(str, widths))}\n"
-                 f"{_seed_note(runs)}", fontsize=10)
-    ax.legend(fontsize=8)
+    outer = f", m = {', '.join(map(str, widths))}" if len(widths) else ""
+    ax.set_title(f"Fig. 2: kernel change vs bottleneck width{outer}\n{_seed_note(runs)}", fontsize=10)
+    _legend(ax, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -156,7 +169,7 @@ def hessian_scaling(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
         for architecture in architectures:
             _scaling_panel(ax, runs, table, architecture, column, quantity)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7.5)
+        _legend(ax, fontsize=7.5)
     axes[0, 0].set_title("one hidden layer: Hessian norm (theory: -1/2 linear, 0 non-linear)", fontsize=9)
     axes[0, 1].set_title("one hidden layer: tangent kernel diagonal (theory: 0)", fontsize=9)
     axes[1, 0].set_title("bottleneck network: Hessian norm vs $m_b$", fontsize=9)
@@ -174,7 +187,7 @@ def weight_change_norms(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
         for architecture in SHALLOW_ARCHITECTURES:
             _scaling_panel(ax, runs, table, architecture, quantity, quantity)
         ax.set_ylabel(ylabel)
-        ax.legend(fontsize=7.5)
+        _legend(ax, fontsize=7.5)
     axes[0].set_title("Euclidean distance travelled (theory: slope 0)", fontsize=9)
     axes[1].set_title("largest single-weight change (theory: -1/2, linear output)", fontsize=9)
     fig.suptitle(f"E5: lazy training in the max norm only ({_seed_note(runs)})", fontsize=10)
@@ -213,10 +226,7 @@ def sweep_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fit_a
                               f"{label}: {slope_text(scaling, quantity, sweep=sweep, group=group)}")
         ax.set_ylabel(QUANTITIES[quantity].label)
         ax.set_xlabel(axis_label(fit_against))
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, title="slope [interval]", title_fontsize=7)
-        else:
-            ax.text(0.5, 0.5, "no usable runs", ha="center", va="center", transform=ax.transAxes)
+        _legend(ax, fontsize=7, title="slope [interval]", title_fontsize=7)
     for ax in axes.flat[len(quantities):]:
         ax.set_visible(False)
     fig.suptitle(f"{sweep}: measured quantities against {axis_label(fit_against)} ({_seed_note(runs)})",

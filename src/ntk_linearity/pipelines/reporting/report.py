@@ -3,7 +3,11 @@
 The ``render_report`` node writes the persisted reporting tables to a temporary folder, executes the
 papermill template on them (the notebook only reads tables and redraws the figures with
 :mod:`ntk_linearity.pipelines.reporting.figures`; it never trains) and returns a self-contained HTML
-page: figures embedded as base64 PNGs, code hidden, no external scripts.
+page: figures embedded as base64 PNGs, code hidden, no script and nothing loaded from outside.
+
+Nothing from the data, the configuration or the environment becomes markup: the notebook escapes
+every such value it writes into Markdown (:mod:`.markdown`), Markdown is rendered with raw HTML shown
+as text (:func:`markdown_to_html`), and the page is sanitised and checked (:mod:`.sanitise`).
 
 The notebook's kernel is always ipykernel on the interpreter running the pipeline
 (:class:`CurrentInterpreterKernelManager`): no Jupyter kernel needs to be registered, and a kernel
@@ -76,11 +80,6 @@ class CurrentInterpreterKernelManager(AsyncKernelManager):
 
 
 # ---------------------------------------------------------------------------------------------
-# Dataset: versioned text, saved atomically
-# ---------------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------------
 # The node
 # ---------------------------------------------------------------------------------------------
 
@@ -124,10 +123,13 @@ def execute_report_notebook(inputs_dir: Path, parameters: dict[str, Any], output
 
 _HTML_TEMPLATE = """\
 {%- extends 'index.html.j2' -%}
-{#- No external scripts: the report opens offline. The notebook writes no LaTeX or widgets. -#}
+{#- No scripts (require.js, MathJax, mermaid and widgets come from CDNs): the report opens offline.
+    The notebook writes no LaTeX, widgets or JavaScript outputs. -#}
 {%- block html_head_js -%}{%- endblock html_head_js -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{%- block data_javascript -%}{%- endblock data_javascript -%}
 {#- Figures carry their title as alternative text (IPython.display.Image(alt=...)). -#}
 {% block data_png scoped %}
 <div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
@@ -148,15 +150,28 @@ _HTML_TEMPLATE = """\
 """
 
 
+def markdown_to_html(source: str) -> str:
+    """Markdown rendered as nbconvert renders it (tables, headings with anchors), except that raw HTML
+    is shown as text and links to harmful URLs (``javascript:``, ``vbscript:``, ``file:``, ``data:``
+    other than images) point nowhere."""
+    from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath  # noqa: PLC0415
+
+    return MarkdownWithMath(renderer=IPythonRenderer(escape=True, allow_harmful_protocols=False)).render(source)
+
+
 def notebook_to_html(notebook: nbformat.NotebookNode, title: str = REPORT_TITLE) -> str:
-    """One self-contained HTML page: outputs only, images inline, no external scripts.
+    """One self-contained HTML page: outputs only, images inline, no script, nothing external.
 
     Code cells without output (imports, the parameters) disappear; warnings printed on stderr
-    are logged here instead of shown in the report.
+    are logged here instead of shown in the report. Markdown is rendered by :func:`markdown_to_html`
+    and the page is sanitised by :func:`.sanitise.sanitise_report`, which raises
+    :class:`.sanitise.UnsafeReportError` rather than return a page with live markup.
     """
     import jinja2  # noqa: PLC0415
     import nbformat  # noqa: PLC0415
     from nbconvert import HTMLExporter  # noqa: PLC0415
+
+    from ntk_linearity.pipelines.reporting.sanitise import sanitise_report  # noqa: PLC0415 (bleach)
 
     notebook = nbformat.from_dict(notebook)
     cells = []
@@ -179,15 +194,15 @@ def notebook_to_html(notebook: nbformat.NotebookNode, title: str = REPORT_TITLE)
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,
-        embed_images=True,
+        filters={"markdown2html": markdown_to_html},
     )
-    body, _ = exporter.from_notebook_node(notebook)
-    return body
+    page, _ = exporter.from_notebook_node(notebook)
+    return sanitise_report(page)
 
 
 def report_parameters(experiment) -> dict[str, Any]:
     """What the notebook is told about the run: the validated parameter groups and each sweep's
-    shape (family, axes, fit axis, groups, number of runs), as plain JSON values."""
+    shape (family, axes, fit axis, groups, number of runs)."""
     params = experiment.parameters.model_dump(mode="json")
     params["sweeps"] = {
         sweep.name: {"family": sweep.family, "axes": {axis: list(values) for axis, values in sweep.axes},
@@ -196,18 +211,14 @@ def report_parameters(experiment) -> dict[str, Any]:
                      "settings": params["sweeps"][sweep.name]["settings"]}
         for sweep in experiment.sweeps
     }
-    return _json_safe(params)
+    return params
 
 
-def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.DataFrame,
-                  curves: pd.DataFrame, table1: str, *, experiment) -> str:
-    """Execute ``notebooks/report.ipynb`` on the persisted reporting tables; return the HTML page.
-
-    The notebook receives only a folder of input files and JSON-serialisable values: the run's
-    validated parameters (:func:`report_parameters`) and its metadata (environment, git commit,
-    package versions, JAX devices).
-    """
-    tables = {"runs": runs, "table1_scaling": table1_scaling, "scaling": scaling, "curves": curves}
+def report_html(tables: dict[str, pd.DataFrame], table1: str, params: dict[str, Any],
+                metadata: dict[str, Any]) -> str:
+    """The HTML page of ``notebooks/report.ipynb`` executed on ``tables`` (``runs``,
+    ``table1_scaling``, ``scaling``, ``curves``) and the Table 1 Markdown, told ``params`` and
+    ``metadata``. The notebook receives only a folder of input files and JSON-serialisable values."""
     with tempfile.TemporaryDirectory(prefix="ntk_report_") as folder:
         inputs_dir = Path(folder)
         for name, table in tables.items():
@@ -215,8 +226,18 @@ def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.
         (inputs_dir / INPUT_FILES["table1"]).write_text(table1, encoding="utf-8")
         executed = execute_report_notebook(
             inputs_dir,
-            {"inputs_dir": str(inputs_dir), "params": report_parameters(experiment),
-             "metadata": _json_safe(run_metadata())},
+            {"inputs_dir": str(inputs_dir), "params": _json_safe(params), "metadata": _json_safe(metadata)},
             inputs_dir / "report.ipynb",
         )
         return notebook_to_html(executed)
+
+
+def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.DataFrame,
+                  curves: pd.DataFrame, table1: str, *, experiment) -> str:
+    """Execute ``notebooks/report.ipynb`` on the persisted reporting tables; return the HTML page.
+
+    The notebook is told the run's validated parameters (:func:`report_parameters`) and its
+    metadata (environment, git commit, package versions, JAX devices).
+    """
+    tables = {"runs": runs, "table1_scaling": table1_scaling, "scaling": scaling, "curves": curves}
+    return report_html(tables, table1, report_parameters(experiment), run_metadata())

@@ -2,6 +2,9 @@
 
 Every number, verdict and comparison in the report's text comes from here (or from
 :mod:`.tables`), so each can be tested on its own, including the cases where a statement must flip.
+Each section's statement holds for a sweep with no runs, with some runs diverged (left out of every
+median and fit) and with every run diverged: it then says so in a sentence. Values from the data,
+the configuration or the environment are escaped (:mod:`.markdown`).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ntk_linearity.pipelines.reporting.markdown import code, escape, markdown_table
 from ntk_linearity.pipelines.reporting.tables import linearity_verdict, slope_row, usable
 from ntk_linearity.vocabulary import ARCHITECTURES, AXES, FIG1_ARCHITECTURES, QUANTITIES
 
@@ -31,22 +35,31 @@ def signed(value: float) -> str:
 
 def slope_phrase(scaling: pd.DataFrame, architecture: str, quantity: str, confidence: float,
                  theory: bool = True) -> str:
-    """``"fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)"``."""
+    """``"fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)"``; ``"fitted slope −0.93 (no
+    interval: too few points)"`` when the fit has no interval; ``"no fitted slope (...)"`` without one."""
     row = slope_row(scaling, quantity, architecture=architecture)
     if row is None:
         return "no fitted slope (no usable runs)"
-    text = (f"fitted slope {signed(row['slope'])}, {round(100 * confidence)}% CI "
-            f"[{signed(row['slope_ci_low'])}, {signed(row['slope_ci_high'])}]")
+    if not np.isfinite(row["slope"]):
+        return "no fitted slope (usable runs at a single point of the axis)"
+    if np.isfinite(row["slope_ci_low"]) and np.isfinite(row["slope_ci_high"]):
+        text = (f"fitted slope {signed(row['slope'])}, {round(100 * confidence)}% CI "
+                f"[{signed(row['slope_ci_low'])}, {signed(row['slope_ci_high'])}]")
+    else:
+        text = f"fitted slope {signed(row['slope'])} (no interval: too few points)"
     if theory and np.isfinite(row.get("theory_slope", np.nan)):
         text += f" (theory {signed(row['theory_slope'])})"
     return text
 
 
 def slope_sign(scaling: pd.DataFrame, architecture: str, quantity: str) -> str:
-    """``"falls"``, ``"grows"`` or ``"undetermined"``: where the slope's interval lies against 0."""
+    """Where the slope's interval lies against 0: ``"falls"``, ``"grows"`` or ``"undetermined"``;
+    ``"no interval"`` for a slope without one, ``"no slope"`` without a fit."""
     row = slope_row(scaling, quantity, architecture=architecture)
-    if row is None or not np.isfinite(row["slope_ci_high"]):
-        return "undetermined"
+    if row is None or not np.isfinite(row["slope"]):
+        return "no slope"
+    if not (np.isfinite(row["slope_ci_low"]) and np.isfinite(row["slope_ci_high"])):
+        return "no interval"
     if row["slope_ci_high"] < 0:
         return "falls"
     if row["slope_ci_low"] > 0:
@@ -74,14 +87,6 @@ def final_curve_values(curves: pd.DataFrame, curve: str, width: int) -> pd.DataF
                          "peak": grouped["value"].max()}).reset_index()
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A small DataFrame as a markdown table (no ``tabulate`` dependency)."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *rows])
-
-
 def from_to(series: pd.Series, symbol: str = "m") -> str:
     """``"0.31 at m = 30 to 0.012 at m = 10000"`` for a series indexed by the sweep axis."""
     series = series.dropna()
@@ -99,7 +104,9 @@ def slope_bound_statement(slope: float, ci_low: float, bound: float = -0.5) -> s
         return ""
     if slope <= bound:
         return f"at or below {signed(bound)}, consistent with it."
-    if np.isfinite(ci_low) and ci_low <= bound:
+    if not np.isfinite(ci_low):
+        return f"above {signed(bound)}, with no interval to tell whether it is flatter than the bound."
+    if ci_low <= bound:
         return f"above {signed(bound)}, but its interval includes {signed(bound)}."
     return f"above {signed(bound)} with its whole interval: flatter than the bound on this grid."
 
@@ -113,6 +120,16 @@ SWEEP_QUANTITIES = ("hessian_norm", "hessian_norm_final", "delta_k", "ntk_diag",
                     "weight_change_linf")
 
 
+def _slope_cell(row: pd.Series | None) -> str:
+    """``"−0.93 [−0.97, −0.89] (−0.50)"``: slope, interval, theory where known; ``"n/a"`` without a fit."""
+    if row is None or not np.isfinite(row.slope):
+        return "n/a"
+    interval = (f"[{signed(row.slope_ci_low)}, {signed(row.slope_ci_high)}]"
+                if np.isfinite(row.slope_ci_low) and np.isfinite(row.slope_ci_high) else "[no interval]")
+    theory = f" ({signed(row.theory_slope)})" if np.isfinite(row.theory_slope) else ""
+    return f"{signed(row.slope)} {interval}{theory}"
+
+
 def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_against: str,
                     confidence: float, threshold: float) -> str:
     """The report's paragraph and table for one sweep: per group, the slopes of every quantity
@@ -121,24 +138,306 @@ def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_a
     Empty, partly diverged and fully diverged sweeps give a sentence, not an error."""
     members = runs[runs["sweep"] == sweep]
     if members.empty:
-        return f"The sweep `{sweep}` has no runs in this configuration."
+        return f"The sweep {code(sweep)} has no runs in this configuration."
     diverged = int(members["diverged"].astype(bool).sum())
     note = f" {diverged} of {len(members)} runs diverged and are left out of the fits." if diverged else ""
     if usable(members, "delta_k").empty:
-        return f"Every run of `{sweep}` diverged or has no positive ΔK, so nothing can be fitted.{note}"
+        return f"Every run of {code(sweep)} diverged or has no positive ΔK, so nothing can be fitted.{note}"
     symbol = AXES[fit_against].label.replace("$", "").replace("_", "\\_")  # TeX of the figures, as markdown
     header = ["group", *(f"{QUANTITIES[q].name}" for q in SWEEP_QUANTITIES), "transition?"]
     rows = []
     for group in dict.fromkeys(members["group"]):
-        cells = []
-        for quantity in SWEEP_QUANTITIES:
-            row = slope_row(scaling, quantity, sweep=sweep, group=group)
-            cells.append("n/a" if row is None or not np.isfinite(row.slope) else
-                         f"{signed(row.slope)} [{signed(row.slope_ci_low)}, {signed(row.slope_ci_high)}]"
-                         + (f" ({signed(row.theory_slope)})" if np.isfinite(row.theory_slope) else ""))
+        cells = [_slope_cell(slope_row(scaling, quantity, sweep=sweep, group=group))
+                 for quantity in SWEEP_QUANTITIES]
         verdict, _ = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
         rows.append([group, *cells, verdict])
     table = markdown_table(pd.DataFrame(rows, columns=header))
     return (f"{len(members)} runs; log–log slopes against {symbol} with {round(100 * confidence)}% "
             f"intervals (theory in parentheses where the paper gives one); the verdict uses the rule of "
             f"Table 1.{note}\n\n{table}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's sections, one statement each
+# ---------------------------------------------------------------------------------------------
+
+
+def _names(architectures) -> str:
+    """``"linear output networks"``, ``"linear output, swish output and softmax output networks"``."""
+    labels = [LABELS[a] for a in architectures]
+    return (labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}") + " networks"
+
+
+def unavailable(runs: pd.DataFrame, architectures, column: str, what: str) -> str:
+    """Why no run of ``architectures`` has a ``column`` to draw or fit (``""`` when some has): none
+    in this configuration, every one diverged, or no positive value (``what`` names the column)."""
+    members = runs[runs["architecture"].isin(architectures)]
+    names = _names(architectures)
+    if members.empty:
+        return f"There are no runs of the {names} in this configuration."
+    if not usable(members, column).empty:
+        return ""
+    n_diverged = int(members["diverged"].astype(bool).sum())
+    if n_diverged == len(members):
+        return f"Every run of the {names} diverged ({len(members)} runs), so there is no {what} to show."
+    return (f"No run of the {names} has a positive {what} ({n_diverged} of {len(members)} runs diverged), "
+            "so there is nothing to show.")
+
+
+def left_out(runs: pd.DataFrame, architectures) -> str:
+    """``" 2 of 6 runs of the linear output diverged and are left out."`` (``""`` when none did)."""
+    members = runs[runs["architecture"].isin(architectures)]
+    n_diverged = int(members["diverged"].astype(bool).sum())
+    if not n_diverged:
+        return ""
+    return f" {n_diverged} of {len(members)} runs of the {_names(architectures)} diverged and are left out."
+
+
+def provenance_statement(metadata: dict, runs: pd.DataFrame) -> str:
+    """Where the results come from: rendering time, Kedro environment, git revision, runs per sweep."""
+    git = metadata.get("git") or {}
+    commit = git.get("commit")
+    revision = (f"commit {code(str(commit)[:10])}" + (" (uncommitted changes)" if git.get("dirty") else "")
+                if commit else escape(git.get("note") or "no git revision"))
+    per_sweep = runs.groupby("sweep", sort=False).size()
+    networks = f"{len(runs)} trained networks"
+    if len(per_sweep):
+        networks += " (" + ", ".join(f"{n} in {code(name)}" for name, n in per_sweep.items()) + ")"
+    n_diverged = int(runs["diverged"].astype(bool).sum())
+    if n_diverged:
+        networks += f", {n_diverged} of which diverged"
+    return (f"Rendered {escape(metadata.get('generated_at', 'n/a'))} from the results of the Kedro environment "
+            f"{code(metadata.get('conf_env', 'n/a'))}, {revision}: {networks}.")
+
+
+SIGN_VERDICTS = {
+    "falls": "The whole interval lies below zero: the kernel change shrinks as the network widens.",
+    "grows": "The interval lies above zero: on this grid the kernel change grows with width, against the theory.",
+    "undetermined": "The interval contains zero: this grid cannot tell whether ΔK falls with width.",
+    "no interval": "The slope has no interval, so this grid cannot tell whether ΔK falls with width.",
+    "no slope": "There is no slope: the usable runs do not span two widths.",
+}
+
+
+def kernel_width_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float) -> str:
+    """Section 3.1 (Fig. 1 left): ΔK against width for the linear head and the non-linear heads."""
+    absent = unavailable(runs, FIG1_ARCHITECTURES, "delta_k", "ΔK")
+    if absent:
+        return absent
+    lin = medians(runs, "linear_output", "delta_k")
+    text = unavailable(runs, ("linear_output",), "delta_k", "ΔK")
+    if not text:
+        text = (f"For the **linear output layer** the median ΔK over seeds goes from {from_to(lin)}: "
+                f"{slope_phrase(scaling, 'linear_output', 'delta_k', confidence)}. "
+                f"{SIGN_VERDICTS[slope_sign(scaling, 'linear_output', 'delta_k')]}")
+        row = slope_row(scaling, "delta_k", architecture="linear_output")
+        if row is not None and np.isfinite(row["slope"]):
+            text += (" The paper's O(1/√m) bounds the kernel change from above; the slope's point estimate is "
+                     + slope_bound_statement(row["slope"], row["slope_ci_low"]))
+    others = [f"the **{LABELS[a]}** ΔK goes from {from_to(medians(runs, a, 'delta_k'))} "
+              f"({slope_phrase(scaling, a, 'delta_k', confidence, theory=False)})"
+              for a in ("swish_output", "softmax_output") if not medians(runs, a, "delta_k").dropna().empty]
+    if others:
+        text += " For the non-linear heads, " + "; ".join(others) + " (theory: slope 0, ΔK = Θ(1))."
+    widest = int(runs.loc[runs["architecture"].isin(FIG1_ARCHITECTURES), "width"].max())
+    if widest in lin.dropna().index and lin[widest] > 0:
+        ratios = [f"the {LABELS[a]} kernel moves {num(medians(runs, a, 'delta_k')[widest] / lin[widest], 2)}×"
+                  for a in ("swish_output", "softmax_output")
+                  if widest in medians(runs, a, "delta_k").dropna().index]
+        if ratios:
+            text += f" At the largest width, m = {widest}, {' and '.join(ratios)} as much as the linear output's."
+    linear_runs = runs[(runs["architecture"] == "linear_output") & ~runs["diverged"].astype(bool)]
+    if len(linear_runs):
+        below = int((linear_runs["delta_k"] <= linear_runs["delta_k_noise_floor"]).sum())
+        text += (f" {below} of {len(linear_runs)} linear-head runs have ΔK at or below their float32 noise floor"
+                 + (" (crosses in the figure): those values are not resolved." if below else
+                    ", so the measured changes are not round-off."))
+    return text + left_out(runs, FIG1_ARCHITECTURES)
+
+
+def kernel_time_statement(runs: pd.DataFrame, curves: pd.DataFrame, width: int) -> str:
+    """Section 3.2 (Fig. 1 right): where ΔK(t) ends at ``width`` (``reporting.time_curve_width``)."""
+    at_width = runs[runs["architecture"].isin(FIG1_ARCHITECTURES) & (runs["width"] == width)]
+    n_diverged = int(at_width["diverged"].astype(bool).sum())
+    ends = final_curve_values(curves, "delta_k", width)
+    if ends.empty:
+        if at_width.empty:
+            return (f"No one-hidden-layer run has width m = {width} (`reporting.time_curve_width`), "
+                    "so there is no curve.")
+        return f"Every one-hidden-layer run at m = {width} diverged ({len(at_width)} runs), so there is no curve."
+    summary = ends.groupby("architecture").agg(final=("final", "median"), steps=("last_step", "median"))
+    parts = [f"{num(r.final)} for the {LABELS[arch]}" for arch, r in summary.iterrows()]
+    monotone = is_monotone(ends["final"], ends["peak"])
+    steps = ", ".join(str(s) for s in sorted({int(s) for s in summary["steps"]}))
+    return (f"At m = {width}, after {steps} steps, the kernel change ends at {', '.join(parts)} (medians over "
+            "seeds). "
+            + (f"{n_diverged} of {len(at_width)} runs at this width diverged and have no curve. "
+               if n_diverged else "")
+            + ("Every curve ends at its largest value, so ΔK of Fig. 1 (left) is the kernel change at the end of "
+               "training. " if monotone else
+               "Some curves peak before the end of training; ΔK of Fig. 1 (left) is the largest value along each "
+               "curve. ")
+            + "The theory predicts the linear head's curve to stay flat and low at large m, and the non-linear "
+            "heads' curves to rise to Θ(1) whatever the width.")
+
+
+MB = "m\\_b"  # the bottleneck width, its underscore escaped for Markdown
+
+
+def bottleneck_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float, threshold: float) -> str:
+    """Section 3.3 (Fig. 2): ΔK against the bottleneck width, beside the one-hidden-layer network."""
+    absent = unavailable(runs, ("bottleneck",), "delta_k", "ΔK")
+    if absent:
+        return absent
+    med = medians(runs, "bottleneck", "delta_k").dropna()
+    values = ", ".join(f"{num(v)} at {MB} = {mb}" for mb, v in med.items())
+    outer = int(runs.loc[runs["architecture"] == "bottleneck", "width"].iloc[0])
+    text = (f"With the wide layers at m = {outer}, the median ΔK over seeds is {values} "
+            f"({slope_phrase(scaling, 'bottleneck', 'delta_k', confidence, theory=False)} against {MB}).")
+    lin = medians(runs, "linear_output", "delta_k").dropna()
+    if outer in lin.index and lin[outer] > 0:
+        text += (f" The one-hidden-layer linear network of the same width m = {outer} has ΔK {num(lin[outer])}: "
+                 f"the narrowest bottleneck moves the kernel {num(med.iloc[0] / lin[outer], 2)}× as much.")
+    side = "above" if med.iloc[0] > threshold else "below"
+    return (text + left_out(runs, ("bottleneck",))
+            + f" At the narrowest bottleneck ΔK is {side} the threshold {threshold} used for Table 1's verdict. "
+            f"The paper predicts ΔK to fall as {MB} grows and to stay Θ(1) for a small {MB} however wide the "
+            "other layers are.")
+
+
+HESSIAN_ARCHITECTURES = (*FIG1_ARCHITECTURES, "bottleneck")
+
+
+def hessian_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float) -> str:
+    """Section 3.4 (Table 1, E4): the fitted exponents of ‖H‖ and K(x, x) at initialisation."""
+    absent = unavailable(runs, HESSIAN_ARCHITECTURES, "hessian_norm_init", "‖H‖")
+    if absent:
+        return absent
+    lines = []
+    for arch in ("linear_output", "swish_output", "softmax_output", "bottleneck"):
+        members = runs[runs["architecture"] == arch]
+        if members.empty:
+            continue
+        axis = MB if arch == "bottleneck" else "m"
+        missing = unavailable(members, (arch,), "hessian_norm_init", "‖H‖")
+        if missing:
+            lines.append(f"- {missing}")
+            continue
+        lines.append(f"- **{LABELS[arch]}** (against {axis}): "
+                     f"‖H‖ {slope_phrase(scaling, arch, 'hessian_norm', confidence)}; "
+                     f"K(x, x) {slope_phrase(scaling, arch, 'ntk_diag', confidence)}.")
+    return ("Fitted exponents at initialisation, with the theory of Table 1 in parentheses (−1/2 for ‖H‖ with a "
+            "linear output, 0 with a non-linear one; 0 for K(x, x) everywhere); diverged runs are left out:\n\n"
+            + "\n".join(lines))
+
+
+def weight_change_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float) -> str:
+    """Section 3.6 (E5): the distance travelled by the weights of the linear head, ℓ2 against ℓ∞."""
+    absent = unavailable(runs, ("linear_output",), "weight_change_l2", "weight change")
+    if absent:
+        return absent
+    l2 = medians(runs, "linear_output", "weight_change_l2")
+    linf = medians(runs, "linear_output", "weight_change_linf")
+    return (f"For the linear output layer the Euclidean distance travelled ‖w* − w₀‖₂ goes from "
+            f"{from_to(l2)} ({slope_phrase(scaling, 'linear_output', 'weight_change_l2', confidence)}), while the "
+            f"largest single-weight change ‖w* − w₀‖∞ goes from {from_to(linf)} "
+            f"({slope_phrase(scaling, 'linear_output', 'weight_change_linf', confidence)}). Small changes of "
+            "individual weights do not make the model linear: the quadratic Taylor term (w − w₀)ᵀH(w − w₀) "
+            "is controlled by the Euclidean distance and ‖H‖ (Section 1)." + left_out(runs, ("linear_output",)))
+
+
+def run_outcomes(runs: pd.DataFrame) -> tuple[int, int, int]:
+    """How many runs reached the tolerance, stopped at the step limit, and diverged."""
+    diverged = runs["diverged"].astype(bool)
+    converged = runs["converged"].astype(bool) & ~diverged
+    return int(converged.sum()), int((~converged & ~diverged).sum()), int(diverged.sum())
+
+
+def convergence_table(runs: pd.DataFrame, width: int) -> pd.DataFrame:
+    """Section 3.7 (E6): per network, runs reaching the tolerance and diverged, and the median losses
+    and steps of the runs at ``width`` (every bottleneck run) that did not diverge."""
+    rows = []
+    for arch in HESSIAN_ARCHITECTURES:
+        group = runs[runs["architecture"] == arch]
+        if group.empty:
+            continue
+        at_width = group if arch == "bottleneck" else group[group["width"] == width]
+        done = at_width[~at_width["diverged"].astype(bool)]
+        converged, _, diverged = run_outcomes(group)
+        factor = (done["initial_loss"] / done["final_loss"]).median() if len(done) else np.nan
+        rows.append({
+            "network": LABELS[arch],
+            "runs reaching tol (all widths)": f"{converged} of {len(group)}",
+            "diverged": diverged,
+            "median L(w0)": num(done["initial_loss"].median()) if len(done) else "n/a",
+            "median final loss": num(done["final_loss"].median()) if len(done) else "n/a",
+            "loss reduction": f"{num(factor)}×" if np.isfinite(factor) else "n/a",
+            "median steps": int(done["steps"].median()) if len(done) else "n/a",
+        })
+    return pd.DataFrame(rows)
+
+
+def convergence_statement(runs: pd.DataFrame, width: int, tol: float, max_steps: int) -> str:
+    """Section 3.7 (E6): how many runs converged, stopped or diverged, and :func:`convergence_table`."""
+    if runs.empty:
+        return "There are no runs in this configuration."
+    converged, stopped, diverged = run_outcomes(runs)
+    counts = f"{converged} of {len(runs)} runs reached the tolerance L ≤ {tol} within {max_steps} steps"
+    if stopped:
+        counts += f"; {stopped} stopped at the step limit"
+    if diverged:
+        counts += f"; {diverged} diverged (left out of the losses below)"
+    table = convergence_table(runs, width)
+    return (f"{counts}. Losses below are medians over the runs at m = {width} (all bottleneck runs for the "
+            "bottleneck network). Theorem 5.1 predicts exponential convergence for the swish and softmax heads "
+            "although their kernels move by Θ(1) (3.1 and 3.2 above)."
+            + (f"\n\n{markdown_table(table)}" if len(table) else ""))
+
+
+def caveats(runs: pd.DataFrame, n_snapshots: int) -> list[str]:
+    """Section 3.9: what the grid, the snapshots and the stopped or diverged runs limit."""
+    shallow = runs[runs["architecture"].isin(FIG1_ARCHITECTURES)]
+    notes = []
+    if not shallow.empty:
+        widths = sorted(shallow["width"].unique())
+        notes.append(
+            f"The width sweep has {len(widths)} widths ({', '.join(str(w) for w in widths)}) and "
+            f"{shallow['seed'].nunique()} seeds; each slope is a least-squares fit through these points, so its "
+            "interval is only as good as the grid"
+            + (" (with fewer than four widths, treat the slopes as indicative)." if len(widths) < 4 else "."))
+    notes.append("ΔK is the largest kernel change over the snapshots taken, not over every step; the snapshots "
+                 f"are log-spaced ({n_snapshots} per run).")
+    _, stopped, diverged = run_outcomes(runs)
+    if stopped:
+        notes.append(f"{stopped} of {len(runs)} runs stopped at the step limit before reaching the tolerance: "
+                     "their ΔK and weight changes describe the path up to that step, not to the minimiser.")
+    if diverged:
+        notes.append(f"{diverged} of {len(runs)} runs diverged: they are in no median, fit, verdict or curve, "
+                     "so a statement about a grid point may rest on fewer seeds than configured.")
+    notes.append("‖H‖ and K(x, x) are measured at a single input x and at initialisation (Table 1 concerns w₀).")
+    return notes
+
+
+def metadata_table(metadata: dict, runs: pd.DataFrame) -> pd.DataFrame:
+    """Section 4: the run metadata and the summed wall times, as plain text (``item``, ``value``)."""
+    git = metadata.get("git") or {}
+    commit = git.get("commit")
+    jax_info = metadata.get("jax") or {}
+    wall = pd.to_numeric(runs["wall_seconds"], errors="coerce")
+    hessian_wall = pd.to_numeric(runs["hessian_wall_seconds"], errors="coerce")
+    by_sweep = wall.groupby(runs["sweep"]).sum()
+    per_sweep = f" ({', '.join(f'{s}: {num(v)} s' for s, v in by_sweep.items())})" if len(by_sweep) else ""
+    items = [
+        ("rendered", metadata.get("generated_at", "n/a")),
+        ("Kedro environment", metadata.get("conf_env", "n/a")),
+        ("git", f"{commit}" + (" with uncommitted changes" if git.get("dirty") else "") if commit
+         else git.get("note") or "n/a"),
+        ("Python", f"{metadata.get('python', 'n/a')} on {metadata.get('platform', 'n/a')}"),
+        ("packages", ", ".join(f"{k} {v}" for k, v in (metadata.get("packages") or {}).items())),
+        ("JAX devices (process that rendered this report)",
+         f"{', '.join(map(str, jax_info.get('devices', [])))} (backend {jax_info.get('backend', 'n/a')})"),
+        ("training wall time", f"{num(wall.sum())} s summed over {int(wall.notna().sum())} runs{per_sweep}"),
+        ("Hessian analysis wall time",
+         f"{num(hessian_wall.sum())} s summed over {int(hessian_wall.notna().sum())} runs"),
+    ]
+    return pd.DataFrame(items, columns=["item", "value"])

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ntk_linearity.numerics import fit_power_law
+from ntk_linearity.pipelines.reporting.markdown import escape
 from ntk_linearity.vocabulary import (
     ARCHITECTURES,
     AXES,
@@ -216,7 +217,7 @@ def _diverged_lines(runs: pd.DataFrame) -> list[str]:
     note = diverged_note(runs)
     if not note:
         return []
-    names = ", ".join(runs.loc[runs["diverged"].astype(bool), "namespace"])
+    names = ", ".join(escape(name) for name in runs.loc[runs["diverged"].astype(bool), "namespace"])
     return [f"**{note}** and are left out of every fit and verdict (their errors are in the `error` "
             f"column of runs.csv): {names}.", ""]
 
@@ -237,10 +238,13 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
                     reporting_params) -> str:
     """The paper's Table 1 with measured exponents beside the theoretical ones; below it, rows for
     the architectures beyond the paper's Section 6 (one per sweep group, e.g. each depth), and which
-    runs diverged (they are left out of every fit and verdict)."""
+    runs diverged (they are left out of every fit and verdict). Without any run, a sentence."""
+    title = "# Table 1: scaling of the Hessian norm and the tangent kernel"
+    if runs.empty:
+        return f"{title}\n\nThere are no runs in this configuration, so there is nothing to compare.\n"
     threshold = float(reporting_params.linearity_threshold)
     lines = [
-        "# Table 1: scaling of the Hessian norm and the tangent kernel",
+        title,
         "",
         "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
         f"bottleneck network) with {int(100 * reporting_params.confidence)}% intervals "
@@ -260,13 +264,14 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         reasons.append(f"- **{architecture}**: {verdict} ({reason}).")
         slopes = {q: slope_text(table, q, architecture=architecture) for q in ("hessian_norm", "ntk_diag", "delta_k")}
         lines.append(_row(architecture, spec.paper_row, slopes, spec.theory, verdict))
-    beyond = scaling[scaling["architecture"].map(lambda a: ARCHITECTURES[a].paper_row is None)]
-    beyond_keys = beyond[["sweep", "group", "architecture"]].drop_duplicates()
-    for sweep, group, architecture in beyond_keys.itertuples(index=False):
+    # Every group beyond the paper that has runs, fitted or not (a fully diverged group reads n/a).
+    keys = runs[["sweep", "group", "architecture"]].drop_duplicates()
+    beyond = keys[keys["architecture"].map(lambda a: ARCHITECTURES[a].paper_row is None).astype(bool)]
+    for sweep, group, architecture in beyond.itertuples(index=False):
         spec = ARCHITECTURES[architecture]
-        name = f"{spec.label}, {group} ({sweep}; {spec.source}, beyond the paper's Section 6)"
+        name = f"{spec.label}, {escape(group)} ({escape(sweep)}; {spec.source}, beyond the paper's Section 6)"
         verdict, reason = linearity_verdict(scaling, runs, threshold, sweep=sweep, group=group)
-        reasons.append(f"- **{sweep} {group}**: {verdict} ({reason}).")
+        reasons.append(f"- **{escape(sweep)} {escape(group)}**: {verdict} ({reason}).")
         slopes = {q: slope_text(scaling, q, sweep=sweep, group=group) for q in ("hessian_norm", "ntk_diag", "delta_k")}
         lines.append(_row(name, None, slopes, spec.theory, verdict))
     lines += [

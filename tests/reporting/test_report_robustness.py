@@ -1,0 +1,179 @@
+"""Every section of the report, and every figure, for sweeps with no runs, with some runs diverged
+and with every run diverged (``on_divergence: skip``: NaN metrics, ``diverged=True``, no curves):
+a sentence that says so, never an exception or a warning.
+
+The tables are those of the tiny grid with closed-form metrics (tests/reporting/synthetic.py);
+which runs diverged is chosen here, so the counts the sentences must give are known beforehand."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import pytest
+
+from ntk_linearity.pipelines.reporting import figures, report, summaries
+
+from html_inspection import Page, live_markup
+from synthetic import metadata, namespaces, report_inputs, tiny_experiment
+
+CONFIDENCE, THRESHOLD, WIDTH = 0.95, 0.1, 32
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    return tiny_experiment()
+
+
+def states(experiment) -> dict[str, dict]:
+    """empty: no run at all; partly: seed 1 of the width sweep (6 of 12 runs) and the wider
+    bottleneck (1 of 2) diverged; fully: every run diverged."""
+    every = [run.namespace for run in experiment.runs]
+    return {
+        "empty": {"missing": every},
+        "partly": {"diverged": namespaces(experiment, sweep="width_sweep", seed=1)
+                   + ["bottleneck_sweep.mb4_m16_s0"]},
+        "fully": {"diverged": every},
+    }
+
+
+@pytest.fixture(scope="module", params=["empty", "partly", "fully"])
+def state(request, experiment):
+    tables_, table1 = report_inputs(experiment, **states(experiment)[request.param])
+    return request.param, tables_, table1
+
+
+@pytest.fixture(autouse=True)
+def warnings_are_errors():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+FIGURES = {
+    "fig1_left": lambda t: figures.delta_k_vs_width(t["runs"], t["table1_scaling"]),
+    "fig1_right": lambda t: figures.delta_k_vs_time(t["curves"], WIDTH),
+    "fig2": lambda t: figures.delta_k_vs_bottleneck(t["runs"], t["table1_scaling"]),
+    "hessian": lambda t: figures.hessian_scaling(t["runs"], t["table1_scaling"]),
+    "weight_change": lambda t: figures.weight_change_norms(t["runs"], t["table1_scaling"]),
+    "loss_curves": lambda t: figures.loss_curves(t["curves"], WIDTH),
+    "depth_sweep": lambda t: figures.sweep_figure(t["runs"][t["runs"]["sweep"] == "depth_sweep"], t["scaling"],
+                                                  sweep="depth_sweep", fit_against="width", group_by=["depth"]),
+}
+
+
+@pytest.mark.parametrize("name", FIGURES)
+def test_every_figure_draws_and_an_empty_panel_says_why(state, name):
+    case, tables_, _ = state
+    fig = FIGURES[name](tables_)
+    fig.canvas.draw()
+    notes = [text.get_text() for ax in fig.axes for text in ax.texts]
+    drawn = [ax for ax in fig.axes if ax.lines or ax.collections]
+    plt.close(fig)
+    if case in ("empty", "fully"):
+        assert not drawn and notes and set(notes) == {"no usable runs"}
+    else:
+        assert drawn
+
+
+def test_paper_sections_say_what_is_missing(state):
+    case, t, table1 = state
+    runs, scaling, curves = t["runs"], t["table1_scaling"], t["curves"]
+    statements = {
+        "3.1": summaries.kernel_width_statement(runs, scaling, CONFIDENCE),
+        "3.2": summaries.kernel_time_statement(runs, curves, WIDTH),
+        "3.3": summaries.bottleneck_statement(runs, scaling, CONFIDENCE, THRESHOLD),
+        "3.4": summaries.hessian_statement(runs, scaling, CONFIDENCE),
+        "3.6": summaries.weight_change_statement(runs, scaling, CONFIDENCE),
+        "3.7": summaries.convergence_statement(runs, WIDTH, 1e-5, 60),
+    }
+    expected = {
+        "empty": {"3.1": "There are no runs of the linear output, softmax output and swish output networks",
+                  "3.2": "No one-hidden-layer run has width m = 32",
+                  "3.3": "There are no runs of the bottleneck networks",
+                  "3.4": "There are no runs of the linear output, softmax output, swish output and bottleneck",
+                  "3.6": "There are no runs of the linear output networks",
+                  "3.7": "There are no runs in this configuration."},
+        "fully": {"3.1": "Every run of the linear output, softmax output and swish output networks diverged (12 runs)",
+                  "3.2": "Every one-hidden-layer run at m = 32 diverged (6 runs)",
+                  "3.3": "Every run of the bottleneck networks diverged (2 runs)",
+                  "3.4": "diverged (14 runs)",
+                  "3.6": "Every run of the linear output networks diverged (4 runs)",
+                  "3.7": "0 of 18 runs reached the tolerance L ≤ 1e-05 within 60 steps; 18 diverged"},
+        "partly": {"3.1": "6 of 12 runs of the linear output, softmax output and swish output networks diverged",
+                   "3.2": "3 of 6 runs at this width diverged and have no curve",
+                   "3.3": "1 of 2 runs of the bottleneck networks diverged",
+                   "3.4": "- **bottleneck** (against m\\_b): ‖H‖ no fitted slope (usable runs at a single point",
+                   "3.6": "2 of 4 runs of the linear output networks diverged",
+                   "3.7": "11 of 18 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged"},
+    }[case]
+    for section, sentence in expected.items():
+        assert sentence in statements[section], section
+    for statement in statements.values():
+        assert live_markup(report.markdown_to_html(statement)) == []
+
+
+def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experiment):
+    case, t, table1 = state
+    runs = t["runs"]
+    sweeps = {sweep.name: summaries.sweep_statement(runs, t["scaling"], sweep.name, sweep.fit_against,
+                                                    CONFIDENCE, THRESHOLD) for sweep in experiment.sweeps}
+    notes = summaries.caveats(runs, 6)
+    wall_times = dict(summaries.metadata_table(metadata(), runs).values)["training wall time"]
+    if case == "empty":
+        assert "There are no runs in this configuration, so there is nothing to compare." in table1
+        assert all("has no runs in this configuration" in text for text in sweeps.values())
+        assert not any("widths" in note or "diverged" in note for note in notes)
+        assert wall_times == "0 s summed over 0 runs"
+        assert summaries.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
+    elif case == "fully":
+        assert "**18 of 18 runs diverged**" in table1 and "| n/a |" in table1
+        assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
+        assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
+        assert "18 of 18 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
+        assert not any("stopped at the step limit" in note for note in notes)
+    else:
+        assert "**7 of 18 runs diverged**" in table1
+        assert "6 of 12 runs diverged and are left out of the fits" in sweeps["width_sweep"]
+        # One seed left at each of the two widths: two points, a slope and no interval.
+        assert "[no interval]" in Page(report.markdown_to_html(sweeps["width_sweep"])).text
+        assert "7 of 18 runs diverged" in " ".join(notes)
+    Page(report.markdown_to_html(table1))  # Table 1 renders
+
+
+def test_no_diverged_run_is_counted_as_stopped_at_the_step_limit():
+    runs = pd.DataFrame({"converged": [True, False, False, False], "diverged": [False, False, True, True]})
+    assert summaries.run_outcomes(runs) == (1, 1, 2)
+
+
+@pytest.mark.parametrize("case", [
+    "mixed",
+    pytest.param("empty", marks=pytest.mark.slow),
+    pytest.param("fully", marks=pytest.mark.slow),
+])
+def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
+    """``mixed``: the width sweep partly diverged, the bottleneck sweep fully, the depth sweep empty."""
+    given = {"mixed": {"missing": namespaces(experiment, sweep="depth_sweep"),
+                       "diverged": namespaces(experiment, sweep="bottleneck_sweep")
+                       + namespaces(experiment, sweep="width_sweep", seed=1)},
+             **states(experiment)}[case]
+    tables_, table1 = report_inputs(experiment, **given)
+    html = report.report_html(tables_, table1, report.report_parameters(experiment), metadata())
+    page = Page(html)
+    assert live_markup(html) == []
+    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "4. Run metadata"):
+        assert heading in page.text
+    expected = {
+        "mixed": ["6 of 12 runs of the linear output, softmax output and swish output networks diverged",
+                  "Every run of the bottleneck networks diverged (2 runs)",
+                  "The sweep depth_sweep has no runs in this configuration."],
+        "empty": ["There are no runs of the linear output, softmax output and swish output networks",
+                  "There are no runs in this configuration, so there is nothing to compare."],
+        "fully": ["Every run of the linear output, softmax output and swish output networks diverged (12 runs)",
+                  "Every run of depth_sweep diverged or has no positive ΔK"],
+    }[case]
+    for sentence in expected:
+        assert sentence in page.text
+    n_figures = {"mixed": 5 + 1, "empty": 0, "fully": 0}[case]  # the paper's six but Fig. 2; the width sweep's
+    assert len(page.tags("img")) == n_figures
