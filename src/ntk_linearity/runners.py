@@ -26,6 +26,10 @@ How it works (details and cluster recipes in ``docs/dask.md``):
   the JAX flags of the driver (``jax_enable_x64`` for float64 sweeps, set by ``register_pipelines``,
   which never runs on a worker) and a hook manager with the project's and plugins' hooks: node and dataset
   hooks run on the workers, pipeline hooks in the driver (the session).
+* **Progress.** The workers send their runs' progress (nodes, training steps) to the driver as
+  distributed events; ``ntk_linearity.progress`` shows it there (``README.md``, "Progress"). While a
+  live progress display runs on the driver's terminal, worker processes send their log records to the
+  driver too, which prints them above the display.
 * **Failures.** The first group that raises is logged with its namespace, node and worker; a distributed
   ``Event`` then tells the running tasks to stop before their next node (running nodes finish and
   persist their outputs), nothing new is submitted, the runner waits for the tasks in flight,
@@ -48,6 +52,8 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.runner import AbstractRunner
 from kedro.runner.task import Task
+
+from ntk_linearity.progress import forward_progress, route_worker_logs, run_namespace
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -89,10 +95,7 @@ class TaskGroup:
 
 def group_name(node: Node) -> str:
     """``<sweep>.<run>`` for a node in a namespace of two or more levels, else the node's own name."""
-    parts = (node.namespace or "").split(".")
-    if len(parts) >= 2 and all(parts[:2]):  # noqa: PLR2004
-        return ".".join(parts[:2])
-    return node.name
+    return run_namespace(node) or node.name
 
 
 def group_nodes(pipeline: Pipeline) -> list[TaskGroup]:
@@ -251,6 +254,7 @@ class WorkerContext:
     stop_event: str | None  # name of the distributed Event that tells tasks to stop
     return_outputs: frozenset[str]  # free pipeline outputs that live in memory only
     distributed_log_level: str = "WARNING"
+    log_driver: str | None = None  # send log records to the driver (its live progress display)
 
 
 _prepared: set[tuple] = set()
@@ -332,6 +336,7 @@ def run_group(name: str, nodes: tuple[Node, ...], catalog_blob: bytes, ctx: Work
 
     started = time.perf_counter()
     _prepare_worker(ctx)
+    route_worker_logs(ctx.log_driver, ctx.run_id)
     catalog = cloudpickle.loads(catalog_blob)
     hook_manager = _worker_hook_manager(ctx.package_name)
     done: list[str] = []
@@ -432,7 +437,7 @@ class DaskRunner(AbstractRunner):
     # -- the run ------------------------------------------------------------------------------
 
     def _worker_context(self, run_id: str | None, stop_event: str, return_outputs: frozenset[str],
-                        log_level: str) -> WorkerContext:
+                        log_level: str, log_driver: str | None) -> WorkerContext:
         from kedro.framework import project  # noqa: PLC0415
 
         from ntk_linearity.run_config import active_config_loader  # noqa: PLC0415
@@ -451,7 +456,7 @@ class DaskRunner(AbstractRunner):
             pass
         logging_config = dict(project.LOGGING) if project.LOGGING else None
         return WorkerContext(project.PACKAGE_NAME, logging_config, loader_spec, jax_flags, run_id,
-                             self._is_async, stop_event, return_outputs, log_level)
+                             self._is_async, stop_event, return_outputs, log_level, log_driver)
 
     def _run(self, pipeline: Pipeline, catalog: CatalogProtocol,
              hook_manager: PluginManager | None = None, run_id: str | None = None) -> None:
@@ -473,8 +478,8 @@ class DaskRunner(AbstractRunner):
             raise DaskRunnerError(f"DaskRunner: the catalog cannot be pickled for the workers: {exc}") from exc
 
         config = self._config()
-        with self._client(config) as client:
-            ctx_args = (run_id, return_outputs, self._log_level(config))
+        with self._client(config) as client, forward_progress(client, run_id) as log_driver:
+            ctx_args = (run_id, return_outputs, self._log_level(config), log_driver)
             self._run_on(client, pipeline, groups, catalog, catalog_blob, ctx_args)
 
     def _run_on(self, client: Any, pipeline: Pipeline, groups: list[TaskGroup], catalog: CatalogProtocol,
@@ -489,11 +494,11 @@ class DaskRunner(AbstractRunner):
         """
         from distributed import Event, as_completed  # noqa: PLC0415
 
-        run_id, return_outputs, log_level = ctx_args
+        run_id, return_outputs, log_level, log_driver = ctx_args
         stop_name = f"{STOP_EVENT_PREFIX}{run_id or uuid.uuid4().hex}"
         stop = Event(stop_name, client=client)
         stop.clear()
-        ctx = self._worker_context(run_id, stop_name, return_outputs, log_level)
+        ctx = self._worker_context(run_id, stop_name, return_outputs, log_level, log_driver)
         token = uuid.uuid4().hex[:8]
         pending = {group.name: group for group in groups}  # topological order
         finished: set[str] = set()

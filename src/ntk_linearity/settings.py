@@ -6,10 +6,11 @@ settings Kedro reads from this module and their defaults.
 
 from ntk_linearity.catalog import LedgerCatalog
 from ntk_linearity.hooks import ProjectHooks
+from ntk_linearity.progress import ProgressHooks
 from ntk_linearity.run_config import RecordingConfigLoader
 
 # Instantiated project hooks (executed in Last-In-First-Out order).
-HOOKS = (ProjectHooks(),)
+HOOKS = (ProjectHooks(), ProgressHooks())
 
 # Installed plugins for which to disable hook auto-registration.
 # DISABLE_HOOKS_FOR_PLUGINS = ("kedro-viz",)

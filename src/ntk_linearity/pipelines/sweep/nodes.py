@@ -32,6 +32,7 @@ from ntk_linearity.numerics import (
     ntk_diagonal,
 )
 from ntk_linearity.pipelines.reporting.tables import CURVE_KEYS, RUN_COLUMNS, sort_runs
+from ntk_linearity.progress import publish_step
 
 logger = logging.getLogger(__name__)
 MAX_CURVE_POINTS = 200
@@ -99,7 +100,8 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     loss = settings.softmax_loss if run.head == "softmax" else "square"
 
     def progress(step: int, total: int, current: float) -> None:
-        logger.info("%s: step %d/%d, loss %.3e", run.namespace, step, total, current)
+        logger.debug("%s: step %d/%d, loss %.3e", run.namespace, step, total, current)
+        publish_step(run.namespace, step, total, current)
 
     started = time.perf_counter()
     record = run.as_record() | {"learning_rate": learning_rate, "max_steps": settings.max_steps,
