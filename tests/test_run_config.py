@@ -111,3 +111,9 @@ def test_the_active_project_root_holds_the_recorded_conf_folder(conf_dir: Path):
     assert run_config.active_project_root() is None
     run_config.set_active_config_loader(_loader(conf_dir, "paper"))
     assert run_config.active_project_root() == conf_dir.parent
+
+
+def test_a_relative_conf_folder_is_named_by_its_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(run_config.ConfigurationError, match=f"no configuration: {tmp_path}/conf/base does not exist"):
+        run_config.check_configuration("conf", None)

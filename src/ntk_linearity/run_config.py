@@ -94,7 +94,7 @@ class ConfigurationError(click.ClickException):
 
 def check_configuration(conf_source: str | Path, env: str | None) -> None:
     """Refuse a missing ``conf/`` folder or a missing environment, naming what is missing."""
-    conf = Path(conf_source)
+    conf = Path(conf_source).absolute()  # a relative one is relative to the working directory: say which
     if not (conf / BASE_ENV).is_dir():
         raise ConfigurationError(f"no configuration: {conf / BASE_ENV} does not exist (run Kedro from the "
                                  "project root; generate Airflow DAGs with `make airflow-dags`, which bakes "
