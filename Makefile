@@ -7,7 +7,7 @@
 #   make test-all   every test, the slow end-to-end ones included
 #   make bench      benchmarks (python -m ntk_linearity.bench)
 #   make viz        kedro viz run
-#   make airflow-dags   the Airflow DAG of the reporting pipeline in airflow_dags/ (README, "Report and scheduling")
+#   make airflow-dags   the Airflow DAG of the reporting pipeline in airflow_dags/ (README, "Scheduling")
 #   make airflow-check  run that DAG under Airflow 3.3 from another folder (own venv; optional, not CI)
 #   make lock       regenerate constraints.txt from the virtualenv
 #
