@@ -7,6 +7,8 @@
 #   make test-all   every test, the slow end-to-end ones included
 #   make bench      benchmarks (python -m ntk_linearity.bench)
 #   make viz        kedro viz run
+#   make airflow-dags   the Airflow DAG of the reporting pipeline in airflow_dags/ (README, "Scheduling")
+#   make airflow-check  run that DAG under Airflow 3.3 from another folder (own venv; optional, not CI)
 #   make lock       regenerate constraints.txt from the virtualenv
 #
 # Extra arguments: make run ARGS="--pipeline data_generation", make test ARGS="-k npz"
@@ -22,10 +24,10 @@ ARGS ?=
 export KEDRO_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run run-paper run-dask test test-all bench viz lock clean-venv
+.PHONY: help venv install run run-paper run-dask test test-all bench viz airflow-dags airflow-check lock clean-venv
 
 help:
-	@sed -n '1,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '1,15p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # Create the virtualenv once.
 $(BIN)/python:
@@ -63,6 +65,18 @@ bench: $(STAMP)
 
 viz: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro viz run $(ARGS)
+
+# The DAG bakes in this checkout's absolute path (and the environment: ARGS="--env paper"), so Airflow
+# may start its tasks from any folder. Other pipelines: ARGS="--pipelines data_generation".
+AIRFLOW_DAGS ?= airflow_dags
+airflow-dags: $(STAMP)
+	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro airflow create --pipelines reporting \
+		--jinja-file conf/base/airflow_dag.j2 --target-dir $(AIRFLOW_DAGS) --params project_path=$(CURDIR) $(ARGS)
+
+# Builds .venv-airflow (Airflow 3.3.2 and the project) and runs the reporting DAG of a tiny project
+# with `airflow dags test` from an unrelated folder; see .ci/airflow-check.
+airflow-check:
+	PYTHON=$(PYTHON) .ci/airflow-check
 
 # Pins every distribution installed in $(VENV) except the project itself.
 # To bump every pin to the newest versions pyproject.toml allows:

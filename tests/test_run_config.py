@@ -105,3 +105,15 @@ def test_a_missing_environment_or_conf_folder_is_named(tmp_path):
         check_configuration(tmp_path / "conf", "papr")
     with pytest.raises(ConfigurationError, match="no configuration: .*elsewhere/base does not exist"):
         check_configuration(tmp_path / "elsewhere", None)
+
+
+def test_the_active_project_root_holds_the_recorded_conf_folder(conf_dir: Path):
+    assert run_config.active_project_root() is None
+    run_config.set_active_config_loader(_loader(conf_dir, "paper"))
+    assert run_config.active_project_root() == conf_dir.parent
+
+
+def test_a_relative_conf_folder_is_named_by_its_absolute_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(run_config.ConfigurationError, match=f"no configuration: {tmp_path}/conf/base does not exist"):
+        run_config.check_configuration("conf", None)

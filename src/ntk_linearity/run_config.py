@@ -61,6 +61,18 @@ def project_root() -> Path:
     return Path.cwd()
 
 
+def active_project_root() -> Path | None:
+    """The project of the active run: the folder holding its configuration folder, or ``None``.
+
+    A ``KedroSession`` created with ``project_path`` (an Airflow task of ``conf/base/airflow_dag.j2``)
+    runs from any working directory; this is where its ``conf/`` is, whatever the working directory.
+    """
+    loader = active_config_loader()
+    if loader is None:
+        return None
+    return Path(loader.conf_source).resolve().parent
+
+
 def default_config_loader(env: str | None = None) -> OmegaConfigLoader:
     """An ``OmegaConfigLoader`` for ``<project root>/conf``.
 
@@ -82,10 +94,11 @@ class ConfigurationError(click.ClickException):
 
 def check_configuration(conf_source: str | Path, env: str | None) -> None:
     """Refuse a missing ``conf/`` folder or a missing environment, naming what is missing."""
-    conf = Path(conf_source)
+    conf = Path(conf_source).absolute()  # a relative one is relative to the working directory: say which
     if not (conf / BASE_ENV).is_dir():
         raise ConfigurationError(f"no configuration: {conf / BASE_ENV} does not exist (run Kedro from the "
-                                 "project root, or point the scheduler's DAG at it)")
+                                 "project root; generate Airflow DAGs with `make airflow-dags`, which bakes "
+                                 "in the project path)")
     if env and env != DEFAULT_RUN_ENV and not (conf / env).is_dir():
         known = sorted(p.name for p in conf.iterdir() if p.is_dir())
         raise ConfigurationError(f"the configuration environment {env!r} does not exist: no folder "

@@ -33,7 +33,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from ntk_linearity.pipelines.reporting.provenance import run_metadata
-from ntk_linearity.run_config import project_root
+from ntk_linearity.run_config import active_project_root, project_root
 
 if TYPE_CHECKING:
     import nbformat
@@ -85,14 +85,15 @@ class CurrentInterpreterKernelManager(AsyncKernelManager):
 
 
 def find_template() -> Path:
-    """``notebooks/report.ipynb`` of the working directory (a project run), else of the source tree."""
-    for root in (Path.cwd(), project_root()):
+    """``notebooks/report.ipynb`` of the active run's project (wherever it was started from), else of
+    the working directory, else of the source tree."""
+    roots = [root for root in (active_project_root(), Path.cwd(), project_root()) if root is not None]
+    for root in roots:
         candidate = root / TEMPLATE
         if candidate.is_file():
             return candidate
     raise FileNotFoundError(
-        f"The report template {TEMPLATE} was found neither in {Path.cwd()} nor in {project_root()}; "
-        "run Kedro from the project root."
+        f"The report template {TEMPLATE} was found in none of {', '.join(map(str, dict.fromkeys(roots)))}."
     )
 
 
