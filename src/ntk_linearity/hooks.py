@@ -36,8 +36,12 @@ class ProjectHooks:
         ``--env`` through ``ntk_linearity.run_config.active_parameters()``.
         """
         set_active_config_loader(context.config_loader)
-        data_root = Path(context.config_loader["globals"].get("data_root", "data"))
-        self._data_root = data_root if data_root.is_absolute() else context.project_path / data_root
+        self._context = context
+
+    def _data_root(self) -> Path:
+        """Where this environment writes (``globals.yml``: ``data_root``), as an absolute path."""
+        data_root = Path(self._context.config_loader["globals"].get("data_root", "data"))
+        return data_root if data_root.is_absolute() else self._context.project_path / data_root
 
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
@@ -45,9 +49,8 @@ class ProjectHooks:
         (:func:`ntk_linearity.resources.check_resources`), and decide which results on disk the
         run may trust (:func:`ntk_linearity.resume.plan_resume`); results it reads but cannot trust
         stop it here. With ``--only-missing-outputs`` the untrusted ones count as missing."""
-        if getattr(self, "_data_root", None):
-            remove_stale_temporaries(self._data_root)
         experiment = validate_parameters(active_parameters())
+        remove_stale_temporaries(self._data_root())
         trained = {node.name for node in pipeline.nodes}
         check_resources([run for run in experiment.runs if f"{run.namespace}.train_network" in trained],
                         generate_synthetic_data(data_params=experiment.parameters.data))
