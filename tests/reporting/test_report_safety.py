@@ -119,14 +119,13 @@ def test_a_page_without_main_is_refused():
         sanitise.sanitise_report("<html><body><p>x</p></body></html>")
 
 
-def test_a_report_of_tampered_names_holds_none_of_them_as_markup(monkeypatch):
+def test_a_report_of_tampered_names_holds_none_of_them_as_markup():
     """The environment named ``<img src=x onerror=alert(1)>``, a sweep (its namespaces, the
     parameters' sweep block, every table) named the same with a script, and a script appended
     to table1.md: the rendered page shows all three as text and runs nothing."""
     evil_sweep = f"depth_{IMG_ONERROR}"
     experiment = renamed(tiny_experiment(), "depth_sweep", evil_sweep)
     tables, table1 = report_inputs(experiment, diverged=namespaces(experiment, sweep=evil_sweep)[:1])
-    monkeypatch.setenv("KEDRO_ENV", IMG_ONERROR)  # what provenance.run_environment reads outside a session
     html = report.report_html(tables, table1 + "\n" + EVIL_SCRIPT + "\n", report.report_parameters(experiment),
                               report.run_metadata())
     page = Page(html)
