@@ -77,6 +77,7 @@ def test_structured_matches_jacobian_and_eq6(name):
             assert K[i * n_out + c, i * n_out + c] == pytest.approx(squared_norm, rel=1e-5)
 
 
+@pytest.mark.slow  # make test stays under 10 minutes on 2 cores; make test-all runs it
 def test_both_spatial_contractions_are_exercised_and_agree():
     """The flop rule picks per-sample gradients for the full-resolution layers and position Grams for
     the downsampled wide stage; on the same factors both contractions (and both diagonals) agree."""
@@ -133,6 +134,7 @@ def test_parameter_count_and_flat_inputs():
     assert frozen.n_params == 9 * 2 * 4
 
 
+@pytest.mark.slow  # make test stays under 10 minutes on 2 cores; make test-all runs it
 def test_kernel_difference_and_noise_floor():
     """K(w) - K(w_0) from factor changes (both spatial contractions) equals the difference of two
     separately computed float64 kernels; delta_k_noise_floor runs on the same model."""

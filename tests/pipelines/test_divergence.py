@@ -46,6 +46,7 @@ def test_raise_stops_at_the_diverging_run_and_names_it(tmp_path):
     assert not (run_dir / "training_metrics.json").exists()
 
 
+@pytest.mark.slow  # a Kedro run of its own; the report's diverged states are unit-tested
 def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
     runs = pd.read_csv(latest(skipped / "data" / "08_reporting" / "runs.csv"))
     assert len(runs) == 6
@@ -60,6 +61,7 @@ def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
     assert np.all(np.isfinite(trained[["delta_k", "hessian_norm_init", "final_loss"]].to_numpy(float)))
 
 
+@pytest.mark.slow  # a Kedro run of its own; the report's diverged states are unit-tested
 def test_scaling_fits_and_table1_leave_diverged_runs_out(skipped):
     reporting = skipped / "data" / "08_reporting"
     table = pd.read_csv(latest(reporting / "table1_scaling.csv"))

@@ -105,6 +105,7 @@ def _tiny_parameters(project: Path) -> dict:
     return copy.deepcopy(dict(loader["parameters"]))
 
 
+@pytest.mark.slow
 def test_only_missing_outputs_recomputes_exactly_the_runs_that_are_not_done(tiny_project, tmp_path):
     project = _copy(tiny_project, tmp_path)
     parameters = _tiny_parameters(project)

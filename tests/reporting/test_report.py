@@ -82,6 +82,7 @@ def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_proje
     assert dataset.load() == after_reports[-1].read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_only_missing_outputs_skips_complete_runs_and_redoes_missing_ones(tiny_project):
     """Committed runs are skipped; the tables, figures and report are rebuilt from them (a new
     version); a run that lost a file is not done, so every file of it is recomputed."""
