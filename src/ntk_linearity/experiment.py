@@ -2,7 +2,8 @@
 
 ``sweeps:`` in the parameters maps a sweep name to
 
-* ``family``: a model family of :data:`ntk_linearity.families.FAMILIES` (``mlp``);
+* ``family``: a model family of :data:`ntk_linearity.families.FAMILIES` (``mlp``, ``cnn``,
+  ``resnet``); it also fixes the dataset the runs train on;
 * ``architecture``: an entry of :data:`ntk_linearity.vocabulary.ARCHITECTURES`, or a lookup
   ``{by: <axis>, values: {<axis value>: <architecture>}}``;
 * ``settings``: fixed settings of every run (any field of the family's settings, ``seed``,
@@ -110,6 +111,11 @@ class RunSpec:
     def head(self) -> str:
         return self.model.head
 
+    @property
+    def dataset(self) -> str:
+        """The catalog name of the data this run trains on (its family's)."""
+        return FAMILIES[self.family].dataset
+
     def build(self, data: Mapping[str, Any]):
         """The network of this run (input and output sizes from the data)."""
         return FAMILIES[self.family].build(self.model, data)
@@ -135,6 +141,11 @@ class SweepSpec:
     fit_against: str
     group_by: tuple[str, ...]
     runs: tuple[RunSpec, ...]
+
+    @property
+    def dataset(self) -> str:
+        """The catalog name of the data every run of this sweep trains on (its family's)."""
+        return FAMILIES[self.family].dataset
 
     @property
     def architectures(self) -> tuple[str, ...]:

@@ -1,9 +1,11 @@
 """Model families a sweep can train: their typed settings and how a network is built from them.
 
 A family is one entry of :data:`FAMILIES`: a pydantic model of the settings of one network (every
-field may be a sweep axis, see :mod:`ntk_linearity.vocabulary`) and a function building the
-network from those settings and the data. The pipelines only ever call ``family.build``; adding a
-family (a convolutional network, say) means adding a settings model and an entry here.
+field may be a sweep axis, see :mod:`ntk_linearity.vocabulary`), a function building the
+network from those settings and the data, and the dataset its runs train on (``synthetic_data``:
+vectors on the sphere; ``synthetic_images``: smooth random images, stored flattened with their
+``image_shape``). The pipelines only ever call ``family.build`` and read ``family.dataset``; adding
+a family means adding a settings model and an entry here.
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ from typing import Annotated, Any, Callable, Literal, Mapping
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ntk_linearity.numerics import mlp
+from ntk_linearity.numerics import cnn, mlp, resnet
+from ntk_linearity.numerics.conv import POOLINGS
 from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, INIT_SCHEMES, SUPPORTED_DTYPES
 
 PositiveInt = Annotated[int, Field(gt=0)]
+VECTORS = "synthetic_data"    # inputs on the sphere (data_generation, parameter group `data`)
+IMAGES = "synthetic_images"   # smooth random images (data_generation, parameter group `images`)
 
 
 class SettingsModel(BaseModel):
@@ -35,6 +40,14 @@ class ModelDefaults(SettingsModel):
     dtype: Literal[SUPPORTED_DTYPES]
 
 
+def _check_antisymmetric(settings: ModelDefaults, last: int, what: str) -> None:
+    """The antisymmetric initialisation pairs the units of the last hidden layer: it needs an even
+    count."""
+    if settings.init_scheme == "antisymmetric" and last % 2:
+        raise ValueError(f"{what} = {last} must be even with init_scheme 'antisymmetric' (it pairs the "
+                         "units of the last hidden layer)")
+
+
 class MlpSettings(ModelDefaults):
     """A fully connected network (Eq. 4, 7, 9): ``depth`` hidden layers of width ``width``; with a
     ``bottleneck_width`` the middle hidden layer (index ``depth // 2``) has that width instead
@@ -50,9 +63,7 @@ class MlpSettings(ModelDefaults):
         if self.bottleneck_width is not None and self.depth < 3:
             raise ValueError(f"bottleneck_width needs depth >= 3 (a narrow layer between wide ones), "
                              f"got depth {self.depth}")
-        if self.init_scheme == "antisymmetric" and self.hidden_widths[-1] % 2:
-            raise ValueError(f"width = {self.hidden_widths[-1]} must be even with init_scheme "
-                             "'antisymmetric' (it pairs the neurons of the last hidden layer)")
+        _check_antisymmetric(self, self.hidden_widths[-1], "width")
         return self
 
     @property
@@ -60,6 +71,61 @@ class MlpSettings(ModelDefaults):
         middle = self.depth // 2
         return tuple(self.bottleneck_width if (i == middle and self.bottleneck_width is not None)
                      else self.width for i in range(self.depth))
+
+
+class ConvSettings(ModelDefaults):
+    """What every convolutional family shares: ``k x k`` convolutions (stride 1, SAME padding, no
+    biases), ``channels`` C in the wide layers, a pooling of the last feature map and a dense readout
+    with ``head`` (:mod:`ntk_linearity.numerics.conv`). The swept width is C."""
+
+    channels: PositiveInt
+    kernel_size: PositiveInt = 3
+    pooling: Literal[POOLINGS] = "global_average"
+    head: Literal[tuple(HEADS)]
+
+    @model_validator(mode="after")
+    def _odd_kernel(self) -> ConvSettings:
+        if self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size = {self.kernel_size} must be odd (SAME padding centred on "
+                             "each pixel)")
+        return self
+
+
+class CnnSettings(ConvSettings):
+    """A plain CNN: ``depth`` convolutions + activation, all with ``channels`` output channels; with
+    ``bottleneck_channels`` the middle one (index ``depth // 2``) has that many instead (a channel
+    bottleneck, Section 4: channels ``(C, C_b, C)`` for depth 3)."""
+
+    depth: PositiveInt = 2
+    bottleneck_channels: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CnnSettings:
+        if self.bottleneck_channels is not None and self.depth < 3:
+            raise ValueError(f"bottleneck_channels needs depth >= 3 (a narrow layer between wide ones), "
+                             f"got depth {self.depth}")
+        _check_antisymmetric(self, self.layer_channels[-1], "channels")
+        return self
+
+    @property
+    def layer_channels(self) -> tuple[int, ...]:
+        middle = self.depth // 2
+        return tuple(self.bottleneck_channels if (i == middle and self.bottleneck_channels is not None)
+                     else self.channels for i in range(self.depth))
+
+
+class ResNetSettings(ConvSettings):
+    """A ResNet (:class:`ntk_linearity.numerics.conv.ResNet`): ``stages`` stages of ``channels``
+    channels each (an entry convolution, stride 2 from the second stage on, then ``blocks`` residual
+    blocks ``a <- (a + conv(sigma(conv(a)))) / sqrt(2)``)."""
+
+    blocks: PositiveInt = 2
+    stages: PositiveInt = 1
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ResNetSettings:
+        _check_antisymmetric(self, self.channels, "channels")
+        return self
 
 
 def n_outputs(head: str, data: Mapping[str, Any]) -> int:
@@ -81,17 +147,56 @@ def build_mlp(settings: MlpSettings, data: Mapping[str, Any]):
     )
 
 
+def image_shape(data: Mapping[str, Any]) -> tuple[int, int, int]:
+    """``(height, width, channels)`` of the images of a ``synthetic_images`` dataset."""
+    if "image_shape" not in data:
+        raise ValueError(f"a convolutional network needs image inputs (the {IMAGES!r} dataset, with "
+                         f"'image_shape'), got a dataset with keys {sorted(data)}")
+    return tuple(int(v) for v in np.asarray(data["image_shape"]))
+
+
+def _conv_arguments(settings: ConvSettings, data: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(input_shape=image_shape(data), kernel_size=settings.kernel_size,
+                activation=settings.activation, head=settings.head,
+                n_out=n_outputs(settings.head, data), pooling=settings.pooling,
+                train_last_layer=settings.train_last_layer, dtype=settings.dtype,
+                init_scheme=settings.init_scheme)
+
+
+def build_cnn(settings: CnnSettings, data: Mapping[str, Any]):
+    """The :func:`ntk_linearity.numerics.cnn` of ``settings``; image shape from the data."""
+    return cnn(channels=settings.layer_channels, **_conv_arguments(settings, data))
+
+
+def build_resnet(settings: ResNetSettings, data: Mapping[str, Any]):
+    """The :func:`ntk_linearity.numerics.resnet` of ``settings``; image shape from the data."""
+    return resnet(channels=(settings.channels,) * settings.stages, blocks=settings.blocks,
+                  **_conv_arguments(settings, data))
+
+
 @dataclass(frozen=True)
 class Family:
-    """A model family: the settings of one network and how it is built."""
+    """A model family: the settings of one network, how it is built and the dataset it trains on."""
 
     name: str
     settings: type[SettingsModel]
     build: Callable[[Any, Mapping[str, Any]], Any]
     describe: Callable[[Any], str]
+    dataset: str = VECTORS
+
+
+def _describe_conv(s: ConvSettings, layers: str) -> str:
+    return f"{layers}, {s.kernel_size}x{s.kernel_size} kernels, {s.pooling.replace('_', ' ')} pooling, head {s.head}"
 
 
 FAMILIES: Mapping[str, Family] = {
     "mlp": Family("mlp", MlpSettings, build_mlp,
                   lambda s: f"widths {'x'.join(map(str, s.hidden_widths))}, head {s.head}"),
+    "cnn": Family("cnn", CnnSettings, build_cnn,
+                  lambda s: _describe_conv(s, f"channels {'x'.join(map(str, s.layer_channels))}"),
+                  dataset=IMAGES),
+    "resnet": Family("resnet", ResNetSettings, build_resnet,
+                     lambda s: _describe_conv(s, f"{s.stages} stage(s) of {s.blocks} residual blocks, "
+                                                 f"{s.channels} channels"),
+                     dataset=IMAGES),
 }

@@ -10,7 +10,7 @@ from kedro.framework.hooks import hook_impl
 
 from ntk_linearity.catalog import LedgerCatalog
 from ntk_linearity.datasets.atomic import remove_stale_temporaries
-from ntk_linearity.pipelines.data_generation.nodes import generate_synthetic_data
+from ntk_linearity.pipelines.data_generation.nodes import generate_dataset
 from ntk_linearity.pipelines.validation import validate_parameters
 from ntk_linearity.resources import check_resources
 from ntk_linearity.resume import log_plan, plan_resume
@@ -51,9 +51,11 @@ class ProjectHooks:
         stop it here. With ``--only-missing-outputs`` the untrusted ones count as missing."""
         experiment = validate_parameters(active_parameters())
         remove_stale_temporaries(self._data_root())
-        trained = {node.name for node in pipeline.nodes}
-        check_resources([run for run in experiment.runs if f"{run.namespace}.train_network" in trained],
-                        generate_synthetic_data(data_params=experiment.parameters.data))
+        nodes = {node.name for node in pipeline.nodes}
+        trained = [run for run in experiment.runs if f"{run.namespace}.train_network" in nodes]
+        for dataset in dict.fromkeys(run.dataset for run in trained):
+            check_resources([run for run in trained if run.dataset == dataset],
+                            generate_dataset(dataset, experiment.parameters))
         only_missing = bool(run_params.get("only_missing_outputs"))
         plan = plan_resume(experiment, pipeline, catalog, only_missing)
         if not only_missing:

@@ -28,7 +28,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     data_settings = experiment.data_settings
     gathers = {spec.name: sweep.gather_pipeline(spec, experiment.parameters.reporting, data_settings)
                for spec in experiment.sweeps}
-    pipelines = {"data_generation": data_generation.create_pipeline(experiment.parameters.data)}
+    pipelines = {"data_generation": data_generation.create_pipeline(experiment.parameters.data,
+                                                                    experiment.parameters.images)}
     pipelines |= {spec.name: sweep.runs_pipeline(spec, data_settings) + gathers[spec.name]
                   for spec in experiment.sweeps}
     # Reporting regathers every sweep's tables from the persisted per-run results, then reports.

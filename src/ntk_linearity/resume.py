@@ -31,7 +31,7 @@ from ntk_linearity.ledger import (
     data_problems,
     stale_results_message,
 )
-from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES, SHARED_DATA
+from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES
 from ntk_linearity.pipelines.validation import Experiment
 
 logger = logging.getLogger(__name__)
@@ -55,20 +55,28 @@ def load_or_none(catalog: Any, name: str) -> Any:
 
 
 def _data_plan(experiment: Experiment, pipeline: Pipeline, catalog: Any, plan: ResumePlan,
-               only_missing_outputs: bool) -> Any:
-    """The synthetic data the runs can be checked against (``None`` if it is regenerated here)."""
-    if SHARED_DATA not in pipeline.datasets():
+               only_missing_outputs: bool) -> dict[str, Any]:
+    """The synthetic data the runs can be checked against, by dataset name (``None`` where it is
+    regenerated here or not part of the pipeline)."""
+    return {dataset: _dataset_plan(dataset, settings, pipeline, catalog, plan, only_missing_outputs)
+            for dataset, settings in experiment.data_settings.items()}
+
+
+def _dataset_plan(dataset: str, settings: dict, pipeline: Pipeline, catalog: Any, plan: ResumePlan,
+                  only_missing_outputs: bool) -> Any:
+    """One dataset of :func:`_data_plan`."""
+    if dataset not in pipeline.datasets():
         return None
-    data = load_or_none(catalog, SHARED_DATA)
-    problems = ["it is missing or unreadable"] if data is None else data_problems(data, experiment.data_settings)
-    if SHARED_DATA in pipeline.inputs():
+    data = load_or_none(catalog, dataset)
+    problems = ["it is missing or unreadable"] if data is None else data_problems(data, settings)
+    if dataset in pipeline.inputs():
         if problems:
-            raise StaleDataError(f"{SHARED_DATA} cannot be used: {'; '.join(problems)}; regenerate it with "
+            raise StaleDataError(f"{dataset} cannot be used: {'; '.join(problems)}; regenerate it with "
                                  "`kedro run --pipelines data_generation` (or run everything: `kedro run`)")
         return data
     if problems and only_missing_outputs:
-        plan.missing.add(SHARED_DATA)
-        logger.info("%s is regenerated: %s", SHARED_DATA, "; ".join(problems))
+        plan.missing.add(dataset)
+        logger.info("%s is regenerated: %s", dataset, "; ".join(problems))
         return None
     return None if problems else data
 
@@ -87,7 +95,7 @@ def plan_resume(experiment: Experiment, pipeline: Pipeline, catalog: Any, only_m
         summary = load_or_none(catalog, commit)
         files = None if summary is None else {
             name: load_or_none(catalog, f"{run.namespace}.{name}") for name in RUN_FILES}
-        problems = commit_problems(summary, run, experiment.data_settings, files, data)
+        problems = commit_problems(summary, run, experiment.data_settings[run.dataset], files, data[run.dataset])
         if not problems:
             continue
         if commit in read:
@@ -99,7 +107,7 @@ def plan_resume(experiment: Experiment, pipeline: Pipeline, catalog: Any, only_m
         raise StaleResultsError(stale_results_message(refused))
     if only_missing_outputs:
         run_datasets = {f"{run.namespace}.{name}" for run in experiment.runs for name in (*RUN_FILES, RUN_COMMIT)}
-        plan.missing |= made - run_datasets - {SHARED_DATA}
+        plan.missing |= made - run_datasets - set(experiment.data_settings)
     return plan
 
 

@@ -37,7 +37,14 @@ AXES: Mapping[str, Axis] = {
         Axis("head", "", "output head", "output head phi (Eq. 11): linear, swish, softmax, ..."),
         Axis("width", "m", "width m", "width m of the wide hidden layers"),
         Axis("bottleneck_width", "mb", "bottleneck width $m_b$", "width m_b of the middle (bottleneck) hidden layer"),
-        Axis("depth", "L", "depth L (hidden layers)", "number of hidden layers"),
+        Axis("depth", "L", "depth L (hidden layers)", "number of hidden (fully connected or convolutional) layers"),
+        Axis("channels", "C", "channels C", "channels C of the wide convolutional layers (their width)"),
+        Axis("bottleneck_channels", "Cb", "bottleneck channels $C_b$",
+             "channels C_b of the middle (bottleneck) convolutional layer"),
+        Axis("blocks", "B", "residual blocks B", "residual blocks per ResNet stage"),
+        Axis("stages", "S", "ResNet stages", "ResNet stages (each after the first halves the resolution)"),
+        Axis("kernel_size", "k", "kernel size k", "side k of the k x k convolution windows"),
+        Axis("pooling", "", "pooling", "pooling of the last feature map: global_average or flatten"),
         Axis("activation", "", "activation", "hidden activation sigma (Eq. 9)"),
         Axis("init_scheme", "", "initialisation", "initialisation: iid or antisymmetric"),
         Axis("seed", "s", "seed", "PRNG seed of the initial weights w_0"),
@@ -102,8 +109,12 @@ class PaperRow:
 class Architecture:
     """A network shape the sweeps train.
 
-    ``theory`` holds the predicted log-log slopes against ``fit_axis``, where a theory exists; ``paper_row`` is the paper's Table 1 row (``None``: beyond the paper's Section 6, listed
-    below its rows); ``verdict_rule`` says how the transition verdict is computed:
+    ``theory`` holds the predicted log-log slopes against ``fit_axis``, where a theory exists;
+    ``paper_row`` is the paper's Table 1 row (``None``: not in its Table 1, listed below its rows);
+    ``claim`` is what the paper states elsewhere for an architecture outside its Table 1 (its
+    Appendix H: convolutional and residual networks, the width being the number of channels),
+    shown in the paper's columns of that row, which is then marked as the claim of ``source``;
+    ``verdict_rule`` says how the transition verdict is computed:
     ``"slopes"`` (the Delta K and ||H|| slopes against width both provably decay) or
     ``"narrowest"`` (Delta K at the narrowest point of the sweep axis against a threshold).
     """
@@ -116,11 +127,14 @@ class Architecture:
     paper_row: PaperRow | None = None
     verdict_rule: str = "slopes"
     source: str = ""
+    claim: PaperRow | None = None
 
 
 _LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
                   "weight_change_linf": -0.5}
 _NONLINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0}
+_CONV_LINEAR_CLAIM = PaperRow("O~(1/sqrt C)", "Theta(1)", "Yes")  # Appendix H, m = channels C
+_NONLINEAR_CLAIM = PaperRow("O~(1)", "Theta(1)", "No")
 
 ARCHITECTURES: Mapping[str, Architecture] = {
     a.name: a
@@ -135,6 +149,20 @@ ARCHITECTURES: Mapping[str, Architecture] = {
                      PaperRow("O~(1)", "Theta(1)", "No"), verdict_rule="narrowest", source="Section 4"),
         Architecture("deep_linear_output", "deep, linear output", "tab:cyan", "width", _LINEAR_THEORY,
                      source="Theorem 3.2"),
+        # Appendix H: the structural conditions of Theorem 3.1 hold for convolutional and residual
+        # networks with the width m = number of channels; a non-linear head or a narrow layer breaks
+        # linearity whatever the layers are (Section 4).
+        Architecture("cnn_linear_output", "CNN, linear output", "navy", "channels", _LINEAR_THEORY,
+                     source="Theorem 3.1, Appendix H", claim=_CONV_LINEAR_CLAIM),
+        Architecture("cnn_swish_output", "CNN, swish output", "darkgreen", "channels", _NONLINEAR_THEORY,
+                     source="Section 4, Eq. 11, 14", claim=_NONLINEAR_CLAIM),
+        Architecture("cnn_softmax_output", "CNN, softmax output", "darkred", "channels", _NONLINEAR_THEORY,
+                     source="Section 4, Eq. 11, 14", claim=_NONLINEAR_CLAIM),
+        Architecture("resnet_linear_output", "ResNet, linear output", "tab:orange", "channels", _LINEAR_THEORY,
+                     source="Theorem 3.1, Appendix H", claim=_CONV_LINEAR_CLAIM),
+        Architecture("cnn_bottleneck", "CNN, channel bottleneck", "tab:brown", "bottleneck_channels",
+                     {"ntk_diag": 0.0}, verdict_rule="narrowest", source="Section 4, Appendix H",
+                     claim=_NONLINEAR_CLAIM),
     )
 }
 # The paper's architectures, in the row order of table1_scaling.csv and table1.md.

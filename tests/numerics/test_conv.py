@@ -117,6 +117,22 @@ def test_antisymmetric_init_gives_zero_output():
         cnn(SHAPE, (4, 5), init_scheme="antisymmetric")
 
 
+def test_forward_matches_a_reference_on_lax_convolutions_and_init_draws_each_shape():
+    """The model's convolutions (input patches times weights) against XLA's convolution, layer by
+    layer; its weights are the numbers ``jax.random.normal`` draws for each shape."""
+    model = cnn(SHAPE, (4, 6), activation="tanh", pooling="flatten")
+    params = model.init(jax.random.key(0))
+    keys = jax.random.split(jax.random.key(0), 3)
+    for k, (name, shape) in zip(keys, model.param_shapes.items()):
+        np.testing.assert_array_equal(params[name], jax.random.normal(k, shape))
+    a = X = _images()
+    for name, c_in in (("conv_1", SHAPE[2]), ("conv_2", 4)):
+        z = jax.lax.conv_general_dilated(a, params[name], (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        a = jnp.tanh(z / jnp.sqrt(9.0 * c_in))
+    reference = a.reshape(len(X), -1) @ params["readout"] / jnp.sqrt(float(a[0].size))
+    np.testing.assert_allclose(model.apply(params, X), reference[:, 0], rtol=1e-5, atol=1e-6)
+
+
 def test_parameter_count_and_flat_inputs():
     model = resnet((5, 5, 2), (4, 6), blocks=(1, 2), pooling="flatten")
     params = model.init(jax.random.key(0))

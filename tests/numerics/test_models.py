@@ -62,3 +62,17 @@ def test_antisymmetric_init_gives_zero_output_and_normal_weights():
     assert float(jnp.std(params["layer_2"])) == pytest.approx(1.0, abs=0.05)
     with pytest.raises(ValueError, match="even"):
         mlp(4, [31], init_scheme="antisymmetric")
+
+
+def test_equal_models_share_their_compiled_functions():
+    """Two nodes build two equal models: Python compares their bound ``apply`` by instance, but the
+    caches of jitted functions key them by the model's settings, so a sweep's seeds compile once."""
+    from ntk_linearity.numerics import kernels, training  # noqa: PLC0415
+
+    a, b, other = mlp(4, [8]), mlp(4, [8]), mlp(4, [16])
+    assert a.apply != b.apply and a == b
+    assert kernels._factor_fn(a.apply, "structured") is kernels._factor_fn(b.apply, "structured")
+    assert kernels._factor_fn(other.apply, "structured") is not kernels._factor_fn(a.apply, "structured")
+    assert training._gd_functions(a.apply, "square") is training._gd_functions(b.apply, "square")
+    plain = lambda p, X: X  # noqa: E731  (not a bound method: keyed by the function itself)
+    assert kernels._factor_fn(plain, "jacobian") is kernels._factor_fn(plain, "jacobian")

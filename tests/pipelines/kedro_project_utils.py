@@ -20,9 +20,21 @@ ROOT = Path(__file__).resolve().parents[2]
 KEDRO = Path(sys.executable).with_name("kedro")
 DATA_LAYERS = ["01_raw", "06_models", "07_model_output", "08_reporting"]
 
+# The convolutional sweeps of conf/base at one small network each: every test grid gets them unless
+# it names them, so that no test environment trains conf/base's convolutional grids (every new
+# network shape costs seconds of XLA compilation).
+SMALL_CONV = {
+    "cnn_channel_sweep": {"head": ["linear"], "channels": [4], "seed": [0]},
+    "resnet_channel_sweep": {"channels": [4], "seed": [0]},
+    "cnn_bottleneck_sweep": {"bottleneck_channels": [2], "channels": [8], "seed": [0]},
+}
+N_SMALL_CONV_RUNS = 3
+
+
 def sweep_grid(**axes) -> dict:
-    """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``."""
-    return {name: {"axes": values} for name, values in axes.items()}
+    """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``; the
+    convolutional sweeps not named get :data:`SMALL_CONV`."""
+    return {name: {"axes": values} for name, values in (SMALL_CONV | axes).items()}
 
 
 TINY = {
@@ -30,6 +42,7 @@ TINY = {
         width_sweep={"head": ["linear", "swish", "softmax"], "width": [8, 32], "seed": [0, 1]},
         bottleneck_sweep={"bottleneck_width": [2, 4], "width": [16], "seed": [0]},
         depth_sweep={"depth": [1, 2], "width": [8, 32], "seed": [0]},
+        cnn_channel_sweep={"head": ["linear"], "channels": [4, 8], "seed": [0]},  # two points: a slope
     ),
     "training": {"max_steps": 60, "n_snapshots": 6, "progress_every": 30},
     "hessian": {"lanczos_steps": 16},
@@ -38,7 +51,7 @@ TINY = {
 
 
 # Smaller than TINY for tests that run the chain several times: the linear head at 2 widths, the
-# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs.
+# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs (and SMALL_CONV).
 MINI = {
     "sweeps": sweep_grid(
         width_sweep={"head": ["linear"], "width": [8, 16], "seed": [0, 1]},

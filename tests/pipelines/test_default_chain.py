@@ -22,21 +22,27 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     kedro_project = tiny_project  # `kedro run --env tiny`, once per test session
     reporting = kedro_project / "data" / "08_reporting"
     runs = pd.read_csv(latest(reporting / "runs.csv"))
-    n_runs = 3 * 2 * 2 + 2 + 2 * 2  # width, bottleneck and depth sweeps of TINY
+    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1  # width, bottleneck, depth, CNN, ResNet, channel bottleneck
     assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
     numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
                "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
     assert np.all(np.isfinite(runs[numeric].to_numpy(float)))
     assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck",
-                                         "deep_linear_output"}
+                                         "deep_linear_output", "cnn_linear_output", "resnet_linear_output",
+                                         "cnn_bottleneck"}
+    conv = runs[runs["sweep"] == "cnn_channel_sweep"]
+    assert conv["channels"].tolist() == [4, 8] and conv["width"].isna().all()  # the swept channel count
     # eta * lambda_0 of every run, whichever way eta was set; the depth sweep's is set to 0.5 x 2
     assert np.allclose(runs["eta_lambda0"], runs["learning_rate"] * runs["lambda0"])
     assert np.allclose(runs.loc[runs["sweep"] == "depth_sweep", "eta_lambda0"], 1.0)
     assert set(runs.loc[runs["sweep"] == "depth_sweep", "depth"]) == {1, 2}
     scaling = pd.read_csv(latest(reporting / "scaling.csv"))
-    assert set(scaling["sweep"]) == {"width_sweep", "bottleneck_sweep", "depth_sweep"}
+    sweeps = ("width_sweep", "bottleneck_sweep", "depth_sweep", "cnn_channel_sweep", "resnet_channel_sweep",
+              "cnn_bottleneck_sweep")
+    assert set(scaling["sweep"]) == set(sweeps)
     assert set(scaling.loc[scaling["sweep"] == "depth_sweep", "group"]) == {"L1", "L2"}
-    for sweep in ("width_sweep", "bottleneck_sweep", "depth_sweep"):
+    assert set(scaling.loc[scaling["sweep"] == "cnn_channel_sweep", "fit_against"]) == {"channels"}
+    for sweep in sweeps:
         assert latest(reporting / sweep / "scaling.png").read_bytes()[:4] == b"\x89PNG"
 
     table = pd.read_csv(latest(reporting / "table1_scaling.csv"))
@@ -47,6 +53,8 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     markdown = latest(reporting / "table1.md").read_text()
     assert "transition to linearity" in markdown and "| linear_output |" in markdown
     assert "| deep, linear output, L2 (depth_sweep; Theorem 3.2, beyond the paper's Section 6) |" in markdown
+    assert ("| CNN, linear output (cnn_channel_sweep; the paper's claim, Theorem 3.1, Appendix H) "
+            "| O~(1/sqrt C) |") in markdown
     for figure in FIGURES:
         png = latest(reporting / figure)
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -68,7 +68,7 @@ BAD = [
     (f"{W}.axes.widht", [30], f"{W}.axes.widht: not an axis of family 'mlp' (did you mean 'width'?)"),
     (f"{W}.fit_against", "depth", f"{W}.fit_against = 'depth': must be one of the sweep's axes ['head', 'width']"),
     (f"{W}.group_by", ["width"], f"{W}.group_by: 'width' must be an axis of the sweep other than fit_against"),
-    (f"{W}.family", "cnn", f"{W}.family = 'cnn': must be one of ['mlp']"),
+    (f"{W}.family", "cnm", f"{W}.family = 'cnm': must be one of ['mlp', 'cnn', 'resnet'] (did you mean 'cnn'?)"),
     (f"{W}.settings.learning_rate", {"relative_to_critical": -1.0},
      f"{W} (run linear_m30_s0): learning_rate.relative_to_critical = {{'relative_to_critical': -1.0}}: must be "
      "greater than 0"),
@@ -143,7 +143,8 @@ def test_every_problem_is_listed_on_the_one_line(base):
 
 def test_runs_are_the_product_of_the_axes_in_order_with_readable_namespaces(base):
     experiment = validate_parameters(base)
-    width, bottleneck, depth = experiment.sweeps
+    width, bottleneck, depth = (next(s for s in experiment.sweeps if s.name == name)
+                                for name in ("width_sweep", "bottleneck_sweep", "depth_sweep"))
     assert [run.namespace for run in width.runs[:4]] == [
         "width_sweep.linear_m30_s0", "width_sweep.linear_m30_s1", "width_sweep.linear_m30_s2",
         "width_sweep.linear_m100_s0"]
@@ -154,6 +155,45 @@ def test_runs_are_the_product_of_the_axes_in_order_with_readable_namespaces(base
     assert bottleneck.runs[0].model.hidden_widths == (1000, 4, 1000)
     assert depth.runs[-1].model.hidden_widths == (512,) * 4 and depth.runs[-1].group == "L4"
     assert depth.runs[0].learning_rate.relative_to_critical == 0.5
+
+
+CNN_BAD = [
+    ("sweeps.cnn_channel_sweep.axes.channels", [8, 33],
+     "sweeps.cnn_channel_sweep (run linear_C33_s0): channels = 33 must be even with init_scheme 'antisymmetric'"),
+    ("sweeps.cnn_channel_sweep.settings.pooling", "max",
+     "sweeps.cnn_channel_sweep (run linear_C4_s0): pooling must be 'global_average' or 'flatten'"),
+    ("sweeps.cnn_channel_sweep.settings.kernel_size", 4,
+     "(run linear_C4_s0): kernel_size = 4 must be odd"),
+    ("sweeps.cnn_bottleneck_sweep.settings.depth", 2,
+     "sweeps.cnn_bottleneck_sweep (run Cb2_C128_s0): bottleneck_channels needs depth >= 3"),
+    ("sweeps.resnet_channel_sweep.settings.width", 8,
+     "sweeps.resnet_channel_sweep.settings.width: not a setting of family 'resnet'"),
+    ("sweeps.cnn_channel_sweep.axes.channels", [8, "32"],
+     "sweeps.cnn_channel_sweep.axes.channels[1] = '32': must be a valid integer"),
+    ("images.smoothness", 0.0, "images.smoothness = 0.0: must be greater than 0"),
+    ("hessian.probe_index", 20, "hessian.probe_index = 20: must be below images.n_samples = 8"),
+]
+
+
+@pytest.mark.parametrize(("dotted", "value", "message"), CNN_BAD, ids=[f"{d}={v!r}" for d, v, _ in CNN_BAD])
+def test_bad_convolutional_settings_give_one_line(base, dotted, value, message):
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(_with(base, dotted, value))
+    text = str(error.value)
+    assert "\n" not in text and message in text
+
+
+def test_convolutional_sweeps_read_the_images_and_name_runs_by_channels(base):
+    experiment = validate_parameters(base)
+    sweeps = {sweep.name: sweep for sweep in experiment.sweeps}
+    cnn_sweep, bottleneck = sweeps["cnn_channel_sweep"], sweeps["cnn_bottleneck_sweep"]
+    assert cnn_sweep.dataset == sweeps["resnet_channel_sweep"].dataset == "synthetic_images"
+    assert sweeps["width_sweep"].dataset == "synthetic_data"
+    assert cnn_sweep.runs[0].namespace == "cnn_channel_sweep.linear_C4_s0"
+    assert {run.architecture for run in cnn_sweep.runs} == {"cnn_linear_output", "cnn_swish_output",
+                                                           "cnn_softmax_output"}
+    assert bottleneck.runs[0].namespace == "cnn_bottleneck_sweep.Cb2_C128_s0"
+    assert bottleneck.runs[0].model.layer_channels == (128, 2, 128)
 
 
 def test_kedro_run_exits_with_the_one_line_error_and_leaves_data_alone(tmp_path):

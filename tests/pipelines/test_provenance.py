@@ -56,7 +56,7 @@ def test_reporting_refuses_results_made_with_other_settings(tiny_project, tmp_pa
     with _session(project, changed) as session, pytest.raises(StaleResultsError) as refused:
         session.run(pipeline_names=["reporting"])
     message = refused.value.message
-    assert "18 runs (width_sweep.linear_m8_s0, " in message  # every run of the tiny grid
+    assert "22 runs (width_sweep.linear_m8_s0, " in message  # every run of the tiny grid
     assert "hessian.lanczos_steps 16 -> 5; training.max_steps 60 -> 4000" in message
     assert "kedro run --only-missing-outputs" in message
     assert _versions(project) == before  # nothing was written
@@ -72,6 +72,17 @@ def test_a_sweep_refuses_data_generated_with_other_settings(tiny_project, tmp_pa
     assert "data.n_samples 32 -> 40" in refused.value.message
     assert "kedro run --pipelines data_generation" in refused.value.message
     assert data.stat().st_mtime_ns == stamp
+
+
+def test_a_convolutional_sweep_refuses_images_generated_with_other_settings(tiny_project, tmp_path):
+    """Each family's runs check the data set they read: the images for a convolutional sweep."""
+    project = _copy(tiny_project, tmp_path)
+    images = project / "data/01_raw/synthetic_images.npz"
+    stamp = images.stat().st_mtime_ns
+    with _session(project, {"images": {"n_samples": 12}}) as session, pytest.raises(StaleDataError) as refused:
+        session.run(namespaces=["cnn_channel_sweep"])
+    assert refused.value.message.startswith("synthetic_images cannot be used: data.n_samples 8 -> 12")
+    assert images.stat().st_mtime_ns == stamp
 
 
 def _mix_the_files_of_a_run(project: Path) -> None:

@@ -46,21 +46,25 @@ def _files(seed: int = 0) -> dict:
             "training_metrics": {"steps": 60, "final_loss": 1.5e-3, "delta_k": float("nan"), "error": ""}}
 
 
+def _fingerprint(experiment, run) -> str:
+    """The fingerprint of ``run`` with the settings of the data it trains on."""
+    return run_fingerprint(run, experiment.data_settings[run.dataset])
+
+
 def test_fingerprint_changes_with_every_determining_setting_and_only_with_those(base_parameters):
     run = _experiment(base_parameters).runs[0]
     experiment = _experiment(base_parameters)
-    reference = run_fingerprint(run, experiment.data_settings)
-    assert reference == run_fingerprint(_experiment(base_parameters).runs[0], experiment.data_settings)
+    reference = _fingerprint(experiment, run)
+    assert reference == _fingerprint(experiment, _experiment(base_parameters).runs[0])
     for change in ({"training.max_steps": 4000}, {"hessian.lanczos_steps": 5}, {"model.dtype": "float64"},
-                   {"training.on_divergence": "skip"}):
+                   {"training.on_divergence": "skip"}, {"data.n_samples": 40}):
         changed = _experiment(base_parameters, **change)
-        assert run_fingerprint(changed.runs[0], changed.data_settings) != reference, change
-    changed = _experiment(base_parameters, **{"data.n_samples": 40})
-    assert run_fingerprint(changed.runs[0], changed.data_settings) != reference
-    logging_only = _experiment(base_parameters, **{"training.progress_every": 7})
-    assert run_fingerprint(logging_only.runs[0], logging_only.data_settings) == reference
+        assert _fingerprint(changed, changed.runs[0]) != reference, change
+    for change in ({"training.progress_every": 7}, {"images.n_samples": 40}):  # logging; another data set
+        changed = _experiment(base_parameters, **change)
+        assert _fingerprint(changed, changed.runs[0]) == reference, change
     # every run of a grid is a different computation
-    fingerprints = {run_fingerprint(r, experiment.data_settings) for r in experiment.runs}
+    fingerprints = {_fingerprint(experiment, r) for r in experiment.runs}
     assert len(fingerprints) == len(experiment.runs)
 
 
@@ -102,7 +106,8 @@ def test_content_digest_of_json_survives_a_round_trip_with_nan(tmp_path):
 
 def test_commit_record_accepts_its_own_run_and_names_every_mismatch(base_parameters):
     experiment = _experiment(base_parameters)
-    run, settings = experiment.runs[0], experiment.data_settings
+    run = experiment.runs[0]
+    settings = experiment.data_settings[run.dataset]
     data = {"X": np.ones((4, 2))}
     files = _files()
     summary = {"steps": 60, "provenance": commit_record(run, settings, data, files)}
@@ -122,7 +127,7 @@ def test_commit_record_accepts_its_own_run_and_names_every_mismatch(base_paramet
 
 
 def test_data_records_its_settings(base_parameters):
-    settings = _experiment(base_parameters).data_settings
+    settings = _experiment(base_parameters).data_settings["synthetic_data"]
     data = stamp_data({"X": np.ones((2, 2))}, settings)
     assert data_problems(data, settings) == []
     assert data_problems(data, settings | {"n_samples": settings["n_samples"] + 8}) == [

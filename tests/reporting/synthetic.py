@@ -32,7 +32,7 @@ def _merged(base: dict, overrides: dict) -> dict:
 
 
 def tiny_experiment() -> Experiment:
-    """conf/base with the tiny grid of the test projects (18 runs in three sweeps)."""
+    """conf/base with the tiny grid of the test projects (22 runs in six sweeps)."""
     return validate_parameters(_merged(default_config_loader()["parameters"], TINY))
 
 

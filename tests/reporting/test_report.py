@@ -22,7 +22,7 @@ from ntk_linearity.pipelines.reporting.summaries import slope_phrase
 from kedro_project_utils import latest, run_kedro
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
-N_FIGURES = 6 + 3  # the paper's six figures and one per sweep of the tiny environment
+N_FIGURES = 6 + 3 + 3 * 2  # the paper's six; one per other sweep, two per convolutional sweep
 
 
 def report_versions(project: Path) -> list[Path]:
@@ -56,8 +56,11 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     assert "appendix" in text and "not available" in text
     assert "antisymmetric" in text and "−1.28" in text
     assert "width ∈ {8, 32}" in text  # the tiny grid, not conf/base's
-    for sweep in ("width_sweep", "bottleneck_sweep", "depth_sweep"):  # a section per sweep
+    for sweep in ("width_sweep", "bottleneck_sweep", "depth_sweep", "cnn_channel_sweep", "resnet_channel_sweep",
+                  "cnn_bottleneck_sweep"):  # a section per sweep
         assert f"<code>{sweep}</code>" in page
+    assert "Appendix H claim" in text and "smooth random images of 8 × 8 pixels" in text
+    assert "channels ∈ {4, 8}" in text
     assert re.search(r"<table>.*linear_output.*</table>", page, re.S)
     # A number in the text is the one in the persisted scaling table.
     scaling = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "table1_scaling.csv"))
@@ -65,7 +68,7 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     # Run metadata: environment, versions, device, training time.
     assert "<code>tiny</code>" in page
     assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
-    assert "summed over 18 runs" in text
+    assert "summed over 22 runs" in text
 
 
 def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_project):

@@ -100,13 +100,13 @@ def test_paper_sections_say_what_is_missing(state):
                   "3.3": "Every run of the bottleneck networks diverged (2 runs)",
                   "3.4": "diverged (14 runs)",
                   "3.6": "Every run of the linear output networks diverged (4 runs)",
-                  "3.7": "0 of 18 runs reached the tolerance L ≤ 1e-05 within 60 steps; 18 diverged"},
+                  "3.7": "0 of 22 runs reached the tolerance L ≤ 1e-05 within 60 steps; 22 diverged"},
         "partly": {"3.1": "6 of 12 runs of the linear output, softmax output and swish output networks diverged",
                    "3.2": "3 of 6 runs at this width diverged and have no curve",
                    "3.3": "1 of 2 runs of the bottleneck networks diverged",
                    "3.4": "- **bottleneck** (against m\\_b): ‖H‖ no fitted slope (usable runs at a single point",
                    "3.6": "2 of 4 runs of the linear output networks diverged",
-                   "3.7": "11 of 18 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged"},
+                   "3.7": "15 of 22 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged"},
     }[case]
     for section, sentence in expected.items():
         assert sentence in statements[section], section
@@ -128,17 +128,17 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
         assert wall_times == "0 s summed over 0 runs"
         assert summaries.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
-        assert "**18 of 18 runs diverged**" in table1 and "| n/a |" in table1
+        assert "**22 of 22 runs diverged**" in table1 and "| n/a |" in table1
         assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
         assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
-        assert "18 of 18 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
+        assert "22 of 22 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
         assert not any("stopped at the step limit" in note for note in notes)
     else:
-        assert "**7 of 18 runs diverged**" in table1
+        assert "**7 of 22 runs diverged**" in table1
         assert "6 of 12 runs diverged and are left out of the fits" in sweeps["width_sweep"]
         # One seed left at each of the two widths: two points, a slope and no interval.
         assert "[no interval]" in Page(report.markdown_to_html(sweeps["width_sweep"])).text
-        assert "7 of 18 runs diverged" in " ".join(notes)
+        assert "7 of 22 runs diverged" in " ".join(notes)
     Page(report.markdown_to_html(table1))  # Table 1 renders
 
 
@@ -162,7 +162,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     html = report.report_html(tables_, table1, report.report_parameters(experiment), metadata())
     page = Page(html)
     assert live_markup(html) == []
-    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "4. Run metadata"):
+    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "4. Run metadata"):
         assert heading in page.text
     expected = {
         "mixed": ["6 of 12 runs of the linear output, softmax output and swish output networks diverged",
@@ -175,5 +175,6 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     }[case]
     for sentence in expected:
         assert sentence in page.text
-    n_figures = {"mixed": 5 + 1, "empty": 0, "fully": 0}[case]  # the paper's six but Fig. 2; the width sweep's
+    # the paper's six but Fig. 2; the width sweep's; two for each convolutional sweep
+    n_figures = {"mixed": 5 + 1 + 3 * 2, "empty": 0, "fully": 0}[case]
     assert len(page.tags("img")) == n_figures

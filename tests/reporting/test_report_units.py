@@ -242,3 +242,71 @@ def test_runs_of_another_grid_are_refused_naming_them():
     tables.check_grid(runs, ("s.b", "s.a", "s.old"))
     with pytest.raises(tables.GridMismatchError, match=r"1 configured runs missing \(s\.c\), 1 runs not configured \(s\.old\)"):
         tables.check_grid(runs, ("s.a", "s.b", "s.c"))
+
+
+def _conv_tables():
+    """Runs and scaling rows of a CNN channel sweep (linear and swish heads) and a channel-bottleneck
+    sweep, with slopes chosen so that the linear head decays and the others do not."""
+    runs = pd.DataFrame({
+        "sweep": ["c"] * 4 + ["b"] * 4, "group": ["linear", "linear", "swish", "swish", "all", "all", "all", "all"],
+        "architecture": ["cnn_linear_output"] * 2 + ["cnn_swish_output"] * 2 + ["cnn_bottleneck"] * 4,
+        "diverged": [False] * 8, "delta_k": [0.1, 0.001, 0.9, 0.8, 0.3, 0.2, 0.01, 0.02],
+        "channels": [4, 128, 4, 128, 64, 64, 64, 64], "bottleneck_channels": [np.nan] * 4 + [2, 2, 32, 32],
+        "seed": [0, 0, 0, 0, 0, 1, 0, 1]})
+    rows = [("c", "linear", "cnn_linear_output", "channels", {"delta_k": (-1.1, -1.3, -0.9), "hessian_norm": (-0.45, -0.55, -0.35)}),
+            ("c", "swish", "cnn_swish_output", "channels", {"delta_k": (-0.1, -0.2, 0.0), "hessian_norm": (-0.05, -0.15, 0.05)}),
+            ("b", "all", "cnn_bottleneck", "bottleneck_channels", {"delta_k": (-0.9, -1.2, -0.6), "hessian_norm": (-0.3, -0.4, -0.2)})]
+    scaling = pd.DataFrame([{"sweep": s, "group": g, "architecture": a, "quantity": q, "fit_against": f,
+                             "slope": v[0], "slope_ci_low": v[1], "slope_ci_high": v[2], "theory_slope": np.nan,
+                             "n_points": 2, "n_seeds": 2} for s, g, a, f, slopes in rows for q, v in slopes.items()])
+    return runs, scaling
+
+
+def test_channel_bottleneck_verdict_reads_the_narrowest_bottleneck_channels():
+    runs, scaling = _conv_tables()
+    verdict, reason = tables.linearity_verdict(scaling, runs, 0.1, sweep="b", group="all")
+    assert verdict == "No" and "median Delta K 0.25 at bottleneck_channels = 2" in reason  # median of 0.3, 0.2
+    assert tables.linearity_verdict(scaling, runs, 0.3, sweep="b", group="all")[0] == "Yes"
+
+
+def test_table1_marks_the_convolutional_rows_as_the_papers_appendix_h_claim():
+    runs, scaling = _conv_tables()
+    depth = pd.DataFrame({"sweep": ["d", "d"], "group": ["L1", "L2"], "architecture": ["deep_linear_output"] * 2,
+                          "diverged": [False, False], "delta_k": [0.1, 0.2], "channels": [np.nan] * 2,
+                          "bottleneck_channels": [np.nan] * 2, "seed": [0, 0]})
+    reporting = type("R", (), {"linearity_threshold": 0.1, "confidence": 0.95, "slope_ci_method": "regression"})
+    text = tables.table1_markdown(pd.DataFrame(columns=tables.TABLE1_COLUMNS), scaling,
+                                  pd.concat([depth, runs], ignore_index=True), reporting_params=reporting)
+    names = [line.split(" | ")[0] for line in text.splitlines() if line.startswith("| ") and "(" in line][1:]  # not the header
+    # the claims first; a group named only where the sweep has several of its architecture (depths)
+    assert names == ["| CNN, linear output (c; the paper's claim, Theorem 3.1, Appendix H)",
+                     "| CNN, swish output (c; the paper's claim, Section 4, Eq. 11, 14)",
+                     "| CNN, channel bottleneck (b; the paper's claim, Section 4, Appendix H)",
+                     "| deep, linear output, L1 (d; Theorem 3.2, beyond the paper's Section 6)",
+                     "| deep, linear output, L2 (d; Theorem 3.2, beyond the paper's Section 6)"]
+    rows = {line.split(" | ")[0]: line for line in text.splitlines() if line.startswith("| CNN")}
+    linear = rows["| CNN, linear output (c; the paper's claim, Theorem 3.1, Appendix H)"]
+    assert "| O~(1/sqrt C) |" in linear and linear.endswith("| Yes | Yes |")  # claimed Yes, measured Yes
+    swish = rows["| CNN, swish output (c; the paper's claim, Section 4, Eq. 11, 14)"]
+    assert swish.endswith("| No | No |")
+    bottleneck = rows["| CNN, channel bottleneck (b; the paper's claim, Section 4, Appendix H)"]
+    assert bottleneck.endswith("| No | No |")
+
+
+def test_claim_statement_says_whether_the_measurement_agrees_with_the_claim():
+    runs, scaling = _conv_tables()
+    text = summaries.claim_statement(runs, scaling, "c", 0.95, 0.1)
+    linear, swish = text.splitlines()
+    assert linear.startswith("- **CNN, linear output** (Theorem 3.1, Appendix H; claimed: ‖H‖ = O~(1/sqrt C)")
+    assert "ΔK −1.10 [−1.30, −0.90]" in linear
+    assert linear.endswith("measured transition **Yes**, as claimed.")
+    assert swish.endswith("measured transition **No**, as claimed.")
+    # a linear head whose Hessian norm does not provably decay contradicts the claim
+    flat = scaling.assign(slope_ci_high=np.where(scaling["quantity"] == "hessian_norm", 0.1, scaling["slope_ci_high"]))
+    assert summaries.claim_statement(runs, flat, "c", 0.95, 0.1).splitlines()[0].endswith("against the claim.")
+    # two channel counts and one seed: a slope without an interval cannot test the claim
+    no_interval = scaling.assign(slope_ci_low=np.nan, slope_ci_high=np.nan)
+    assert summaries.claim_statement(runs, no_interval, "c", 0.95, 0.1).splitlines()[0].endswith(
+        "measured transition **No**, but the grid is too small to test the claim (a slope without an interval).")
+    assert summaries.claims_in({"architectures": ["cnn_linear_output"]})
+    assert not summaries.claims_in({"architectures": ["deep_linear_output", "linear_output"]})

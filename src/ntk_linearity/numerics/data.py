@@ -85,6 +85,30 @@ def smooth_random_fields(
     return fields / jnp.sqrt(jnp.mean(fields**2, axis=(1, 2, 3), keepdims=True))
 
 
+def _templates(key: jax.Array, count: int, shape: tuple[int, int, int], smoothness: float) -> jax.Array:
+    """``count`` smooth random templates of mean square 1, flattened: shape ``(count, H*W*C)``."""
+    return smooth_random_fields(key, count, *shape, smoothness).reshape(count, -1)
+
+
+def image_regression_targets(key: jax.Array, X: jax.Array, amplitude: float, frequency: float,
+                             smoothness: float) -> jax.Array:
+    """``y_i = amplitude * sin(frequency * <U, x_i> / sqrt(dim))`` for images ``X`` (n, H, W, C) and a
+    smooth random template ``U`` of mean square 1 drawn from ``key``: a smooth odd function of the
+    image with ``|y| <= amplitude``."""
+    flat = X.reshape(X.shape[0], -1)
+    U = _templates(key, 1, X.shape[1:], smoothness)[0]
+    return amplitude * jnp.sin(frequency * (flat @ U) / jnp.sqrt(jnp.asarray(flat.shape[1], X.dtype)))
+
+
+def image_class_targets(key: jax.Array, X: jax.Array, n_classes: int, temperature: float,
+                        smoothness: float) -> jax.Array:
+    """Soft labels ``softmax(temperature * <U_c, x> / sqrt(dim))`` over ``n_classes`` smooth random
+    templates ``U_c`` drawn from ``key``: rows sum to 1 and an exact fit exists."""
+    flat = X.reshape(X.shape[0], -1)
+    U = _templates(key, n_classes, X.shape[1:], smoothness)
+    return jax.nn.softmax(temperature * (flat @ U.T) / jnp.sqrt(jnp.asarray(flat.shape[1], X.dtype)), axis=1)
+
+
 def synthetic_images(
     seed: int,
     n_samples: int,
@@ -100,12 +124,10 @@ def synthetic_images(
     """Smooth random images ``X`` (n, H, W, C) with regression and soft class targets, from one seed.
 
     * ``X``: :func:`smooth_random_fields` with ``smoothness`` (pixels); every image has mean square 1.
-    * ``y = amplitude * sin(frequency * <U, x> / sqrt(dim))`` with ``U`` a fixed smooth random template
-      of mean square 1 (``dim = H*W*C``): a smooth odd function of the image, ``|y| <= amplitude``, so
-      ``amplitude = 0.25`` stays inside the range of the swish head (swish >= -0.278), as for
-      :func:`synthetic_dataset`.
-    * ``y_class = softmax(temperature * <U_c, x> / sqrt(dim))`` over ``n_classes`` further smooth
-      templates ``U_c``: rows sum to 1 and an exact fit exists.
+    * ``y``: :func:`image_regression_targets`, a smooth odd function of the image with
+      ``|y| <= amplitude``, so ``amplitude = 0.25`` stays inside the range of the swish head
+      (swish >= -0.278), as for :func:`synthetic_dataset`.
+    * ``y_class``: :func:`image_class_targets`.
     """
     return _synthetic_images(
         jax.random.key(seed), n_samples, height, width, channels, n_classes,
@@ -118,13 +140,8 @@ def _synthetic_images(key, n_samples, height, width, channels, n_classes, amplit
                       temperature, smoothness) -> dict[str, jax.Array]:
     k_x, k_y, k_c = jax.random.split(key, 3)
     X = smooth_random_fields(k_x, n_samples, height, width, channels, smoothness)
-    dim = height * width * channels
-    root_dim = jnp.sqrt(jnp.asarray(dim, X.dtype))
-    flat = X.reshape(n_samples, dim)
-    U = smooth_random_fields(k_y, 1, height, width, channels, smoothness).reshape(dim)
-    U_c = smooth_random_fields(k_c, n_classes, height, width, channels, smoothness).reshape(n_classes, dim)
     return {
         "X": X,
-        "y": amplitude * jnp.sin(frequency * (flat @ U) / root_dim),
-        "y_class": jax.nn.softmax(temperature * (flat @ U_c.T) / root_dim, axis=1),
+        "y": image_regression_targets(k_y, X, amplitude, frequency, smoothness),
+        "y_class": image_class_targets(k_c, X, n_classes, temperature, smoothness),
     }

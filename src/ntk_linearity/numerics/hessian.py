@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
-from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, layer_name
+from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, cache_per_model, layer_name
 
 DEFAULT_LANCZOS_STEPS = 64
 DEFAULT_LANCZOS_TOL = 1e-6  # stop once the top Ritz residual is below tol * |theta_top|
@@ -156,7 +156,7 @@ def extreme_eigenvalue(alpha: jax.Array, beta: jax.Array, k: jax.Array | int | N
     return _ritz(alpha, beta, alpha.shape[0] if k is None else k)
 
 
-@lru_cache(maxsize=32)
+@cache_per_model(maxsize=32)
 def _lanczos_norm_fn(apply: Callable, steps: int, tol: float) -> Callable:
     """Jitted ``(params, x, output, v0) -> SpectralNorm``, cached so repeated calls compile once."""
 

@@ -27,6 +27,8 @@ from typing import Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from ntk_linearity.numerics.models import cache_per_model
+
 Factor = tuple[jax.Array, jax.Array, jax.Array]  # dense (G: (n, C, k), A: (n, r), scale)
 # or spatial (G: (n, C, S, k), A: (n, S, r), scale): told apart by A.ndim (3 = spatial)
 SPATIAL_BLOCK_ELEMENTS = 1 << 24  # floats per lax.map step of the position-Gram contraction
@@ -71,7 +73,7 @@ def _jacobian_factors(apply: Callable, params, X: jax.Array) -> list[Factor]:
     return [(jnp.reshape(J, (X.shape[0], n_out, -1)), ones, one) for J in jax.tree.leaves(jac)]
 
 
-@lru_cache(maxsize=64)
+@cache_per_model(maxsize=64)
 def _factor_fn(apply: Callable, method: str) -> Callable[[object, jax.Array], list[Factor]]:
     """Jitted factor function, cached per (apply, method) so repeated kernels compile once."""
     if method == "structured":

@@ -13,6 +13,8 @@ Hessians only see the hidden weights.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Mapping
@@ -44,6 +46,43 @@ HEADS: Mapping[str, Callable[[jax.Array], jax.Array]] = {
 READOUT = "readout"
 SUPPORTED_DTYPES = ("float32", "float64")
 INIT_SCHEMES = ("iid", "antisymmetric")
+
+
+class _ApplyKey:
+    """A model's bound ``apply`` as a cache key that compares and hashes by the model's *value*
+    (its settings) and the method: Python compares bound methods by the identity of their instance,
+    so two equal models built by two nodes would otherwise never share a cache entry."""
+
+    def __init__(self, apply: Callable) -> None:
+        self.apply = apply
+        self._id = (apply.__self__, apply.__func__) if inspect.ismethod(apply) else (apply,)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ApplyKey) and self._id == other._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+
+def cache_per_model(maxsize: int) -> Callable:
+    """``functools.lru_cache`` for functions whose first argument is a model's ``apply``, keyed by the
+    model's settings: every network with the same settings (runs of one architecture with different
+    seeds, built anew by each node) shares one entry, so the jitted functions compile once. The
+    models are frozen dataclasses, so equal settings give equal outputs for the same parameters."""
+
+    def decorate(fn: Callable) -> Callable:
+        @functools.lru_cache(maxsize=maxsize)
+        def cached(key: _ApplyKey, *args):
+            return fn(key.apply, *args)
+
+        @functools.wraps(fn)
+        def wrapper(apply: Callable, *args):
+            return cached(_ApplyKey(apply), *args)
+
+        wrapper.cache_info = cached.cache_info
+        return wrapper
+
+    return decorate
 
 
 def layer_name(index: int) -> str:
@@ -167,31 +206,23 @@ class MLP:
         return factors
 
 
-def mlp(
-    d_in: int,
-    widths,
-    activation: str = "tanh",
-    head: str = "linear",
-    n_out: int = 1,
-    train_last_layer: bool = True,
-    dtype: str = "float32",
-    init_scheme: str = "iid",
-) -> MLP:
-    """Build an NTK-parameterised MLP after checking every argument (one-line errors naming it)."""
-    widths = tuple(widths) if not isinstance(widths, int) else (widths,)
-    if not isinstance(d_in, int) or isinstance(d_in, bool) or d_in < 1:
-        raise ValueError(f"d_in must be a positive integer, got {d_in!r}")
-    if not widths:
-        raise ValueError("widths must list at least one hidden layer width, got an empty list")
-    for w in widths:
-        if not isinstance(w, int) or isinstance(w, bool) or w < 1:
-            raise ValueError(f"widths must be positive integers, got {w!r} in {list(widths)}")
+
+def positive_int(value, what: str) -> int:
+    """``value`` if it is a positive integer (not a bool), else a one-line ``ValueError`` naming ``what``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return value
+
+
+def check_network_arguments(activation: str, head: str, n_out: int, dtype, init_scheme: str) -> str:
+    """Check the arguments every network builder shares (:func:`mlp`, and ``cnn``/``resnet`` of
+    :mod:`ntk_linearity.numerics.conv`), with one-line errors naming the argument; return the dtype's
+    name (``jnp.float32`` -> ``"float32"``)."""
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
     if head not in HEADS:
         raise ValueError(f"head must be one of {sorted(HEADS)}, got {head!r}")
-    if not isinstance(n_out, int) or isinstance(n_out, bool) or n_out < 1:
-        raise ValueError(f"n_out must be a positive integer, got {n_out!r}")
+    positive_int(n_out, "n_out")
     if head == "softmax" and n_out < 2:
         raise ValueError(f"head 'softmax' needs n_out >= 2 classes, got n_out={n_out}")
     try:
@@ -207,6 +238,27 @@ def mlp(
         )
     if init_scheme not in INIT_SCHEMES:
         raise ValueError(f"init_scheme must be one of {list(INIT_SCHEMES)}, got {init_scheme!r}")
+    return dtype
+
+
+def mlp(
+    d_in: int,
+    widths,
+    activation: str = "tanh",
+    head: str = "linear",
+    n_out: int = 1,
+    train_last_layer: bool = True,
+    dtype: str = "float32",
+    init_scheme: str = "iid",
+) -> MLP:
+    """Build an NTK-parameterised MLP after checking every argument (one-line errors naming it)."""
+    widths = tuple(widths) if not isinstance(widths, int) else (widths,)
+    positive_int(d_in, "d_in")
+    if not widths:
+        raise ValueError("widths must list at least one hidden layer width, got an empty list")
+    for w in widths:
+        positive_int(w, f"widths entries ({list(widths)})")
+    dtype = check_network_arguments(activation, head, n_out, dtype, init_scheme)
     if init_scheme == "antisymmetric" and widths[-1] % 2:
         raise ValueError(
             f"init_scheme 'antisymmetric' pairs neurons of the last hidden layer, so its width "

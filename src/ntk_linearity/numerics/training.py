@@ -10,7 +10,6 @@ loss falls to ``tol`` or after ``max_steps``; a non-finite or exploding loss rai
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Callable
 
 import jax
@@ -19,6 +18,7 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from ntk_linearity.numerics.kernels import empirical_ntk, kernel_difference
+from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
 SPACINGS = ("log", "linear")
@@ -89,7 +89,7 @@ def _weight_change(params, params0) -> tuple[float, float]:
     return float(jnp.linalg.norm(delta)), float(jnp.max(jnp.abs(delta)))
 
 
-@lru_cache(maxsize=32)
+@cache_per_model(maxsize=32)
 def _gd_functions(apply: Callable, loss: str):
     """Jitted ``(value, grad)`` of the loss and the GD loop, cached per (apply, loss) so that runs of
     the same architecture compile once. The loop takes GD steps from ``step`` until ``stop``,

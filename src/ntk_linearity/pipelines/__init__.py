@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-# Dataset names the pipelines share (catalog entries in conf/base/catalog.yml).
-SHARED_DATA = "synthetic_data"
+# Dataset names the pipelines share (catalog entries in conf/base/catalog.yml); the synthetic data
+# sets are named by the model families (ntk_linearity.families.VECTORS, IMAGES).
 RUN_FILES = ("initial_params", "final_params", "training_history", "training_metrics", "hessian_metrics")
 RUN_COMMIT = "run_summary"  # a run's last output: commits the run (ntk_linearity.ledger)
 SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep

@@ -25,6 +25,7 @@ from ntk_linearity.experiment import (
     PositiveInt,
     NonNegativeInt,
     NonNegativeNumber,
+    PositiveNumber,
     RunSpec,
     SweepParameters,
     SweepSpec,
@@ -32,9 +33,13 @@ from ntk_linearity.experiment import (
     did_you_mean,
     expand_sweep,
 )
-from ntk_linearity.families import ModelDefaults, SettingsModel
+from ntk_linearity.families import IMAGES, VECTORS, ModelDefaults, SettingsModel
 from ntk_linearity.numerics.scaling import CI_METHODS
 from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
+
+
+# The parameter group that generates each dataset a family trains on.
+DATA_GROUPS = {VECTORS: "data", IMAGES: "images"}
 
 
 class ParameterError(click.ClickException, ValueError):
@@ -46,6 +51,22 @@ class DataParameters(SettingsModel):
     seed: NonNegativeInt
     n_samples: PositiveInt
     input_dim: PositiveInt
+    target_amplitude: Number
+    target_frequency: Number
+    n_classes: PositiveInt
+    class_temperature: Number
+
+
+class ImageParameters(SettingsModel):
+    """The ``images`` group: smooth random images for the convolutional families
+    (:func:`ntk_linearity.numerics.synthetic_images`)."""
+
+    seed: NonNegativeInt
+    n_samples: PositiveInt
+    height: PositiveInt
+    width: PositiveInt
+    channels: PositiveInt
+    smoothness: PositiveNumber
     target_amplitude: Number
     target_frequency: Number
     n_classes: PositiveInt
@@ -65,6 +86,7 @@ class Parameters(BaseModel):
     model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
 
     data: DataParameters
+    images: ImageParameters
     model: ModelDefaults
     sweeps: dict[str, SweepParameters]
     training: TrainingParameters
@@ -84,9 +106,11 @@ class Experiment:
         return tuple(run for sweep in self.sweeps for run in sweep.runs)
 
     @property
-    def data_settings(self) -> dict[str, Any]:
-        """The settings of the data every run trains on (part of each run's fingerprint)."""
-        return self.parameters.data.model_dump()
+    def data_settings(self) -> dict[str, dict[str, Any]]:
+        """The settings of each dataset, by catalog name (``synthetic_data``: the ``data`` group,
+        ``synthetic_images``: the ``images`` group); ``data_settings[run.dataset]`` is part of each
+        run's fingerprint."""
+        return {dataset: getattr(self.parameters, group).model_dump() for dataset, group in DATA_GROUPS.items()}
 
 
 def _path(location: tuple) -> str:
@@ -134,14 +158,17 @@ def _cross_group_problems(params: Parameters, runs: tuple[RunSpec, ...]) -> list
         problems.append(f"reporting.time_curve_width = {params.reporting.time_curve_width!r}: must be "
                         f"one of the widths of the one-hidden-layer runs {curve_widths} (the width of the "
                         "curve figures)")
-    if params.hessian.probe_index >= params.data.n_samples:
-        problems.append(f"hessian.probe_index = {params.hessian.probe_index!r}: must be below "
-                        f"data.n_samples = {params.data.n_samples}")
-    softmax = sorted({run.sweep for run in runs if run.head == "softmax"})
-    if softmax and params.data.n_classes < 2:
-        problems.append(f"data.n_classes = {params.data.n_classes!r}: must be at least 2 for the "
-                        f"softmax head (sweeps {', '.join(softmax)})")
+    for group in dict.fromkeys(DATA_GROUPS[run.dataset] for run in runs):
+        data = getattr(params, group)
+        if params.hessian.probe_index >= data.n_samples:
+            problems.append(f"hessian.probe_index = {params.hessian.probe_index!r}: must be below "
+                            f"{group}.n_samples = {data.n_samples}")
+        softmax = sorted({run.sweep for run in runs if run.head == "softmax" and DATA_GROUPS[run.dataset] == group})
+        if softmax and data.n_classes < 2:
+            problems.append(f"{group}.n_classes = {data.n_classes!r}: must be at least 2 for the "
+                            f"softmax head (sweeps {', '.join(softmax)})")
     return problems
+
 
 
 def validate_parameters(parameters: dict[str, Any]) -> Experiment:

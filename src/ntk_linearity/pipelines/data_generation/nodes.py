@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ntk_linearity.families import IMAGES
 from ntk_linearity.ledger import stamp_data
-from ntk_linearity.numerics import synthetic_dataset
+from ntk_linearity.numerics import synthetic_dataset, synthetic_images
 
 
 def generate_synthetic_data(*, data_params) -> dict[str, np.ndarray]:
@@ -21,3 +22,37 @@ def generate_synthetic_data(*, data_params) -> dict[str, np.ndarray]:
         temperature=data_params.class_temperature,
     )
     return stamp_data({name: np.asarray(value) for name, value in data.items()}, data_params.model_dump())
+
+
+def generate_synthetic_images(*, image_params) -> dict[str, np.ndarray]:
+    """Smooth random images with regression targets and soft class labels, from the validated
+    ``images`` parameter group, stamped with those settings.
+
+    The images are stored flattened, ``X`` of shape ``(n, H*W*C)`` (row-major, so
+    ``X.reshape(n, H, W, C)`` gives them back), with ``image_shape = [H, W, C]``: every node treats
+    inputs as vectors, as for ``synthetic_data``, and the convolutional models reshape them
+    (:mod:`ntk_linearity.numerics.conv`)."""
+    shape = (image_params.height, image_params.width, image_params.channels)
+    data = synthetic_images(
+        seed=image_params.seed,
+        n_samples=image_params.n_samples,
+        height=shape[0],
+        width=shape[1],
+        channels=shape[2],
+        amplitude=image_params.target_amplitude,
+        frequency=image_params.target_frequency,
+        n_classes=image_params.n_classes,
+        temperature=image_params.class_temperature,
+        smoothness=image_params.smoothness,
+    )
+    arrays = {name: np.asarray(value) for name, value in data.items()}
+    arrays["X"] = arrays["X"].reshape(image_params.n_samples, -1)
+    return stamp_data(arrays | {"image_shape": np.asarray(shape, np.int64)}, image_params.model_dump())
+
+
+def generate_dataset(dataset: str, parameters) -> dict[str, np.ndarray]:
+    """The synthetic dataset named ``dataset`` (``synthetic_data`` or ``synthetic_images``) of the
+    validated ``parameters``, as its node makes it (for checks that run before any node)."""
+    if dataset == IMAGES:
+        return generate_synthetic_images(image_params=parameters.images)
+    return generate_synthetic_data(data_params=parameters.data)

@@ -233,3 +233,41 @@ def sweep_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fit_a
                  fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def sweep_curves(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, fit_against: str,
+                 group_by=()) -> plt.Figure:
+    """The loss and Delta K(t) of every run of one sweep along training (E2, E6 for any sweep): one
+    colour per group, solid at the largest value of the fit axis, dotted at the smallest, dashed
+    between. Zero values (Delta K at t = 0) are off the logarithmic axis and not drawn."""
+    members = runs[(runs["sweep"] == sweep) & ~runs["diverged"].astype(bool)]
+    values = sorted(members[fit_against].dropna().unique())
+    styles = {v: "-" if v == values[-1] else ":" if v == values[0] else "--" for v in values}
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    colors = group_colors(members, group_by) if not members.empty else {}
+    for ax, curve, ylabel in ((axes[0], "loss", "training loss L(w_t)"),
+                              (axes[1], "delta_k", r"$\|K_t - K_0\|_F / \|K_0\|_F$")):
+        lines = curves[curves["curve"] == curve]
+        for run in members.itertuples(index=False):
+            color, label = colors[run.group]
+            points = lines[(lines["namespace"] == run.namespace) & (lines["value"] > 0)].sort_values("step")
+            value = getattr(run, fit_against)
+            ax.plot(points["step"], points["value"], styles[value], color=color, lw=1.2, alpha=0.8,
+                    label=f"{label}, {AXES[fit_against].token or fit_against} = {value:g}")
+        handles, labels = ax.get_legend_handles_labels()
+        unique = dict(zip(labels, handles))  # one entry per (group, axis value), not per seed
+        if unique:
+            ax.set_yscale("log")
+            ax.legend(unique.values(), unique.keys(), fontsize=7)
+        else:
+            _legend(ax)
+        ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
+        ax.set_xlabel("gradient descent step t (logarithmic beyond t = 1)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.25)
+    note = diverged_note(runs[runs["sweep"] == sweep])
+    fig.suptitle(f"{sweep}: training loss and kernel change along training, one line per run (seed)"
+                 + (f"; {note} (not shown)" if note else ""), fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -157,6 +157,62 @@ def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_a
             f"Table 1.{note}\n\n{table}")
 
 
+CONV_FAMILIES = ("cnn", "resnet")
+
+
+def image_data_statement(images: dict, sweeps: dict) -> str:
+    """The Setup's bullet on the image data of the convolutional sweeps (``""`` when no sweep trains a
+    convolutional network), from the ``images`` parameter group."""
+    if not any(sweep["family"] in CONV_FAMILIES for sweep in sweeps.values()):
+        return ""
+    e = {key: escape(value) for key, value in images.items()}
+    return (f"- **Images** (the convolutional sweeps; synthetic, seed {e['seed']}): n = {e['n_samples']} smooth "
+            f"random images of {e['height']} × {e['width']} pixels and {e['channels']} channel(s): white noise "
+            f"low-pass filtered by a Gaussian of width s = {e['smoothness']} pixels (neighbouring pixels "
+            "correlate like exp(−δ²/4s²)), each image rescaled to mean square 1. Regression targets "
+            "y = A sin(ω⟨U, x⟩/√(HWC)) for a fixed smooth random template U, an odd function of the image, "
+            f"with A = {e['target_amplitude']} and ω = {e['target_frequency']}; soft labels "
+            f"softmax(T⟨U_c, x⟩/√(HWC)) over {e['n_classes']} smooth templates U_c with "
+            f"T = {e['class_temperature']}. The networks read them through k × k convolutions (stride 1, zero "
+            "padding, no biases, each pre-activation divided by √(k² C_in)); their width is the number of "
+            "channels C.\n")
+
+
+def claims_in(sweep: dict) -> bool:
+    """Whether a sweep (as :func:`~ntk_linearity.pipelines.reporting.report.report_parameters` describes
+    it) trains an architecture about which the paper makes a claim outside its Table 1 (Appendix H)."""
+    return any(ARCHITECTURES[a].claim is not None for a in sweep["architectures"] if a in ARCHITECTURES)
+
+
+def claim_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, confidence: float,
+                    threshold: float) -> str:
+    """One bullet per group of a sweep whose architecture carries a claim of the paper (Appendix H):
+    the claim, the measured slopes of ||H||, K(x, x) and Delta K against the sweep's axis with their
+    intervals, and the verdict by the rule of Table 1, said to agree with the claim or not."""
+    members = runs[runs["sweep"] == sweep]
+    lines = []
+    for group in dict.fromkeys(members["group"]):
+        spec = ARCHITECTURES[members.loc[members["group"] == group, "architecture"].iloc[0]]
+        if spec.claim is None:
+            continue
+        verdict, _ = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
+        intervals = [slope_row(scaling, q, sweep=sweep, group=group) for q in ("delta_k", "hessian_norm")]
+        untestable = spec.verdict_rule == "slopes" and any(
+            row is None or not np.isfinite(row.slope_ci_high) for row in intervals)
+        agreement = ("no usable runs" if verdict == "n/a" else
+                     "but the grid is too small to test the claim (a slope without an interval)" if untestable else
+                     "as claimed" if verdict == spec.claim.transition else "against the claim")
+        slopes = ", ".join(f"{name} {_slope_cell(slope_row(scaling, quantity, sweep=sweep, group=group))}"
+                           for name, quantity in (("‖H‖", "hessian_norm"), ("K(x, x)", "ntk_diag"),
+                                                  ("ΔK", "delta_k")))
+        lines.append(f"- **{spec.label}** ({spec.source}; claimed: ‖H‖ = {spec.claim.hessian_norm}, "
+                     f"tangent kernel {spec.claim.ntk}, transition to linearity {spec.claim.transition}): "
+                     f"slopes against {AXES[spec.fit_axis].token} "
+                     f"({round(100 * confidence)}% intervals, theory in parentheses) {slopes}; measured "
+                     f"transition **{verdict}**, {agreement}.")
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------------------
 # The report's sections, one statement each
 # ---------------------------------------------------------------------------------------------

@@ -42,11 +42,13 @@ RUN_COLUMNS = [
 CURVE_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "bottleneck_width",
               "depth", "seed"]
 TIMING_COLUMNS = ["wall_seconds", "hessian_wall_seconds"]  # the only columns that vary between runs
-RUN_ORDER = ["sweep", "architecture", "width", "bottleneck_width", "depth", "seed", "namespace"]
+RUN_ORDER = ["sweep", "architecture", "width", "bottleneck_width", "channels", "bottleneck_channels", "depth",
+             "seed", "namespace"]
 
 
 def sort_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """Runs in a fixed order: by sweep, architecture, width, bottleneck width, depth and seed."""
+    """Runs in a fixed order: by sweep, architecture, width, bottleneck width, channels, bottleneck
+    channels, depth and seed."""
     return runs.sort_values(RUN_ORDER, na_position="first", kind="stable").reset_index(drop=True)
 
 
@@ -194,15 +196,17 @@ def _high(table: pd.DataFrame, quantity: str, **where) -> float | None:
 def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float, **where) -> tuple[str, str]:
     """"Yes"/"No" and the reason, from the data, for the runs and scaling rows matching ``where``
     (``architecture=...``, or ``sweep=..., group=...``), by the architecture's verdict rule
-    (:func:`slopes_verdict` or, for a bottleneck, :func:`narrowest_verdict` over its narrowest m_b)."""
+    (:func:`slopes_verdict` or, for a bottleneck, :func:`narrowest_verdict` over the narrowest value
+    of its fit axis: m_b, or C_b for a channel bottleneck)."""
     data = usable(runs, "delta_k", **where)
     if data.empty:
         return "n/a", "no usable runs: every run diverged or has no positive Delta K"
-    if ARCHITECTURES[data["architecture"].iloc[0]].verdict_rule == "narrowest":
-        narrowest = data["bottleneck_width"].min()
-        median = float(data[data["bottleneck_width"] == narrowest]["delta_k"].median())
+    spec = ARCHITECTURES[data["architecture"].iloc[0]]
+    if spec.verdict_rule == "narrowest":
+        narrowest = data[spec.fit_axis].min()
+        median = float(data[data[spec.fit_axis] == narrowest]["delta_k"].median())
         return (narrowest_verdict(median, threshold),
-                f"median Delta K {median:.2f} at m_b = {int(narrowest)} vs threshold {threshold}")
+                f"median Delta K {median:.2f} at {spec.fit_axis} = {int(narrowest)} vs threshold {threshold}")
     verdict = slopes_verdict(_high(table, "delta_k", **where), _high(table, "hessian_norm", **where))
     return verdict, (f"Delta K slope {slope_text(table, 'delta_k', **where)}, "
                      f"||H|| slope {slope_text(table, 'hessian_norm', **where)}")
@@ -236,9 +240,11 @@ def _row(name: str, paper, slopes: dict[str, str], theory: dict, verdict: str) -
 
 def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFrame, *,
                     reporting_params) -> str:
-    """The paper's Table 1 with measured exponents beside the theoretical ones; below it, rows for
-    the architectures beyond the paper's Section 6 (one per sweep group, e.g. each depth), and which
-    runs diverged (they are left out of every fit and verdict). Without any run, a sentence."""
+    """The paper's Table 1 with measured exponents beside the theoretical ones; below it, one row per
+    sweep group of every other architecture: the paper's claims outside its Table 1 (convolutional
+    and residual networks, Appendix H: their paper columns give the claim) and architectures beyond
+    the paper's Section 6 (e.g. each depth); and which runs diverged (they are left out of every fit
+    and verdict). Without any run, a sentence."""
     title = "# Table 1: scaling of the Hessian norm and the tangent kernel"
     if runs.empty:
         return f"{title}\n\nThere are no runs in this configuration, so there is nothing to compare.\n"
@@ -247,7 +253,8 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         title,
         "",
         "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
-        f"bottleneck network) with {int(100 * reporting_params.confidence)}% intervals "
+        "bottleneck network; against the channels C, or the bottleneck channels C_b, for convolutional "
+        f"networks) with {int(100 * reporting_params.confidence)}% intervals "
         f"({reporting_params.slope_ci_method}); theory in parentheses.",
         "",
         *_diverged_lines(runs),
@@ -264,23 +271,32 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         reasons.append(f"- **{architecture}**: {verdict} ({reason}).")
         slopes = {q: slope_text(table, q, architecture=architecture) for q in ("hessian_norm", "ntk_diag", "delta_k")}
         lines.append(_row(architecture, spec.paper_row, slopes, spec.theory, verdict))
-    # Every group beyond the paper that has runs, fitted or not (a fully diverged group reads n/a).
+    # Every group beyond the paper's Table 1 that has runs, fitted or not (a fully diverged group reads
+    # n/a): first the paper's claims (Appendix H), then what lies beyond its Section 6. A group is
+    # named when its architecture alone does not tell it from the sweep's other groups (each depth).
     keys = runs[["sweep", "group", "architecture"]].drop_duplicates()
     beyond = keys[keys["architecture"].map(lambda a: ARCHITECTURES[a].paper_row is None).astype(bool)]
-    for sweep, group, architecture in beyond.itertuples(index=False):
+    beyond = beyond.sort_values("architecture", key=lambda a: a.map(lambda n: ARCHITECTURES[n].claim is None),
+                                kind="stable")
+    shared = beyond.duplicated(["sweep", "architecture"], keep=False)
+    for (sweep, group, architecture), named in zip(beyond.itertuples(index=False), shared):
         spec = ARCHITECTURES[architecture]
-        name = f"{spec.label}, {escape(group)} ({escape(sweep)}; {spec.source}, beyond the paper's Section 6)"
+        where = f"the paper's claim, {spec.source}" if spec.claim else f"{spec.source}, beyond the paper's Section 6"
+        name = f"{spec.label}{', ' + escape(group) if named else ''} ({escape(sweep)}; {where})"
         verdict, reason = linearity_verdict(scaling, runs, threshold, sweep=sweep, group=group)
         reasons.append(f"- **{escape(sweep)} {escape(group)}**: {verdict} ({reason}).")
         slopes = {q: slope_text(scaling, q, sweep=sweep, group=group) for q in ("hessian_norm", "ntk_diag", "delta_k")}
-        lines.append(_row(name, None, slopes, spec.theory, verdict))
+        lines.append(_row(name, spec.claim, slopes, spec.theory, verdict))
     lines += [
         "",
         "Verdicts are computed from the data: a network swept over its width shows a transition to "
         "linearity when the upper ends of the intervals of both the Delta K and the ||H|| slopes are "
         f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0); the bottleneck "
         f"network does not when the median Delta K at its narrowest bottleneck exceeds {threshold}. "
-        "Rows below the paper's are beyond its Section 6 (a '-' where the paper has no entry).",
+        "Rows below the paper's are either the paper's claims outside its Table 1 (its Appendix H: "
+        "convolutional and residual networks, the width being the number of channels C; their paper "
+        "columns state the claim, judged by the same rules) or beyond its Section 6 (a '-' where the "
+        "paper has no entry).",
         "",
         *reasons,
         "",

@@ -7,9 +7,10 @@ initialise_parameters -> train_network -> analyse_hessian -> summarise_run and t
 sweep's outputs ``<sweep>.runs_table`` and ``<sweep>.training_curves``; ``<sweep>.fit_scaling`` fits
 every quantity of every group against the sweep's ``fit_against`` axis (``<sweep>.scaling``) and
 ``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``). The registered pipeline of a sweep
-is :func:`runs_pipeline` plus :func:`gather_pipeline`. The sweep's only input is
-``synthetic_data``; reporting reads only the sweep-level tables, so kedro-viz draws a collapsed sweep
-as one box however many runs it has.
+is :func:`runs_pipeline` plus :func:`gather_pipeline`. The sweep's only input is its family's
+dataset (``synthetic_data`` for ``mlp``, ``synthetic_images`` for ``cnn`` and ``resnet``:
+:attr:`~ntk_linearity.experiment.SweepSpec.dataset`); reporting reads only the sweep-level tables,
+so kedro-viz draws a collapsed sweep as one box however many runs it has.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment import RunSpec, SweepSpec
-from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES, SHARED_DATA, bind
+from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES, bind
 from ntk_linearity.pipelines.reporting.figures import sweep_figure
 from ntk_linearity.pipelines.reporting.tables import sweep_scaling
 from ntk_linearity.pipelines.sweep.nodes import (
@@ -29,36 +30,38 @@ from ntk_linearity.pipelines.sweep.nodes import (
 )
 
 
-
 def run_pipeline(run: RunSpec, data_settings: dict) -> Pipeline:
-    """The chain of one run, in the namespace ``<run>`` (relative to its sweep)."""
+    """The chain of one run, in the namespace ``<run>`` (relative to its sweep), on its family's data
+    (``data_settings``: the settings of that data)."""
+    data = run.dataset
     chain = Pipeline([
-        node(bind(initialise_parameters, run=run, data_settings=data_settings), SHARED_DATA, "initial_params",
+        node(bind(initialise_parameters, run=run, data_settings=data_settings), data, "initial_params",
              name="initialise_parameters"),
-        node(bind(train_network, run=run), ["initial_params", SHARED_DATA],
+        node(bind(train_network, run=run), ["initial_params", data],
              ["final_params", "training_history", "training_metrics"], name="train_network"),
-        node(bind(analyse_hessian, run=run), ["initial_params", "final_params", SHARED_DATA],
+        node(bind(analyse_hessian, run=run), ["initial_params", "final_params", data],
              "hessian_metrics", name="analyse_hessian"),
-        node(bind(summarise_run, run=run, data_settings=data_settings), [*RUN_FILES, SHARED_DATA], RUN_COMMIT,
+        node(bind(summarise_run, run=run, data_settings=data_settings), [*RUN_FILES, data], RUN_COMMIT,
              name="summarise_run"),
     ])
-    return Pipeline(chain, inputs={SHARED_DATA}, namespace=run.name)
+    return Pipeline(chain, inputs={data}, namespace=run.name)
 
 
-def runs_pipeline(sweep: SweepSpec, data_settings: dict) -> Pipeline:
-    """Every run of ``sweep``, in the namespace ``<sweep>``."""
-    runs = sum((run_pipeline(run, data_settings) for run in sweep.runs), Pipeline([]))
-    return Pipeline(runs, inputs={SHARED_DATA}, namespace=sweep.name)
+def runs_pipeline(sweep: SweepSpec, data_settings: dict[str, dict]) -> Pipeline:
+    """Every run of ``sweep``, in the namespace ``<sweep>`` (``data_settings``: the settings of every
+    dataset, by name)."""
+    runs = sum((run_pipeline(run, data_settings[sweep.dataset]) for run in sweep.runs), Pipeline([]))
+    return Pipeline(runs, inputs={sweep.dataset}, namespace=sweep.name)
 
 
-def gather_pipeline(sweep: SweepSpec, reporting_params, data_settings: dict) -> Pipeline:
+def gather_pipeline(sweep: SweepSpec, reporting_params, data_settings: dict[str, dict]) -> Pipeline:
     """The sweep's own nodes, in the namespace ``<sweep>``: gather the runs' persisted results into
     the sweep's tables, fit its scaling exponents, draw its figure. They only read persisted
     results, so the ``reporting`` pipeline includes them too."""
     results = [f"{run.name}.{RUN_COMMIT}" for run in sweep.runs]
     about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
     return Pipeline([
-        node(bind(collect_sweep, runs=sweep.runs, data_settings=data_settings), results, ["runs_table", "training_curves"], name="collect_runs"),
+        node(bind(collect_sweep, runs=sweep.runs, data_settings=data_settings[sweep.dataset]), results, ["runs_table", "training_curves"], name="collect_runs"),
         node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table", "scaling",
              name="fit_scaling"),
         node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"],

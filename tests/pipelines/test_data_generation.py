@@ -1,0 +1,87 @@
+"""The image data of the convolutional sweeps, as the data_generation node writes it: smooth images
+(not pixel noise), odd regression targets in the swish range, soft labels, stamped with its settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ntk_linearity.families import IMAGES, VECTORS
+from ntk_linearity.ledger import data_problems
+from ntk_linearity.pipelines.data_generation.nodes import generate_dataset, generate_synthetic_images
+from ntk_linearity.pipelines.validation import ImageParameters
+
+SETTINGS = dict(seed=3, n_samples=400, height=8, width=8, channels=2, smoothness=1.0, target_amplitude=0.25,
+                target_frequency=0.3, n_classes=3, class_temperature=0.4)
+
+
+@pytest.fixture(scope="module")
+def images() -> dict:
+    return generate_synthetic_images(image_params=ImageParameters(**SETTINGS))
+
+
+@pytest.fixture(scope="module")
+def small_images() -> dict:
+    """4 x 4 x 2 images with a short correlation length: 32 pixels far from collinear, so that linear
+    fits on 400 of them are well conditioned."""
+    return generate_synthetic_images(image_params=ImageParameters(**SETTINGS | dict(height=4, width=4,
+                                                                                    smoothness=0.5)))
+
+
+def _neighbour_correlation(pixels: np.ndarray) -> float:
+    """Mean product of horizontally and vertically adjacent pixels over the mean square."""
+    pairs = np.concatenate([(pixels[:, :, 1:] * pixels[:, :, :-1]).ravel(),
+                            (pixels[:, 1:] * pixels[:, :-1]).ravel()])
+    return float(pairs.mean() / np.mean(pixels**2))
+
+
+def test_images_are_stored_flat_with_their_shape_and_settings(images):
+    n, shape = SETTINGS["n_samples"], (8, 8, 2)
+    assert images["X"].shape == (n, 128) and tuple(images["image_shape"]) == shape
+    assert images["y"].shape == (n,) and images["y_class"].shape == (n, 3)
+    np.testing.assert_allclose(np.mean(images["X"] ** 2, axis=1), 1.0, rtol=1e-5)  # every image: mean square 1
+    assert data_problems(images, ImageParameters(**SETTINGS).model_dump()) == []
+    assert data_problems(images, ImageParameters(**SETTINGS | {"seed": 4}).model_dump()) == ["data.seed 3 -> 4"]
+
+
+def test_images_are_smooth_fields_not_pixel_noise(images):
+    pixels = images["X"].reshape(-1, 8, 8, 2)
+    # a Gaussian low-pass of width s correlates neighbours like exp(-1 / (4 s^2)) = 0.78 for s = 1
+    # (8 x 8 images normalised one by one: the estimate is biased low by O(s^2 / 64))
+    assert _neighbour_correlation(pixels) == pytest.approx(np.exp(-0.25), abs=0.08)
+    noise = np.random.default_rng(0).standard_normal(pixels.shape)  # i.i.d. pixels: about 0
+    assert abs(_neighbour_correlation(noise)) < 0.02
+
+
+def test_regression_targets_are_an_odd_function_inside_the_swish_range(small_images):
+    X, y = small_images["X"].astype(np.float64), small_images["y"].astype(np.float64)
+    amplitude, frequency = SETTINGS["target_amplitude"], SETTINGS["target_frequency"]
+    assert np.max(np.abs(y)) <= amplitude < 0.278  # swish >= -0.278
+    assert np.std(y) > 0.05  # not a constant
+    # y = A sin(omega <w, x>): the phase is linear in x. Fitted with a free intercept, the intercept
+    # vanishes, so f(-x) = -f(x) for every image (where |phase| < pi/2 the arcsine inverts the sine).
+    phase = np.arcsin(y / amplitude) / frequency
+    assert np.max(np.abs(phase * frequency)) < np.pi / 2
+    design = np.column_stack([X, np.ones(len(X))])
+    coefficients, *_ = np.linalg.lstsq(design, phase, rcond=None)
+    assert np.max(np.abs(design @ coefficients - phase)) < 1e-3
+    assert abs(coefficients[-1]) < 1e-4
+    w = coefficients[:-1]
+    np.testing.assert_allclose(amplitude * np.sin(frequency * (-X) @ w), -y, atol=1e-4)
+
+
+def test_soft_labels_are_a_softmax_of_linear_logits(small_images):
+    labels, X = small_images["y_class"].astype(np.float64), small_images["X"].astype(np.float64)
+    np.testing.assert_allclose(labels.sum(axis=1), 1.0, rtol=1e-5)
+    logits = np.log(labels)
+    logits -= logits.mean(axis=1, keepdims=True)
+    W, *_ = np.linalg.lstsq(X, logits, rcond=None)
+    assert np.max(np.abs(X @ W - logits)) < 1e-3
+
+
+def test_generate_dataset_names_the_node_of_each_family_dataset():
+    parameters = type("P", (), {"images": ImageParameters(**SETTINGS | {"n_samples": 4})})()
+    images = generate_dataset(IMAGES, parameters)
+    assert images["X"].shape == (4, 128) and "image_shape" in images
+    with pytest.raises(AttributeError):  # the vector data reads the `data` group, which this object lacks
+        generate_dataset(VECTORS, parameters)
