@@ -1,4 +1,13 @@
-"""``DaskRunner``: run the project's pipelines on a dask.distributed cluster (Kedro 1.x runner API).
+"""The project's runners (Kedro 1.x runner API): ``RunByRunRunner``, the default of ``kedro run``
+(:mod:`ntk_linearity.cli`), and ``DaskRunner``, on a dask.distributed cluster.
+
+``RunByRunRunner`` is Kedro's SequentialRunner in another order: Kedro runs the nodes of a pipeline
+layer by layer (every run's initialisation, then every run's training, ...), so an interrupted sweep
+would leave every run started and none committed. This runner takes the same task groups as the
+DaskRunner (below) one after the other, so runs are finished -- committed by ``summarise_run`` --
+one at a time and an interruption loses at most the run in progress.
+
+``DaskRunner``:
 
 Usage::
 
@@ -50,7 +59,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from kedro.runner import AbstractRunner
+from kedro.pipeline import Pipeline
+from kedro.runner import AbstractRunner, SequentialRunner
 from kedro.runner.task import Task
 
 from ntk_linearity.progress import forward_progress, route_worker_logs, run_namespace
@@ -59,7 +69,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from kedro.io import CatalogProtocol
-    from kedro.pipeline import Pipeline
     from kedro.pipeline.node import Node
     from pluggy import PluginManager
 
@@ -123,6 +132,23 @@ def _group_by(pipeline: Pipeline, key) -> dict[str, tuple[list[Node], set[str]]]
         name = key(node)
         groups[name][1].update(key(parent) for parent in parents if key(parent) != name)
     return groups
+
+
+class _RunOrderedPipeline(Pipeline):
+    """A pipeline whose ``nodes`` come task group by task group (:func:`group_nodes`): still a
+    topological order, with each run's nodes together."""
+
+    @property
+    def nodes(self) -> list[Node]:
+        return [node for group in group_nodes(Pipeline(super().nodes)) for node in group.nodes]
+
+
+class RunByRunRunner(SequentialRunner):
+    """Kedro's ``SequentialRunner``, one run (task group) after the other (module docstring)."""
+
+    def _run(self, pipeline: Pipeline, catalog: CatalogProtocol, hook_manager: PluginManager | None = None,
+             run_id: str | None = None) -> None:
+        super()._run(_RunOrderedPipeline(pipeline.nodes), catalog, hook_manager, run_id)
 
 
 def _is_ephemeral(catalog: CatalogProtocol, name: str) -> bool:

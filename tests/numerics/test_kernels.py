@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_linearity import empirical_ntk, kernel_difference, mlp, ntk_diagonal
+from ntk_linearity import empirical_ntk, kernel_difference, kernel_reference, mlp, ntk_diagonal
 
 CASES = [
     # (d_in, widths, activation, head, n_out, train_last_layer)
@@ -88,6 +88,43 @@ def test_kernel_difference_matches_float64_subtraction(method):
         direct = empirical_ntk(model.apply, p1, X) - empirical_ntk(model.apply, p0, X)
         via_factors = kernel_difference(model.apply, p1, p0, X, method=method, chunk_size=3)
         np.testing.assert_allclose(via_factors, direct, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["structured", "jacobian"])
+@pytest.mark.parametrize("head", ["linear", "softmax"])
+def test_kernel_reference_matches_float64_kernels(method, head):
+    """One reference, several kernel changes: each equals the float64 subtraction of two kernels."""
+    with jax.enable_x64(True):
+        model = mlp(3, [30, 20], "tanh", head, n_out=3 if head == "softmax" else 1, dtype="float64")
+        p0 = model.init(jax.random.key(6))
+        X = _inputs(8, 3).astype(jnp.float64)
+        reference = kernel_reference(model.apply, p0, X, method=method)
+        K0 = empirical_ntk(model.apply, p0, X, method="jacobian", chunk_size=3)
+        np.testing.assert_allclose(reference.kernel, K0, rtol=1e-12, atol=1e-12)
+        for scale in (0.01, 0.2):
+            p1 = jax.tree.map(lambda w: w + scale * jnp.sin(w), p0)
+            direct = empirical_ntk(model.apply, p1, X, method="jacobian", chunk_size=3) - K0
+            np.testing.assert_allclose(reference.difference(p1), direct, rtol=1e-9, atol=1e-12)
+
+
+def test_kernel_reference_float32_change_beats_subtraction():
+    """In float32 the change from factor differences is accurate relative to the change itself,
+    where subtracting two rounded kernels is not (module docstring, "Precision")."""
+    model = mlp(3, [2000], "tanh", "linear")
+    p0 = model.init(jax.random.key(2))
+    p1 = jax.tree.map(lambda w: w + 1e-4 * jnp.cos(w), p0)
+    X = _inputs(8, 3)
+    reference = kernel_reference(model.apply, p0, X)
+    change = np.asarray(reference.difference(p1), np.float64)
+    with jax.enable_x64(True):
+        to64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)  # noqa: E731
+        exact = np.asarray(empirical_ntk(model.apply, to64(p1), to64(X))
+                           - empirical_ntk(model.apply, to64(p0), to64(X)))
+    subtracted = np.asarray(empirical_ntk(model.apply, p1, X) - reference.kernel, np.float64)
+    error = np.linalg.norm(change - exact) / np.linalg.norm(exact)
+    # Delta K ~ 3e-6 K here: float32 factor differences leave ~1e-3 of it, subtraction ~0.2
+    assert error < 1e-2
+    assert error < np.linalg.norm(subtracted - exact) / np.linalg.norm(exact) / 20
 
 
 def test_general_model_uses_jacobian_path():

@@ -7,10 +7,12 @@ from ntk_linearity.numerics.conv import CNN, POOLINGS, ResNet, cnn, resnet
 from ntk_linearity.numerics.data import synthetic_dataset, synthetic_images
 from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
 from ntk_linearity.numerics.kernels import (
+    KernelReference,
     NoiseFloor,
     delta_k_noise_floor,
     empirical_ntk,
     kernel_difference,
+    kernel_reference,
     ntk_diagonal,
     relative_kernel_change,
 )
@@ -32,6 +34,7 @@ __all__ = [
     "POOLINGS",
     "ResNet",
     "DivergenceError",
+    "KernelReference",
     "NoiseFloor",
     "cnn",
     "delta_k_noise_floor",
@@ -44,6 +47,7 @@ __all__ = [
     "hessian_spectral_norm",
     "kernel_top_eigenvalue",
     "kernel_difference",
+    "kernel_reference",
     "mlp",
     "ntk_diagonal",
     "relative_kernel_change",

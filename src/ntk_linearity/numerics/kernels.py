@@ -154,45 +154,61 @@ def _spatial_gram_difference(Gta, Ata, G0a, A0a, Gtb, Atb, G0b, A0b) -> jax.Arra
     )
 
 
-def _gram(fa: list[Factor], fb: list[Factor]) -> jax.Array:
-    """sum_f s_f (G_a G_b^T) * (A_a A_b^T), shape (n_a, C, n_b, C)."""
+def _factor_grams(fa: list[Factor], fb: list[Factor]) -> list[tuple[jax.Array, jax.Array] | None]:
+    """``(G_a G_b^T, A_a A_b^T)`` of every dense factor (``None`` for spatial ones)."""
+    return [None if Aa.ndim == 3 else (jnp.einsum("ick,jdk->icjd", Ga, Gb), Aa @ Ab.T)
+            for (Ga, Aa, _), (Gb, Ab, _) in zip(fa, fb)]
+
+
+def _gram(fa: list[Factor], fb: list[Factor], grams=None) -> jax.Array:
+    """sum_f s_f (G_a G_b^T) * (A_a A_b^T), shape (n_a, C, n_b, C); ``grams``: the dense factors'
+    Grams when already known (:func:`_factor_grams`)."""
+    grams = _factor_grams(fa, fb) if grams is None else grams
     total = 0.0
-    for (Ga, Aa, s), (Gb, Ab, _) in zip(fa, fb):
-        if Aa.ndim == 3:
+    for (Ga, Aa, s), (Gb, Ab, _), PQ in zip(fa, fb, grams):
+        if PQ is None:
             total = total + s * _spatial_gram(Ga, Aa, Gb, Ab)
             continue
-        P = jnp.einsum("ick,jdk->icjd", Ga, Gb)
-        Q = Aa @ Ab.T
+        P, Q = PQ
         total = total + s * P * Q[:, None, :, None]
     return total
 
 
 def _gram_difference(
-    ft_a: list[Factor], f0_a: list[Factor], ft_b: list[Factor], f0_b: list[Factor]
+    ft_a: list[Factor], f0_a: list[Factor], ft_b: list[Factor], f0_b: list[Factor], grams0=None
 ) -> jax.Array:
-    """Gram(t) - Gram(0) from the factor changes, without subtracting two rounded Grams."""
+    """Gram(t) - Gram(0) from the factor changes, without subtracting two rounded Grams.
+
+    For a dense factor ``dP = dG_a G_tb^T + G_0a dG_b^T`` and ``dQ`` alike, and
+    ``P_t Q_t - P_0 Q_0 = dP (Q_0 + dQ) + P_0 dQ``: two large contractions per side once the
+    reference Grams ``grams0`` (:func:`_factor_grams` of ``f0_a, f0_b``) are known.
+    """
+    grams0 = _factor_grams(f0_a, f0_b) if grams0 is None else grams0
     total = 0.0
-    for (Gta, Ata, s), (G0a, A0a, _), (Gtb, Atb, _), (G0b, A0b, _) in zip(ft_a, f0_a, ft_b, f0_b):
-        if Ata.ndim == 3:
+    for (Gta, Ata, s), (G0a, A0a, _), (Gtb, Atb, _), (G0b, A0b, _), PQ0 in zip(
+        ft_a, f0_a, ft_b, f0_b, grams0
+    ):
+        if PQ0 is None:
             total = total + s * _spatial_gram_difference(Gta, Ata, G0a, A0a, Gtb, Atb, G0b, A0b)
             continue
-        P0 = jnp.einsum("ick,jdk->icjd", G0a, G0b)
+        P0, Q0 = PQ0
         dP = jnp.einsum("ick,jdk->icjd", Gta - G0a, Gtb) + jnp.einsum(
             "ick,jdk->icjd", G0a, Gtb - G0b
         )
-        Qt = Ata @ Atb.T
         dQ = (Ata - A0a) @ Atb.T + A0a @ (Atb - A0b).T
-        total = total + s * (dP * Qt[:, None, :, None] + P0 * dQ[:, None, :, None])
+        total = total + s * (dP * (Q0 + dQ)[:, None, :, None] + P0 * dQ[:, None, :, None])
     return total
 
 
 _gram_jit = jax.jit(_gram)
-_gram_self_jit = jax.jit(lambda fa: _gram(fa, fa))  # diagonal blocks: per-sample gradients once
+# Diagonal blocks: a spatial factor's per-sample gradients are formed once (``Ga is Gb``).
+_gram_self_jit = jax.jit(lambda fa, grams=None: _gram(fa, fa, grams))
+_gram_difference_jit = jax.jit(_gram_difference)
+_factor_grams_self_jit = jax.jit(lambda fa: _factor_grams(fa, fa))
 
 
 def _has_spatial(fs: list[Factor]) -> bool:
     return any(A.ndim == 3 for _, A, _ in fs)
-_gram_difference_jit = jax.jit(_gram_difference)
 
 
 def _chunk_size(apply: Callable, params, X: jax.Array, method: str, memory_budget: int) -> int:
@@ -210,6 +226,12 @@ def _chunks(X: jax.Array, size: int) -> list[tuple[jax.Array, int]]:
     pad = (-n) % size
     Xp = jnp.concatenate([X, jnp.zeros((pad, *X.shape[1:]), X.dtype)]) if pad else X
     return [(Xp[i : i + size], min(size, n - i)) for i in range(0, n, size)]
+
+
+def _as_matrix(K: jax.Array) -> jax.Array:
+    """(n_a, C, n_b, C) -> (n_a*C, n_b*C), rows ``sample * C + output``."""
+    n_a, C, n_b, _ = K.shape
+    return K.reshape(n_a * C, n_b * C)
 
 
 def _blocked(
@@ -231,9 +253,7 @@ def _blocked(
                 blocks[(i, j)] = block
             row.append(block)
         rows.append(jnp.concatenate(row, axis=2))
-    K = jnp.concatenate(rows, axis=0)
-    n_a, C, n_b, _ = K.shape
-    return K.reshape(n_a * C, n_b * C)
+    return _as_matrix(jnp.concatenate(rows, axis=0))
 
 
 def empirical_ntk(
@@ -277,6 +297,49 @@ def empirical_ntk(
     )
 
 
+class KernelReference(NamedTuple):
+    """The tangent kernel at a reference point ``w_ref`` and the kernel change from it.
+
+    ``kernel``: ``K(w_ref)`` on ``X`` (as :func:`empirical_ntk`); ``difference(params)``:
+    ``K(params) - K(w_ref)`` (as :func:`kernel_difference`). With the structured method the factors
+    and Grams at ``w_ref`` are computed once, so a training run's kernel snapshots each cost the
+    factors at ``w_t`` and two large contractions per factor side.
+    """
+
+    kernel: jax.Array
+    difference: Callable[[object], jax.Array]
+
+
+def kernel_reference(
+    apply: Callable,
+    params_ref,
+    X: jax.Array,
+    method: str = "auto",
+    memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
+) -> KernelReference:
+    """``K(w_ref)`` and ``w -> K(w) - K(w_ref)`` on ``X`` (see :class:`KernelReference`).
+
+    The Jacobian method keeps nothing between calls (its factors are O(n p)): ``difference`` is
+    :func:`kernel_difference` chunked within ``memory_budget``.
+    """
+    method = _resolve_method(apply, method)
+    if method != "structured":
+        return KernelReference(
+            empirical_ntk(apply, params_ref, X, method=method, memory_budget=memory_budget),
+            lambda params: kernel_difference(apply, params, params_ref, X, method=method,
+                                             memory_budget=memory_budget),
+        )
+    factors = _factor_fn(apply, method)
+    f0 = factors(params_ref, X)
+    grams0 = _factor_grams_self_jit(f0)
+
+    def difference(params) -> jax.Array:
+        ft = factors(params, X)
+        return _as_matrix(_gram_difference_jit(ft, f0, ft, f0, grams0))
+
+    return KernelReference(_as_matrix(_gram_self_jit(f0, grams0)), difference)
+
+
 def kernel_difference(
     apply: Callable,
     params,
@@ -286,8 +349,12 @@ def kernel_difference(
     chunk_size: int | None = None,
     memory_budget: int = DEFAULT_MEMORY_BUDGET_BYTES,
 ) -> jax.Array:
-    """``K(params) - K(params_ref)`` on ``X``, computed from factor changes (see module docstring)."""
+    """``K(params) - K(params_ref)`` on ``X``, computed from factor changes (see module docstring).
+
+    For several kernel changes from one reference use :func:`kernel_reference`."""
     method = _resolve_method(apply, method)
+    if method == "structured" and chunk_size is None:
+        return kernel_reference(apply, params_ref, X, method).difference(params)
     factors = _factor_fn(apply, method)
     size = chunk_size or _chunk_size(apply, params, X, method, memory_budget // 2)
     chunks = _chunks(X, size)

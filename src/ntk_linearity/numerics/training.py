@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
-from ntk_linearity.numerics.kernels import empirical_ntk, kernel_difference
+from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
 from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
@@ -162,7 +162,8 @@ def gradient_descent(
         checkpoints |= set(range(progress_every, max_steps, progress_every))
 
     params0 = params
-    K0 = empirical_ntk(apply, params0, X, method=kernel_method)
+    reference = kernel_reference(apply, params0, X, method=kernel_method)
+    K0 = reference.kernel
     K0_norm = float(jnp.linalg.norm(K0))
     loss0, grad = value_and_grad(params, X, y)
     losses = jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(loss0)
@@ -186,7 +187,7 @@ def gradient_descent(
             )
         converged = current <= tol
         if step in snapshots or converged:
-            dK = kernel_difference(apply, state[0], params0, X, method=kernel_method)
+            dK = reference.difference(state[0])
             steps_seen.append(step)
             delta_k.append(float(jnp.linalg.norm(dK)) / K0_norm)
             kernels.append(np.asarray(K0 + dK))
