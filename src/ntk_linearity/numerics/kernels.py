@@ -273,8 +273,10 @@ def empirical_ntk(
     ``"auto"`` (structured when the model supports it).
     """
     method = _resolve_method(apply, method)
-    factors = _factor_fn(apply, method)
     symmetric = X2 is None
+    if method == "structured" and symmetric and chunk_size is None:  # one program for every K(w)
+        return kernel_reference(apply, params, X, method).kernel
+    factors = _factor_fn(apply, method)
     size = chunk_size or _chunk_size(apply, params, X, method, memory_budget)
     chunks_a = _chunks(X, size)
     chunks_b = chunks_a if symmetric else _chunks(X2, size)
@@ -439,9 +441,9 @@ def delta_k_noise_floor(apply: Callable, params, params_ref, X: jax.Array, metho
     """Measure the float32 noise floor of Delta K by repeating the computation in float64."""
 
     def measure(params, params_ref, X):
-        K_ref = empirical_ntk(apply, params_ref, X, method=method)
-        dK = kernel_difference(apply, params, params_ref, X, method=method)
-        return K_ref, float(jnp.linalg.norm(dK) / jnp.linalg.norm(K_ref))
+        reference = kernel_reference(apply, params_ref, X, method=method)
+        dK = reference.difference(params)
+        return reference.kernel, float(jnp.linalg.norm(dK) / jnp.linalg.norm(reference.kernel))
 
     K32, dk32 = measure(params, params_ref, X)
     with jax.enable_x64(True):
