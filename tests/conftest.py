@@ -7,13 +7,16 @@ backend is first initialised and kedro-telemetry checks
 """
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
+# One JAX compilation cache for every project copy and `kedro run` subprocess of the session (and
+# the next session): the tests' many small runs compile the same programs.
+os.environ.setdefault("NTK_COMPILATION_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "jax"))
 
 
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from kedro.framework.hooks import hook_impl
 
 from ntk_linearity.catalog import LedgerCatalog
+from ntk_linearity.compilation_cache import enable_compilation_cache
 from ntk_linearity.datasets.atomic import remove_stale_temporaries
 from ntk_linearity.pipelines.data_generation.nodes import generate_dataset
 from ntk_linearity.pipelines.validation import validate_parameters
@@ -28,7 +29,8 @@ class ProjectHooks:
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
-        """Record the run environment's config loader.
+        """Record the run environment's config loader and switch on JAX's compilation cache
+        (:mod:`ntk_linearity.compilation_cache`).
 
         ``KedroSession.run`` creates the context (firing this hook) before it
         first reads ``kedro.framework.project.pipelines``, so
@@ -36,6 +38,7 @@ class ProjectHooks:
         ``--env`` through ``ntk_linearity.run_config.active_parameters()``.
         """
         set_active_config_loader(context.config_loader)
+        enable_compilation_cache(context.project_path)
         self._context = context
 
     def _data_root(self) -> Path:
