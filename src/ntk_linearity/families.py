@@ -23,6 +23,7 @@ from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, INIT_SCHEMES, SUPP
 PositiveInt = Annotated[int, Field(gt=0)]
 VECTORS = "synthetic_data"    # inputs on the sphere (data_generation, parameter group `data`)
 IMAGES = "synthetic_images"   # smooth random images (data_generation, parameter group `images`)
+DATA_GROUPS = {VECTORS: "data", IMAGES: "images"}  # each dataset's parameter group
 
 
 class SettingsModel(BaseModel):

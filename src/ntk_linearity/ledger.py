@@ -126,12 +126,13 @@ def stamp_data(arrays: Mapping[str, np.ndarray], data_settings: Mapping[str, Any
     return dict(arrays) | {SETTINGS_KEY: np.asarray(canonical_json(data_settings))}
 
 
-def data_problems(data: Mapping[str, Any], data_settings: Mapping[str, Any]) -> list[str]:
-    """Why ``data`` is not the data of ``data_settings`` (an empty list when it is)."""
+def data_problems(data: Mapping[str, Any], data_settings: Mapping[str, Any], group: str = "data") -> list[str]:
+    """Why ``data`` is not the data of ``data_settings``, the parameter group ``group`` (an empty
+    list when it is)."""
     if SETTINGS_KEY not in data:
         return ["it does not record the settings it was generated with"]
     recorded = json.loads(str(np.asarray(data[SETTINGS_KEY])))
-    return [f"data.{change}" for change in differences(recorded, _jsonable(data_settings))]
+    return [f"{group}.{change}" for change in differences(recorded, _jsonable(data_settings))]
 
 
 class StaleDataError(click.ClickException):
@@ -139,9 +140,9 @@ class StaleDataError(click.ClickException):
     one-line message, no traceback)."""
 
 
-def require_data(data: Mapping[str, Any], data_settings: Mapping[str, Any]) -> None:
-    """Refuse data generated under other settings than ``data_settings``."""
-    problems = data_problems(data, data_settings)
+def require_data(data: Mapping[str, Any], data_settings: Mapping[str, Any], group: str = "data") -> None:
+    """Refuse data generated under other settings than ``data_settings`` (parameter group ``group``)."""
+    problems = data_problems(data, data_settings, group)
     if problems:
         raise StaleDataError(f"the synthetic data on disk does not match the configuration "
                              f"({'; '.join(problems)}); regenerate it with "

@@ -24,6 +24,7 @@ from typing import Any
 from kedro.io import DatasetError
 from kedro.pipeline import Pipeline
 
+from ntk_linearity.families import DATA_GROUPS
 from ntk_linearity.ledger import (
     StaleDataError,
     StaleResultsError,
@@ -68,7 +69,7 @@ def _dataset_plan(dataset: str, settings: dict, pipeline: Pipeline, catalog: Any
     if dataset not in pipeline.datasets():
         return None
     data = load_or_none(catalog, dataset)
-    problems = ["it is missing or unreadable"] if data is None else data_problems(data, settings)
+    problems = ["it is missing or unreadable"] if data is None else data_problems(data, settings, DATA_GROUPS[dataset])
     if dataset in pipeline.inputs():
         if problems:
             raise StaleDataError(f"{dataset} cannot be used: {'; '.join(problems)}; regenerate it with "

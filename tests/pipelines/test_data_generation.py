@@ -40,8 +40,9 @@ def test_images_are_stored_flat_with_their_shape_and_settings(images):
     assert images["X"].shape == (n, 128) and tuple(images["image_shape"]) == shape
     assert images["y"].shape == (n,) and images["y_class"].shape == (n, 3)
     np.testing.assert_allclose(np.mean(images["X"] ** 2, axis=1), 1.0, rtol=1e-5)  # every image: mean square 1
-    assert data_problems(images, ImageParameters(**SETTINGS).model_dump()) == []
-    assert data_problems(images, ImageParameters(**SETTINGS | {"seed": 4}).model_dump()) == ["data.seed 3 -> 4"]
+    assert data_problems(images, ImageParameters(**SETTINGS).model_dump(), "images") == []
+    assert data_problems(images, ImageParameters(**SETTINGS | {"seed": 4}).model_dump(), "images") == [
+        "images.seed 3 -> 4"]
 
 
 def test_images_are_smooth_fields_not_pixel_noise(images):

@@ -81,7 +81,7 @@ def test_a_convolutional_sweep_refuses_images_generated_with_other_settings(tiny
     stamp = images.stat().st_mtime_ns
     with _session(project, {"images": {"n_samples": 12}}) as session, pytest.raises(StaleDataError) as refused:
         session.run(namespaces=["cnn_channel_sweep"])
-    assert refused.value.message.startswith("synthetic_images cannot be used: data.n_samples 8 -> 12")
+    assert refused.value.message.startswith("synthetic_images cannot be used: images.n_samples 8 -> 12")
     assert images.stat().st_mtime_ns == stamp
 
 

@@ -33,13 +33,12 @@ from ntk_linearity.experiment import (
     did_you_mean,
     expand_sweep,
 )
-from ntk_linearity.families import IMAGES, VECTORS, ModelDefaults, SettingsModel
+from ntk_linearity.families import DATA_GROUPS, ModelDefaults, SettingsModel
 from ntk_linearity.numerics.scaling import CI_METHODS
 from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
 
 
 # The parameter group that generates each dataset a family trains on.
-DATA_GROUPS = {VECTORS: "data", IMAGES: "images"}
 
 
 class ParameterError(click.ClickException, ValueError):

@@ -19,6 +19,11 @@ from ntk_linearity.vocabulary import ARCHITECTURES, AXES, FIG1_ARCHITECTURES, QU
 LABELS = {name: architecture.label for name, architecture in ARCHITECTURES.items()}
 
 
+def count(n: int, noun: str) -> str:
+    """``1 run``, ``3 runs``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def num(value: float, digits: int = 3) -> str:
     """A number with ``digits`` significant digits (``"n/a"`` for NaN or None)."""
     if value is None or not np.isfinite(value):
@@ -152,7 +157,7 @@ def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_a
         verdict, _ = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
         rows.append([group, *cells, verdict])
     table = markdown_table(pd.DataFrame(rows, columns=header))
-    return (f"{len(members)} runs; log–log slopes against {symbol} with {round(100 * confidence)}% "
+    return (f"{count(len(members), 'run')}; log–log slopes against {symbol} with {round(100 * confidence)}% "
             f"intervals (theory in parentheses where the paper gives one); the verdict uses the rule of "
             f"Table 1.{note}\n\n{table}")
 
@@ -235,7 +240,7 @@ def unavailable(runs: pd.DataFrame, architectures, column: str, what: str) -> st
         return ""
     n_diverged = int(members["diverged"].astype(bool).sum())
     if n_diverged == len(members):
-        return f"Every run of the {names} diverged ({len(members)} runs), so there is no {what} to show."
+        return f"Every run of the {names} diverged ({count(len(members), 'run')}), so there is no {what} to show."
     return (f"No run of the {names} has a positive {what} ({n_diverged} of {len(members)} runs diverged), "
             "so there is nothing to show.")
 
@@ -320,7 +325,7 @@ def kernel_time_statement(runs: pd.DataFrame, curves: pd.DataFrame, width: int) 
         if at_width.empty:
             return (f"No one-hidden-layer run has width m = {width} (`reporting.time_curve_width`), "
                     "so there is no curve.")
-        return f"Every one-hidden-layer run at m = {width} diverged ({len(at_width)} runs), so there is no curve."
+        return f"Every one-hidden-layer run at m = {width} diverged ({count(len(at_width), 'run')}), so there is no curve."
     summary = ends.groupby("architecture").agg(final=("final", "median"), steps=("last_step", "median"))
     parts = [f"{num(r.final)} for the {LABELS[arch]}" for arch, r in summary.iterrows()]
     monotone = is_monotone(ends["final"], ends["peak"])

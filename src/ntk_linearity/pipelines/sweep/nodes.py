@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ntk_linearity.experiment import RelativeLearningRate, RunSpec
+from ntk_linearity.families import DATA_GROUPS
 from ntk_linearity.ledger import (
     PROVENANCE_KEY,
     StaleResultsError,
@@ -56,7 +57,7 @@ def _targets(run: RunSpec, data: dict) -> np.ndarray:
 def initialise_parameters(data: dict, *, run: RunSpec, data_settings: dict) -> dict[str, np.ndarray]:
     """w_0 drawn from the run's seed: the same seed always gives the same weights. Data generated
     under other settings than ``data_settings`` is refused."""
-    require_data(data, data_settings)
+    require_data(data, data_settings, DATA_GROUPS[run.dataset])
     params = run.build(data).init(jax.random.key(run.seed))
     return {name: np.asarray(value) for name, value in params.items()}
 
