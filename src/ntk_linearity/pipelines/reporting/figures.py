@@ -336,7 +336,8 @@ def catapult_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fi
         if outcome == "catapult":
             right.annotate(f"{run['loss_peak_ratio']:.3g}", (run[fit_against] * offsets[run["seed"]], run["eta_lambda0"]),
                            textcoords="offset points", xytext=(6, 4), fontsize=6.5, color="tab:orange")
-    right.axhline(STABILITY_LIMIT, color="k", ls="--", lw=1, label=r"linearised limit $\eta\lambda_0 = 2$")
+    if not members.empty:
+        right.axhline(STABILITY_LIMIT, color="k", ls="--", lw=1, label=r"linearised limit $\eta\lambda_0 = 2$")
     right.set_xscale("log")
     if len(widths):
         right.set_xticks(widths, [f"{w:g}" for w in widths])
@@ -386,9 +387,10 @@ def catapult_dynamics(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, f
         ax.grid(True, which="both", alpha=0.25)
     if not loss.empty:
         top.set_yscale("log")
-    bottom.axhline(STABILITY_LIMIT, color="k", ls="--", lw=1)
-    bottom.text(0.99, STABILITY_LIMIT, "2 (linearised stability limit)", ha="right", va="bottom", fontsize=7,
-                transform=bottom.get_yaxis_transform())
+    if not sharpness.empty:
+        bottom.axhline(STABILITY_LIMIT, color="k", ls="--", lw=1)
+        bottom.text(0.99, STABILITY_LIMIT, "2 (linearised stability limit)", ha="right", va="bottom", fontsize=7,
+                    transform=bottom.get_yaxis_transform())
     top.set_ylabel(r"training loss $L(w_t) / L(w_0)$")
     bottom.set_ylabel(r"$\eta\,\lambda_{\max}(K_t/n)$")
     bottom.set_xlabel("gradient descent step t (logarithmic beyond t = 1)")
