@@ -392,17 +392,17 @@ class KernelSpectrum(NamedTuple):
     lambda_min: np.ndarray  # lambda_min(K_t/n) on the residuals' space: the PL constant of Theorem 5.1
 
 
-def _simplex_residuals_basis(n_samples: int, n_outputs: int) -> jax.Array:
+def _simplex_residuals_basis(n_samples: int, n_outputs: int) -> np.ndarray:
     """Orthonormal basis ``(nC, n(C-1))`` of the residuals whose C outputs sum to zero for every
     sample (row ``sample*C + output``, as :func:`empirical_ntk` orders them)."""
-    centred = jnp.eye(n_outputs) - 1.0 / n_outputs
-    basis = jnp.linalg.svd(centred)[0][:, : n_outputs - 1]  # the C-1 directions orthogonal to (1,..,1)
-    return jnp.kron(jnp.eye(n_samples), basis)
+    centred = np.eye(n_outputs) - 1.0 / n_outputs
+    basis = np.linalg.svd(centred)[0][:, : n_outputs - 1]  # the C-1 directions orthogonal to (1,..,1)
+    return np.kron(np.eye(n_samples), basis)
 
 
 def kernel_spectrum(kernels, n_samples: int, outputs_sum_to_one: bool = False) -> KernelSpectrum:
     """lambda_max and lambda_min of ``K/n`` for a stack of kernels ``(S, nC, nC)`` (or one ``(nC, nC)``),
-    in float64.
+    in float64 (the kernels are small: n C rows; numpy's LAPACK, no compilation).
 
     For the square loss ``L = (1/2n) sum_i ||f(x_i) - y_i||^2`` a GD step maps the residual r to
     ``(I - (eta/n) K) r`` to first order, so ``eta * lambda_max(K/n) < 2`` is the linearised stability
@@ -414,16 +414,14 @@ def kernel_spectrum(kernels, n_samples: int, outputs_sum_to_one: bool = False) -
     ``p - y`` has a component along, so lambda_min is taken on their orthogonal complement (the
     residuals whose outputs sum to zero per sample): the smallest eigenvalue that governs convergence.
     """
-    with jax.enable_x64(True):
-        K = jnp.asarray(kernels, jnp.float64) / n_samples
-        K = K[None] if K.ndim == 2 else K
-        lambda_max = jnp.linalg.eigvalsh(K)[:, -1]
-        if outputs_sum_to_one:
-            n_outputs = K.shape[-1] // n_samples
-            if n_outputs < 2 or n_outputs * n_samples != K.shape[-1]:
-                raise ValueError(f"outputs that sum to one need C >= 2 outputs per sample; a kernel of "
-                                 f"size {K.shape[-1]} for {n_samples} samples has {K.shape[-1] / n_samples:g}")
-            Q = _simplex_residuals_basis(n_samples, n_outputs)
-            K = jnp.einsum("ai,sab,bj->sij", Q, K, Q)
-        lambda_min = jnp.linalg.eigvalsh(K)[:, 0]
-        return KernelSpectrum(np.asarray(lambda_max), np.asarray(lambda_min))
+    K = np.asarray(kernels, np.float64) / n_samples
+    K = K[None] if K.ndim == 2 else K
+    lambda_max = np.linalg.eigvalsh(K)[:, -1]
+    if outputs_sum_to_one:
+        n_outputs = K.shape[-1] // n_samples
+        if n_outputs < 2 or n_outputs * n_samples != K.shape[-1]:
+            raise ValueError(f"outputs that sum to one need C >= 2 outputs per sample; a kernel of "
+                             f"size {K.shape[-1]} for {n_samples} samples has {K.shape[-1] / n_samples:g}")
+        Q = _simplex_residuals_basis(n_samples, n_outputs)
+        K = np.einsum("ai,sab,bj->sij", Q, K, Q)
+    return KernelSpectrum(lambda_max, np.linalg.eigvalsh(K)[:, 0])

@@ -504,6 +504,9 @@ def metadata_table(metadata: dict, runs: pd.DataFrame) -> pd.DataFrame:
 # ---------------------------------------------------------------------------------------------
 
 STEP_SIZE_AXIS = "eta_lambda0"
+# How far the divergence criterion must lie above the largest catapult peak that came back before the
+# report trusts it not to stop catapults (a peak grows like m L_0: a decade or two of width).
+CATAPULT_MARGIN = 100.0
 
 
 def step_size_sweeps(sweeps: dict) -> dict:
@@ -614,9 +617,12 @@ def step_size_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, f
                     if ends.max() < 2 else "."))
     peaks = pd.to_numeric(members.loc[~members["diverged"].astype(bool), "loss_peak_ratio"], errors="coerce").dropna()
     if len(peaks) and peaks.max() > 1:
-        text += (f" The largest peak of a run that came back is {num(peaks.max())} × L₀, a factor "
-                 f"{num(divergence_factor / peaks.max(), 2)} below the divergence criterion "
-                 f"({num(divergence_factor)} × L₀) of this sweep: the criterion stops no catapult on this grid.")
+        margin = divergence_factor / peaks.max()
+        text += (f" The largest peak of a run that came back is {num(peaks.max())} × L₀, a factor {num(margin, 2)} "
+                 f"below the divergence criterion ({num(divergence_factor)} × L₀) of this sweep"
+                 + (": the criterion lies far above every catapult of this grid." if margin >= CATAPULT_MARGIN else
+                    f", less than {CATAPULT_MARGIN:g}: a catapult's peak grows with the width, so a run counted as "
+                    "diverged here may be a catapult the criterion stopped (raise the sweep's divergence_factor)."))
     table = step_size_table(runs, scaling, sweep, fit_against)
     return text + left_out(members, members["architecture"].unique()) + f"\n\n{markdown_table(table)}"
 
