@@ -41,8 +41,10 @@ def test_edges_are_read_at_the_widest_width():
 
 
 def test_statement_names_the_edges_and_the_divergence_margin():
-    text = step_size_statement(_runs(), pd.DataFrame(columns=["sweep", "group", "quantity"]), "lr", "width",
-                               0.1, divergence_factor=1e12)
+    scaling = pd.DataFrame([{"sweep": "lr", "group": "el3.0", "quantity": "loss_peak_ratio", "slope": 1.0,
+                             "slope_ci_low": np.nan, "slope_ci_high": np.nan, "theory_slope": np.nan}])
+    text = step_size_statement(_runs(), scaling, "lr", "width", 0.1, divergence_factor=1e12)
+    assert "log–log slopes of max_t L_t / L₀ against m +1.00 at ηλ₀ = 3 (the residual" in text
     assert ("the loss rises above L₀ from **ηλ₀ = 2.2** on (the next lower value of the grid, 1.9, does not)"
             in text)
     assert "the highest ratio with no diverged run is **ηλ₀ = 3**" in text

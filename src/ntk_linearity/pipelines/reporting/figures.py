@@ -375,7 +375,7 @@ def catapult_dynamics(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, f
         for i, (_, run) in enumerate(lines.groupby("namespace", sort=False)):
             ratio = float(run["eta_lambda0"].iloc[0])
             ax.plot(run["step"], value(run), "-", color=colors[ratio], lw=1.3, alpha=0.85,
-                    label=rf"$\eta\lambda_0$ = {ratio:g}")
+                    marker="." if ax is bottom else None, ms=4, label=rf"$\eta\lambda_0$ = {ratio:g}")
         handles, labels = ax.get_legend_handles_labels()
         unique = dict(zip(labels, handles))  # one entry per eta * lambda_0, not per seed
         if unique:

@@ -615,6 +615,15 @@ def step_size_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, f
         text += (f" Every run that converged ends with ηλ_max(K_T/n) ≤ {num(ends.max())}"
                  + (" < 2: above the limit the kernel's top eigenvalue fell until GD was stable (the catapult)."
                     if ends.max() < 2 else "."))
+    growth = []
+    for ratio, group in members.groupby(STEP_SIZE_AXIS):
+        row = slope_row(scaling, "loss_peak_ratio", sweep=sweep, group=group["group"].iloc[0])
+        if row is not None and np.isfinite(row.slope) and _median_at(group, "loss_peak_ratio", fit_against, high) > 1:
+            growth.append(f"{signed(row.slope)} at ηλ₀ = {num(ratio)}")
+    if growth:
+        text += (f" The catapult's peak grows with the width: log–log slopes of max_t L_t / L₀ against {token} "
+                 f"{', '.join(growth)} (the residual grows until its square is of order m, where the kernel's "
+                 "O(r²/m) change turns it back).")
     peaks = pd.to_numeric(members.loc[~members["diverged"].astype(bool), "loss_peak_ratio"], errors="coerce").dropna()
     if len(peaks) and peaks.max() > 1:
         margin = divergence_factor / peaks.max()
