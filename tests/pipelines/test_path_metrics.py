@@ -43,7 +43,7 @@ def test_path_metrics_of_a_catapult_and_of_a_linear_mode():
     assert set(metrics) == set(PATH_METRICS)
     assert metrics["loss_peak_ratio"] == 40.0
     assert metrics["eta_lambda_max_final"] == pytest.approx(1.5)  # 0.5 x 3.0, below 2 at the end
-    assert metrics["lambda_min_path"] == lam  # the smallest over the snapshots
+    assert metrics["lambda_min_path"] == lam and metrics["lambda_min_init"] == 0.03  # smallest, first
     assert metrics["loss_rate"] == pytest.approx(-2 * np.log(1 - eta * lam), rel=1e-9)
     # -2 ln(1 - x) / x for x = eta lambda = 0.01: about 2, the slowest linear mode's ratio
     assert metrics["loss_rate_over_eta_lambda_min"] == pytest.approx(-2 * np.log(0.99) / 0.01, rel=1e-9)

@@ -22,7 +22,8 @@ from kedro_project_utils import TINY
 STEPS = (0, 1, 3, 10, 30, 60)
 DIVERGED_METRICS = ("delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
                     "weight_change_l2", "weight_change_linf", "initial_loss", "loss_peak_ratio",
-                    "eta_lambda_max_final", "lambda_min_path", "loss_rate", "loss_rate_over_eta_lambda_min")
+                    "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
+                    "loss_rate_over_eta_lambda_min")
 
 
 def _merged(base: dict, overrides: dict) -> dict:
@@ -65,7 +66,7 @@ def _run_row(run) -> dict[str, Any]:
         "weight_change_l2": spread, "weight_change_linf": x**-0.5 * spread, "n_params": 100,
         "wall_seconds": 1.0, "hessian_wall_seconds": 0.5, "error": "", "lambda0": eta_lambda0,
         "eta_lambda0": eta_lambda0, "loss_peak_ratio": x if eta_lambda0 > 2 else 1.0,
-        "eta_lambda_max_final": min(eta_lambda0, 1.8), "lambda_min_path": lambda_min,
+        "eta_lambda_max_final": min(eta_lambda0, 1.8), "lambda_min_init": lambda_min, "lambda_min_path": lambda_min,
         "loss_rate": 2 * lambda_min, "loss_rate_over_eta_lambda_min": 2.0,
     }
 

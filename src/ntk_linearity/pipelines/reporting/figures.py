@@ -413,13 +413,16 @@ def convergence_rate(runs: pd.DataFrame, *, sweep: str, fit_against: str, group_
         data = usable(members, "lambda_min_path", group=group)
         if not data.empty:
             _points_panel(left, data, fit_against, "lambda_min_path", color, label)
+            at_init = usable(data, "lambda_min_init").groupby(fit_against)["lambda_min_init"].median()
+            left.plot(at_init.index, at_init.to_numpy(), "--", color=color, lw=1,
+                      label=rf"{label}: $\lambda_{{\min}}(K_0/n)$ at $w_0$")
         data = usable(data, "loss_rate")
         if not data.empty:
             x = data["learning_rate"] * data["lambda_min_path"]
             right.plot(x, data["loss_rate"], "o", color=color, ms=4.5, alpha=0.8, label=label)
             predicted += list(x)
     left.set_ylabel(r"$\min_t \lambda_{\min}(K(w_t)/n)$ over the snapshots")
-    left.set_title(r"conditioning along the path ($\mu$ of Theorem 5.1)", fontsize=9)
+    left.set_title(r"conditioning along the path ($\mu$ of Theorem 5.1; dashed: at $w_0$)", fontsize=9)
     _legend(left, fontsize=7.5)
     if predicted:
         grid = np.geomspace(min(predicted) / 1.5, max(predicted) * 1.5, 50)

@@ -461,8 +461,9 @@ def caveats(runs: pd.DataFrame, n_snapshots: int) -> list[str]:
             f"{shallow['seed'].nunique()} seeds; each slope is a least-squares fit through these points, so its "
             "interval is only as good as the grid"
             + (" (with fewer than four widths, treat the slopes as indicative)." if len(widths) < 4 else "."))
-    notes.append("ΔK is the largest kernel change over the snapshots taken, not over every step; the snapshots "
-                 f"are log-spaced ({n_snapshots} per run).")
+    notes.append("ΔK is the largest kernel change over the snapshots taken, and λ_min along the path (Theorem 5.1's "
+                 "rate) the smallest eigenvalue of K_t/n over them, not over every step; the snapshots "
+                 f"are log-spaced ({n_snapshots} per run unless a sweep sets its own).")
     _, stopped, diverged = run_outcomes(runs)
     if stopped:
         notes.append(f"{stopped} of {len(runs)} runs stopped at the step limit before reaching the tolerance: "
@@ -648,7 +649,8 @@ def rate_statement(runs: pd.DataFrame, sweep: str) -> str:
     lines = []
     for group, rows in data.groupby("group", sort=False):
         ratio = pd.to_numeric(rows["loss_rate_over_eta_lambda_min"])
-        lines.append(f"- **{escape(group)}**: min_t λ_min(K_t/n) {num(rows['lambda_min_path'].median())}, fitted rate "
+        lines.append(f"- **{escape(group)}**: λ_min(K_0/n) {num(rows['lambda_min_init'].median())} at w₀, "
+                     f"min_t λ_min(K_t/n) {num(rows['lambda_min_path'].median())}, fitted rate "
                      f"{num(rows['loss_rate'].median())} per step, rate / (η λ_min) {num(ratio.median())} (median; "
                      f"{int((ratio >= 1).sum())} of {len(rows)} runs at or above 1, range {num(ratio.min())} to "
                      f"{num(ratio.max())}).")

@@ -102,8 +102,9 @@ def path_metrics(losses: np.ndarray, spectrum: KernelSpectrum, learning_rate: fl
 
     ``loss_peak_ratio`` = max_t L_t / L_0 (1 when the loss never rises; a catapult lifts it, by a
     factor that grows with the width); ``eta_lambda_max_final`` = eta lambda_max(K_T/n) (below 2
-    once training is stable, whatever it was at w_0); ``lambda_min_path`` = min over the snapshots of
-    lambda_min(K_t/n), the PL constant mu of Theorem 5.1 along the path; ``loss_rate`` the fitted
+    once training is stable, whatever it was at w_0); ``lambda_min_init`` = lambda_min(K_0/n) and
+    ``lambda_min_path`` = min over the snapshots of lambda_min(K_t/n), the PL constant mu of Theorem 5.1
+    along the path; ``loss_rate`` the fitted
     exponential rate of the loss tail (:func:`~ntk_linearity.numerics.loss_decay_rate`), and its ratio
     to eta mu (>= 1 where Eq. 15 applies, about 2 when only the slowest linear mode is left)."""
     lambda_min = float(np.min(spectrum.lambda_min))
@@ -111,13 +112,14 @@ def path_metrics(losses: np.ndarray, spectrum: KernelSpectrum, learning_rate: fl
     return {
         "loss_peak_ratio": float(np.max(losses) / losses[0]),
         "eta_lambda_max_final": learning_rate * float(spectrum.lambda_max[-1]),
+        "lambda_min_init": float(spectrum.lambda_min[0]),
         "lambda_min_path": lambda_min,
         "loss_rate": rate,
         "loss_rate_over_eta_lambda_min": rate / (learning_rate * lambda_min) if lambda_min > 0 else float("nan"),
     }
 
 
-PATH_METRICS = ("loss_peak_ratio", "eta_lambda_max_final", "lambda_min_path", "loss_rate",
+PATH_METRICS = ("loss_peak_ratio", "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
                 "loss_rate_over_eta_lambda_min")
 
 
