@@ -170,7 +170,7 @@ def did_you_mean(word: str, known) -> str:
 
 
 def _value_adapter(family_settings: type[SettingsModel], axis: str) -> TypeAdapter:
-    """The strict type of one setting: a field of the family, the seed or the learning rate."""
+    """The strict type of one setting: a field of the family, the seed or the step size."""
     if axis == SEED_AXIS:
         return TypeAdapter(NonNegativeInt)
     if axis in (LEARNING_RATE, ETA_LAMBDA0):

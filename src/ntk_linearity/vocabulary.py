@@ -169,7 +169,7 @@ ARCHITECTURES: Mapping[str, Architecture] = {
         # linearised stability limit 2 (catapult, beyond the paper): its own architecture, so that its
         # runs at large steps stay out of the paper's Table 1 and Fig. 1, which pool "linear_output".
         Architecture("linear_output_lr", "linear output, ηλ₀ swept", "tab:olive", "width",
-                     {"hessian_norm": -0.5, "ntk_diag": 0.0}, source="beyond the paper: the catapult phase"),
+                     {"hessian_norm": -0.5, "ntk_diag": 0.0}, source="the catapult phase, Lewkowycz et al. 2020"),
         Architecture("cnn_bottleneck", "CNN, channel bottleneck", "tab:brown", "bottleneck_channels",
                      {"ntk_diag": 0.0}, verdict_rule="narrowest", source="Section 4, Appendix H",
                      claim=_NONLINEAR_CLAIM),
