@@ -7,16 +7,21 @@
 * ``architecture``: an entry of :data:`ntk_linearity.vocabulary.ARCHITECTURES`, or a lookup
   ``{by: <axis>, values: {<axis value>: <architecture>}}``;
 * ``settings``: fixed settings of every run (any field of the family's settings, ``seed``,
-  ``learning_rate``), each a value or a lookup ``{by: <axis>, values: {...}}``; the ``model``
-  parameter group supplies the defaults;
+  ``learning_rate`` or ``eta_lambda0``), each a value or a lookup ``{by: <axis>, values: {...}}``;
+  the ``model`` parameter group supplies the defaults;
 * ``axes``: lists of values for any of those settings; the runs are their Cartesian product, in the
   order the axes are written;
 * ``fit_against``: the axis the scaling exponents are fitted against (``width``);
-* ``group_by``: the axes whose values separate the curves (``[head]``); one fit per group.
+* ``group_by``: the axes whose values separate the curves (``[head]``); one fit per group;
+* ``training`` (optional): keys of the ``training`` parameter group set differently for this sweep's
+  runs (``on_divergence: skip``, ``divergence_factor``, ...); they are part of each run's settings.
 
 A run's name joins its axis values with their tokens (``linear_m1000_s0``), so its Kedro namespace
-``<sweep>.<run>`` is stable and readable. ``learning_rate`` is a number or
-``{relative_to_critical: r}``: eta = r * 2 / lambda_max(K(w_0)/n), computed per run at w_0.
+``<sweep>.<run>`` is stable and readable. The step size is set by exactly one of ``learning_rate``
+(a number, or ``{relative_to_critical: r}``: eta = r * 2 / lambda_max(K(w_0)/n), computed per run at
+w_0) and ``eta_lambda0`` (eta * lambda_0 itself, eta = value / lambda_0: the linearised model of the
+square loss is stable below 2; an axis of it spells run names ``el2p6_m1000_s0``). The two name the
+same runs: ``eta_lambda0: c`` is ``learning_rate: {relative_to_critical: c / 2}``.
 
 :func:`expand_sweep` turns the typed block into :class:`RunSpec` objects, collecting every problem
 (unknown axes, values of the wrong type, empty axes, ...) as one-line messages instead of raising.
@@ -43,6 +48,7 @@ PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 SWEEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LEARNING_RATE = "learning_rate"
+ETA_LAMBDA0 = "eta_lambda0"  # the step size as eta * lambda_max(K(w_0)/n), the alternative to LEARNING_RATE
 ALL_RUNS_GROUP = "all"
 ON_DIVERGENCE = ("raise", "skip")
 RESERVED_NAMES = ("data_generation", "reporting")  # pipelines that are not sweeps
@@ -85,6 +91,7 @@ class SweepParameters(SettingsModel):
     axes: dict[str, list[Any]]
     fit_against: str
     group_by: list[str] = []
+    training: dict[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -163,10 +170,10 @@ def did_you_mean(word: str, known) -> str:
 
 
 def _value_adapter(family_settings: type[SettingsModel], axis: str) -> TypeAdapter:
-    """The strict type of one setting: a field of the family, the seed or the learning rate."""
+    """The strict type of one setting: a field of the family, the seed or the step size."""
     if axis == SEED_AXIS:
         return TypeAdapter(NonNegativeInt)
-    if axis == LEARNING_RATE:
+    if axis in (LEARNING_RATE, ETA_LAMBDA0):
         return TypeAdapter(PositiveNumber)
     field = family_settings.model_fields[axis]
     return TypeAdapter(Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation)
@@ -177,6 +184,28 @@ def _learning_rate(value: Any) -> float | RelativeLearningRate:
     if isinstance(value, dict):
         return RelativeLearningRate.model_validate(value)
     return TypeAdapter(PositiveNumber).validate_python(value, strict=True)
+
+
+def _relative_learning_rate(eta_lambda0: Any) -> RelativeLearningRate:
+    """eta * lambda_0 = c as the relative learning rate c / 2 (halving is exact in binary floating
+    point, so eta = (c / 2) * 2 / lambda_0 = c / lambda_0 to the last bit)."""
+    value = TypeAdapter(PositiveNumber).validate_python(eta_lambda0, strict=True)
+    return RelativeLearningRate(relative_to_critical=value / 2)
+
+
+def _sweep_training(path: str, overrides: Mapping[str, Any],
+                    training: TrainingParameters) -> tuple[TrainingParameters | None, list[str]]:
+    """The ``training`` group with a sweep's ``overrides``, or ``None`` and one line per problem."""
+    known = list(TrainingParameters.model_fields)
+    problems = [f"{path}.training.{key}: not a training setting{did_you_mean(key, known)}; settings: "
+                f"{', '.join(known)}" for key in overrides if key not in known]
+    if problems:
+        return None, problems
+    try:
+        return TrainingParameters.model_validate(training.model_dump() | dict(overrides)), []
+    except ValidationError as error:
+        return None, [f"{path}.training.{'.'.join(map(str, e['loc']))} = {e['input']!r}: {_message(e)}"
+                      for e in error.errors()]
 
 
 def _lookup(value: Any, point: Mapping[str, Any]) -> Any:
@@ -218,7 +247,7 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
         return None, [f"{path}.family = {sweep.family!r}: must be one of {list(FAMILIES)}"
                       f"{did_you_mean(sweep.family, FAMILIES)}"]
     family = FAMILIES[sweep.family]
-    allowed = [*family.settings.model_fields, SEED_AXIS, LEARNING_RATE]
+    allowed = [*family.settings.model_fields, SEED_AXIS, LEARNING_RATE, ETA_LAMBDA0]
     problems = []
     for axis, values in sweep.axes.items():
         if axis not in allowed or axis not in AXES:
@@ -252,9 +281,15 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
         if axis not in sweep.axes or axis in (sweep.fit_against, SEED_AXIS):
             problems.append(f"{path}.group_by: {axis!r} must be an axis of the sweep other than "
                             f"fit_against and seed")
-    for required in (SEED_AXIS, LEARNING_RATE):
-        if required not in sweep.axes and required not in sweep.settings:
-            problems.append(f"{path}: {required} must be set, in settings or as an axis")
+    if SEED_AXIS not in sweep.axes and SEED_AXIS not in sweep.settings:
+        problems.append(f"{path}: {SEED_AXIS} must be set, in settings or as an axis")
+    step_size = [key for key in (LEARNING_RATE, ETA_LAMBDA0) if key in sweep.axes or key in sweep.settings]
+    if not step_size:
+        problems.append(f"{path}: {LEARNING_RATE} (or {ETA_LAMBDA0}) must be set, in settings or as an axis")
+    elif len(step_size) > 1:
+        problems.append(f"{path}: set the step size by {LEARNING_RATE} or by {ETA_LAMBDA0}, not both")
+    training, training_problems = _sweep_training(path, sweep.training, training)
+    problems += training_problems
     if problems:
         return None, problems
 
@@ -264,7 +299,9 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
         point = dict(zip(axis_names, combination))
         run_name = "_".join(axis_token(a, v) for a, v in point.items())
         resolved = defaults.model_dump() | {k: _lookup(v, point) for k, v in sweep.settings.items()} | point
-        seed, learning_rate = resolved.pop(SEED_AXIS), resolved.pop(LEARNING_RATE)
+        seed = resolved.pop(SEED_AXIS)
+        relative = ETA_LAMBDA0 in resolved
+        learning_rate = resolved.pop(ETA_LAMBDA0 if relative else LEARNING_RATE)
         architecture = _lookup(sweep.architecture, point)
         if architecture not in ARCHITECTURES:
             run_problems.setdefault(f"{path}.architecture = {architecture!r}: must be one of "
@@ -279,10 +316,10 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
                 run_problems.setdefault(f"{where + ' ' if where else ''}{_message(e)}", run_name)
             continue
         try:
-            learning_rate = _learning_rate(learning_rate)
+            learning_rate = _relative_learning_rate(learning_rate) if relative else _learning_rate(learning_rate)
         except ValidationError as error:
             e = error.errors()[0]
-            where = ".".join(map(str, (LEARNING_RATE, *e["loc"])))
+            where = ".".join(map(str, (ETA_LAMBDA0 if relative else LEARNING_RATE, *e["loc"])))
             run_problems.setdefault(f"{where} = {learning_rate!r}: {_message(e)}", run_name)
             continue
         group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP

@@ -49,6 +49,9 @@ AXES: Mapping[str, Axis] = {
         Axis("init_scheme", "", "initialisation", "initialisation: iid or antisymmetric"),
         Axis("seed", "s", "seed", "PRNG seed of the initial weights w_0"),
         Axis("learning_rate", "lr", "learning rate $\\eta$", "gradient-descent step size eta (a number)"),
+        Axis("eta_lambda0", "el", r"$\eta\lambda_0$",
+             "step size as eta * lambda_max(K(w_0)/n), eta set per run at w_0 (the linearised square loss "
+             "is stable below 2)"),
     )
 }
 SEED_AXIS = "seed"
@@ -86,6 +89,8 @@ QUANTITIES: Mapping[str, Quantity] = {
         Quantity("weight_change_l2", "weight_change_l2", r"$\|w^* - w_0\|_2$"),
         Quantity("weight_change_linf", "weight_change_linf", r"$\|w^* - w_0\|_\infty$"),
         Quantity("hessian_norm_final", "hessian_norm_final", r"$\|H\|$ at $w_T$"),
+        Quantity("lambda_min", "lambda_min_path", r"$\min_t \lambda_{\min}(K_t/n)$"),
+        Quantity("loss_peak_ratio", "loss_peak_ratio", r"$\max_t L_t / L_0$"),
     )
 }
 # The quantities of the paper's Table 1 comparison (table1_scaling.csv), in its column order.
@@ -160,6 +165,11 @@ ARCHITECTURES: Mapping[str, Architecture] = {
                      source="Section 4, Eq. 11, 14", claim=_NONLINEAR_CLAIM),
         Architecture("resnet_linear_output", "ResNet, linear output", "tab:orange", "channels", _LINEAR_THEORY,
                      source="Theorem 3.1, Appendix H", claim=_CONV_LINEAR_CLAIM),
+        # The one-hidden-layer linear-output network trained with eta * lambda_0 swept across the
+        # linearised stability limit 2 (catapult, beyond the paper): its own architecture, so that its
+        # runs at large steps stay out of the paper's Table 1 and Fig. 1, which pool "linear_output".
+        Architecture("linear_output_lr", "linear output, ηλ₀ swept", "tab:olive", "width",
+                     {"hessian_norm": -0.5, "ntk_diag": 0.0}, source="the catapult phase, Lewkowycz et al. 2020"),
         Architecture("cnn_bottleneck", "CNN, channel bottleneck", "tab:brown", "bottleneck_channels",
                      {"ntk_diag": 0.0}, verdict_rule="narrowest", source="Section 4, Appendix H",
                      claim=_NONLINEAR_CLAIM),

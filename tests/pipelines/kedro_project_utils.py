@@ -29,12 +29,16 @@ SMALL_CONV = {
     "cnn_bottleneck_sweep": {"bottleneck_channels": [2], "channels": [8], "seed": [0]},
 }
 N_SMALL_CONV_RUNS = 3
+# The step-size sweep of conf/base at two small networks (one below the limit eta lambda_0 = 2, one above).
+SMALL_LR = {"lr_sweep": {"eta_lambda0": [0.5, 2.6], "width": [8], "seed": [0]}}
+N_SMALL_LR_RUNS = 2
+N_SMALL_RUNS = N_SMALL_CONV_RUNS + N_SMALL_LR_RUNS  # the runs every test grid gets besides its own
 
 
 def sweep_grid(**axes) -> dict:
     """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``; the
-    convolutional sweeps not named get :data:`SMALL_CONV`."""
-    return {name: {"axes": values} for name, values in (SMALL_CONV | axes).items()}
+    convolutional sweeps and the step-size sweep not named get :data:`SMALL_CONV` and :data:`SMALL_LR`."""
+    return {name: {"axes": values} for name, values in (SMALL_CONV | SMALL_LR | axes).items()}
 
 
 TINY = {

@@ -213,3 +213,53 @@ def test_kedro_run_exits_with_the_one_line_error_and_leaves_data_alone(tmp_path)
     assert "Traceback" not in output
     assert data_files(project) == before
     assert previous.read_bytes() == b"a previous run's data" and report.read_text() == "namespace\n"
+
+
+LR = "sweeps.lr_sweep"
+LR_BAD = [
+    (f"{LR}.axes.eta_lambda0", [0.5, -2.6], f"{LR}.axes.eta_lambda0[1] = -2.6: must be greater than 0"),
+    (f"{LR}.axes.eta_lambda0", [0.5, "2.6"], f"{LR}.axes.eta_lambda0[1] = '2.6': must be a valid number"),
+    (f"{LR}.axes.eta_lambda0", [2.6, 2.6], f"{LR}.axes.eta_lambda0 = [2.6, 2.6]: must not repeat a value"),
+    (f"{LR}.settings.learning_rate", 1.0, f"{LR}: set the step size by learning_rate or by eta_lambda0, not both"),
+    (f"{LR}.training.on_divergence", "ignore", f"{LR}.training.on_divergence = 'ignore': must be 'raise' or 'skip'"),
+    (f"{LR}.training.divergence_factor", 0.5, f"{LR}.training.divergence_factor = 0.5: must be greater than 1"),
+    (f"{LR}.training.on_divergense", "skip",
+     f"{LR}.training.on_divergense: not a training setting (did you mean 'on_divergence'?)"),
+]
+
+
+@pytest.mark.parametrize(("dotted", "value", "message"), LR_BAD, ids=[f"{d}={v!r}" for d, v, _ in LR_BAD])
+def test_bad_step_size_and_sweep_training_settings_give_one_line(base, dotted, value, message):
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(_with(base, dotted, value))
+    text = str(error.value)
+    assert "\n" not in text and message in text
+
+
+def test_a_sweep_needs_one_step_size(base):
+    parameters = copy.deepcopy(base)
+    del parameters["sweeps"]["lr_sweep"]["axes"]["eta_lambda0"]
+    with pytest.raises(ParameterError, match=r"sweeps\.lr_sweep: learning_rate \(or eta_lambda0\) must be set"):
+        validate_parameters(parameters)
+
+
+def test_eta_lambda0_names_runs_and_sets_the_relative_learning_rate(base):
+    experiment = validate_parameters(base)
+    sweeps = {sweep.name: sweep for sweep in experiment.sweeps}
+    lr = sweeps["lr_sweep"]
+    assert [run.namespace for run in lr.runs[:3]] == [
+        "lr_sweep.el0p5_m100_s0", "lr_sweep.el0p5_m10000_s0", "lr_sweep.el1p5_m100_s0"]
+    run = next(run for run in lr.runs if run.name == "el2p6_m10000_s0")
+    # eta lambda_0 = 2.6 is relative_to_critical 1.3: eta = 1.3 * 2 / lambda_0
+    assert run.learning_rate.relative_to_critical == 1.3 and run.group == "el2p6"
+    assert run.architecture == "linear_output_lr"
+    # the sweep's training settings replace those of the `training` group for its runs only
+    assert run.training.on_divergence == "skip" and run.training.divergence_factor == 1e12
+    assert run.training.max_steps == base["training"]["max_steps"]
+    assert sweeps["width_sweep"].runs[0].training.on_divergence == base["training"]["on_divergence"]
+    # as a fixed setting, eta_lambda0 is the same run as the relative learning rate it stands for
+    fixed = _with(_with(base, "sweeps.depth_sweep.settings", {"head": "linear", "eta_lambda0": 1.0}),
+                  "sweeps.lr_sweep.axes.eta_lambda0", [0.5])
+    depth = next(s for s in validate_parameters(fixed).sweeps if s.name == "depth_sweep")
+    reference = next(s for s in experiment.sweeps if s.name == "depth_sweep")
+    assert [r.learning_rate for r in depth.runs] == [r.learning_rate for r in reference.runs]

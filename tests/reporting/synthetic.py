@@ -21,7 +21,9 @@ from kedro_project_utils import TINY
 
 STEPS = (0, 1, 3, 10, 30, 60)
 DIVERGED_METRICS = ("delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
-                    "weight_change_l2", "weight_change_linf", "initial_loss")
+                    "weight_change_l2", "weight_change_linf", "initial_loss", "loss_peak_ratio",
+                    "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
+                    "loss_rate_over_eta_lambda_min")
 
 
 def _merged(base: dict, overrides: dict) -> dict:
@@ -32,7 +34,7 @@ def _merged(base: dict, overrides: dict) -> dict:
 
 
 def tiny_experiment() -> Experiment:
-    """conf/base with the tiny grid of the test projects (22 runs in six sweeps)."""
+    """conf/base with the tiny grid of the test projects (24 runs in seven sweeps)."""
     return validate_parameters(_merged(default_config_loader()["parameters"], TINY))
 
 
@@ -51,6 +53,10 @@ def _run_row(run) -> dict[str, Any]:
     x = float(record[ARCHITECTURES[run.architecture].fit_axis])
     spread = 1 + 0.1 * run.seed
     delta_k = 0.5 * x**-0.5 * spread
+    # eta lambda_0 as an eta_lambda0 axis sets it; above 2 a catapult: the loss peaks at ~x L_0 and
+    # lambda_max falls below 2 / eta; the loss decays at twice eta lambda_min (its slowest mode)
+    eta_lambda0 = 2 * getattr(run.learning_rate, "relative_to_critical", 0.5)
+    lambda_min = 0.01 * spread
     return record | {
         "learning_rate": 1.0, "steps": 60, "max_steps": 60, "converged": True, "diverged": False,
         "initial_loss": 0.1, "final_loss": 1e-4, "delta_k": delta_k, "delta_k_final_float64": delta_k,
@@ -58,7 +64,10 @@ def _run_row(run) -> dict[str, Any]:
         "hessian_norm_init": x**-0.5 * spread, "hessian_norm_final": x**-0.5, "hessian_residual_init": 1e-9,
         "hessian_residual_final": 1e-9, "ntk_diag_init": spread, "ntk_diag_final": spread,
         "weight_change_l2": spread, "weight_change_linf": x**-0.5 * spread, "n_params": 100,
-        "wall_seconds": 1.0, "hessian_wall_seconds": 0.5, "error": "", "lambda0": 1.0, "eta_lambda0": 1.0,
+        "wall_seconds": 1.0, "hessian_wall_seconds": 0.5, "error": "", "lambda0": eta_lambda0,
+        "eta_lambda0": eta_lambda0, "loss_peak_ratio": x if eta_lambda0 > 2 else 1.0,
+        "eta_lambda_max_final": min(eta_lambda0, 1.8), "lambda_min_init": lambda_min, "lambda_min_path": lambda_min,
+        "loss_rate": 2 * lambda_min, "loss_rate_over_eta_lambda_min": 2.0,
     }
 
 
@@ -69,6 +78,8 @@ def _curves(runs: pd.DataFrame) -> pd.DataFrame:
         keys = {key: getattr(run, key) for key in tables.CURVE_KEYS}
         rows += [keys | {"curve": "delta_k", "step": s, "value": run.delta_k * s / STEPS[-1]} for s in STEPS]
         rows += [keys | {"curve": "loss", "step": s, "value": 0.1 * 1e-3 ** (s / STEPS[-1])} for s in STEPS]
+        rows += [keys | {"curve": "lambda_max", "step": s, "value": run.eta_lambda_max_final} for s in STEPS]
+        rows += [keys | {"curve": "lambda_min", "step": s, "value": run.lambda_min_path} for s in STEPS]
     return pd.DataFrame(rows, columns=[*tables.CURVE_KEYS, "curve", "step", "value"])
 
 

@@ -22,7 +22,9 @@ from ntk_linearity.pipelines.reporting.summaries import slope_phrase
 from kedro_project_utils import latest, run_kedro
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
-N_FIGURES = 6 + 3 + 3 * 2  # the paper's six; one per other sweep, two per convolutional sweep
+# the paper's six and Theorem 5.1's rate; one per other sweep, two per convolutional sweep, two for the
+# step-size sweep
+N_FIGURES = 6 + 1 + 3 + 3 * 2 + 2
 
 
 def report_versions(project: Path) -> list[Path]:
@@ -57,7 +59,7 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     assert "antisymmetric" in text and "−1.28" in text
     assert "width ∈ {8, 32}" in text  # the tiny grid, not conf/base's
     for sweep in ("width_sweep", "bottleneck_sweep", "depth_sweep", "cnn_channel_sweep", "resnet_channel_sweep",
-                  "cnn_bottleneck_sweep"):  # a section per sweep
+                  "cnn_bottleneck_sweep", "lr_sweep"):  # a section per sweep
         assert f"<code>{sweep}</code>" in page
     assert "Appendix H claim" in text and "smooth random images of 8 × 8 pixels" in text
     assert "channels ∈ {4, 8}" in text
@@ -68,7 +70,19 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     # Run metadata: environment, versions, device, training time.
     assert "<code>tiny</code>" in page
     assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
-    assert "summed over 22 runs" in text
+    assert "summed over 24 runs" in text
+    # The step-size sweep: eta lambda_0 on its axis, its runs named by it, their edges read from runs.csv.
+    runs = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "runs.csv"))
+    lr = runs[runs["sweep"] == "lr_sweep"].set_index("namespace")
+    assert sorted(lr.index) == ["lr_sweep.el0p5_m8_s0", "lr_sweep.el2p6_m8_s0"]
+    assert lr["eta_lambda0"].tolist() == [0.5, 2.6]  # exactly the axis values
+    assert (lr["learning_rate"] * lr["lambda0"]).round(5).tolist() == [0.5, 2.6]
+    assert lr.loc["lr_sweep.el0p5_m8_s0", "loss_peak_ratio"] == 1.0  # below the limit the loss only falls
+    assert "ΔK exceeds 0.1 from ηλ₀ = 2.6 on" in text or "ΔK stays below 0.1" in text
+    curves = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "training_curves.csv"))
+    snapshots = curves[curves["namespace"] == "lr_sweep.el2p6_m8_s0"].groupby("curve")["step"].apply(list)
+    assert snapshots["lambda_max"] == snapshots["lambda_min"] == snapshots["delta_k"]
+    assert lr["lambda_min_path"].gt(0).all() and lr["loss_rate_over_eta_lambda_min"].notna().all()
 
 
 def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_project):

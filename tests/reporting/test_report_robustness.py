@@ -58,6 +58,11 @@ FIGURES = {
     "hessian": lambda t: figures.hessian_scaling(t["runs"], t["table1_scaling"]),
     "weight_change": lambda t: figures.weight_change_norms(t["runs"], t["table1_scaling"]),
     "loss_curves": lambda t: figures.loss_curves(t["curves"], WIDTH),
+    "catapult": lambda t: figures.catapult_figure(t["runs"], t["scaling"], sweep="lr_sweep", fit_against="width"),
+    "catapult_dynamics": lambda t: figures.catapult_dynamics(t["runs"], t["curves"], sweep="lr_sweep",
+                                                             fit_against="width"),
+    "convergence_rate": lambda t: figures.convergence_rate(t["runs"], sweep="width_sweep", fit_against="width",
+                                                           group_by=["head"]),
     "depth_sweep": lambda t: figures.sweep_figure(t["runs"][t["runs"]["sweep"] == "depth_sweep"], t["scaling"],
                                                   sweep="depth_sweep", fit_against="width", group_by=["depth"]),
 }
@@ -71,7 +76,10 @@ def test_every_figure_draws_and_an_empty_panel_says_why(state, name):
     notes = [text.get_text() for ax in fig.axes for text in ax.texts]
     drawn = [ax for ax in fig.axes if ax.lines or ax.collections]
     plt.close(fig)
-    if case in ("empty", "fully"):
+    if name == "catapult" and case == "fully":  # the outcome panel marks the diverged runs
+        assert [ax.get_title()[:20] for ax in drawn] == ["how each run ended ("]
+        assert [line.get_marker() for line in drawn[0].lines] == ["X", "X", "None"]  # two runs, the limit 2
+    elif case in ("empty", "fully"):
         assert not drawn and notes and set(notes) == {"no usable runs"}
     else:
         assert drawn
@@ -87,6 +95,8 @@ def test_paper_sections_say_what_is_missing(state):
         "3.4": summaries.hessian_statement(runs, scaling, CONFIDENCE),
         "3.6": summaries.weight_change_statement(runs, scaling, CONFIDENCE),
         "3.7": summaries.convergence_statement(runs, WIDTH, 1e-5, 60),
+        "3.9": summaries.step_size_statement(runs, t["scaling"], "lr_sweep", "width", THRESHOLD, 1e12),
+        "rate": summaries.rate_statement(runs, "lr_sweep"),
     }
     expected = {
         "empty": {"3.1": "There are no runs of the linear output, softmax output and swish output networks",
@@ -94,19 +104,25 @@ def test_paper_sections_say_what_is_missing(state):
                   "3.3": "There are no runs of the bottleneck networks",
                   "3.4": "There are no runs of the linear output, softmax output, swish output and bottleneck",
                   "3.6": "There are no runs of the linear output networks",
-                  "3.7": "There are no runs in this configuration."},
+                  "3.7": "There are no runs in this configuration.",
+                  "3.9": "The sweep `lr_sweep` has no runs in this configuration.",
+                  "rate": "No run of `lr_sweep` has a fitted loss rate"},
         "fully": {"3.1": "Every run of the linear output, softmax output and swish output networks diverged (12 runs)",
                   "3.2": "Every one-hidden-layer run at m = 32 diverged (6 runs)",
                   "3.3": "Every run of the bottleneck networks diverged (2 runs)",
                   "3.4": "diverged (14 runs)",
                   "3.6": "Every run of the linear output networks diverged (4 runs)",
-                  "3.7": "0 of 22 runs reached the tolerance L ≤ 1e-05 within 60 steps; 22 diverged"},
+                  "3.7": "0 of 24 runs reached the tolerance L ≤ 1e-05 within 60 steps; 24 diverged",
+                  "3.9": "Every run of `lr_sweep` diverged (2 runs) or has no positive ΔK",
+                  "rate": "No run of `lr_sweep` has a fitted loss rate"},
         "partly": {"3.1": "6 of 12 runs of the linear output, softmax output and swish output networks diverged",
                    "3.2": "3 of 6 runs at this width diverged and have no curve",
                    "3.3": "1 of 2 runs of the bottleneck networks diverged",
                    "3.4": "- **bottleneck** (against m\\_b): ‖H‖ no fitted slope (usable runs at a single point",
                    "3.6": "2 of 4 runs of the linear output networks diverged",
-                   "3.7": "15 of 22 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged"},
+                   "3.7": "17 of 24 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged",
+                   "3.9": "the loss rises above L₀ from **ηλ₀ = 2.6** on (the next lower value of the grid, 0.5, does not)",
+                   "rate": "rate / (η λ_min) 2 (median; 1 of 1 runs at or above 1"},
     }[case]
     for section, sentence in expected.items():
         assert sentence in statements[section], section
@@ -128,17 +144,17 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
         assert wall_times == "0 s summed over 0 runs"
         assert summaries.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
-        assert "**22 of 22 runs diverged**" in table1 and "| n/a |" in table1
+        assert "**24 of 24 runs diverged**" in table1 and "| n/a |" in table1
         assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
         assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
-        assert "22 of 22 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
+        assert "24 of 24 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
         assert not any("stopped at the step limit" in note for note in notes)
     else:
-        assert "**7 of 22 runs diverged**" in table1
+        assert "**7 of 24 runs diverged**" in table1
         assert "6 of 12 runs diverged and are left out of the fits" in sweeps["width_sweep"]
         # One seed left at each of the two widths: two points, a slope and no interval.
         assert "[no interval]" in Page(report.markdown_to_html(sweeps["width_sweep"])).text
-        assert "7 of 22 runs diverged" in " ".join(notes)
+        assert "7 of 24 runs diverged" in " ".join(notes)
     Page(report.markdown_to_html(table1))  # Table 1 renders
 
 
@@ -162,7 +178,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     html = report.report_html(tables_, table1, report.report_parameters(experiment), metadata())
     page = Page(html)
     assert live_markup(html) == []
-    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "4. Run metadata"):
+    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "4. Run metadata"):
         assert heading in page.text
     expected = {
         "mixed": ["6 of 12 runs of the linear output, softmax output and swish output networks diverged",
@@ -175,6 +191,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     }[case]
     for sentence in expected:
         assert sentence in page.text
-    # the paper's six but Fig. 2; the width sweep's; two for each convolutional sweep
-    n_figures = {"mixed": 5 + 1 + 3 * 2, "empty": 0, "fully": 0}[case]
+    # the paper's six but Fig. 2, and Theorem 5.1's rate; the width sweep's; two for each convolutional
+    # sweep; two for the step-size sweep, whose outcome panel also shows a fully diverged sweep
+    n_figures = {"mixed": 5 + 1 + 1 + 3 * 2 + 2, "empty": 0, "fully": 1}[case]
     assert len(page.tags("img")) == n_figures

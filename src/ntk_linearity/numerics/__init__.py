@@ -8,21 +8,24 @@ from ntk_linearity.numerics.data import synthetic_dataset, synthetic_images
 from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
 from ntk_linearity.numerics.kernels import (
     KernelReference,
+    KernelSpectrum,
     NoiseFloor,
     delta_k_noise_floor,
     empirical_ntk,
     kernel_difference,
     kernel_reference,
+    kernel_spectrum,
     ntk_diagonal,
     relative_kernel_change,
 )
-from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, mlp
+from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, SIMPLEX_HEADS, mlp
 from ntk_linearity.numerics.scaling import PowerLawFit, fit_power_law
 from ntk_linearity.numerics.training import (
     DivergenceError,
     TrainingResult,
     gradient_descent,
     kernel_top_eigenvalue,
+    loss_decay_rate,
     snapshot_schedule,
 )
 
@@ -33,8 +36,10 @@ __all__ = [
     "MLP",
     "POOLINGS",
     "ResNet",
+    "SIMPLEX_HEADS",
     "DivergenceError",
     "KernelReference",
+    "KernelSpectrum",
     "NoiseFloor",
     "cnn",
     "delta_k_noise_floor",
@@ -48,6 +53,8 @@ __all__ = [
     "kernel_top_eigenvalue",
     "kernel_difference",
     "kernel_reference",
+    "kernel_spectrum",
+    "loss_decay_rate",
     "mlp",
     "ntk_diagonal",
     "relative_kernel_change",

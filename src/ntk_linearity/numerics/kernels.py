@@ -26,6 +26,7 @@ from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ntk_linearity.numerics.models import cache_per_model
 
@@ -451,3 +452,45 @@ def delta_k_noise_floor(apply: Callable, params, params_ref, X: jax.Array, metho
         K64, dk64 = measure(to64(params), to64(params_ref), to64(X))
         rounding = float(jnp.linalg.norm(K32.astype(jnp.float64) - K64) / jnp.linalg.norm(K64))
     return NoiseFloor(dk32, dk64, abs(dk32 - dk64), rounding)
+
+
+class KernelSpectrum(NamedTuple):
+    """Extreme eigenvalues of ``K(w_t)/n`` at each snapshot t (shape ``(S,)`` each)."""
+
+    lambda_max: np.ndarray  # lambda_max(K_t/n): eta * lambda_max < 2 is the linearised stability limit
+    lambda_min: np.ndarray  # lambda_min(K_t/n) on the residuals' space: the PL constant of Theorem 5.1
+
+
+def _simplex_residuals_basis(n_samples: int, n_outputs: int) -> np.ndarray:
+    """Orthonormal basis ``(nC, n(C-1))`` of the residuals whose C outputs sum to zero for every
+    sample (row ``sample*C + output``, as :func:`empirical_ntk` orders them)."""
+    centred = np.eye(n_outputs) - 1.0 / n_outputs
+    basis = np.linalg.svd(centred)[0][:, : n_outputs - 1]  # the C-1 directions orthogonal to (1,..,1)
+    return np.kron(np.eye(n_samples), basis)
+
+
+def kernel_spectrum(kernels, n_samples: int, outputs_sum_to_one: bool = False) -> KernelSpectrum:
+    """lambda_max and lambda_min of ``K/n`` for a stack of kernels ``(S, nC, nC)`` (or one ``(nC, nC)``),
+    in float64 (the kernels are small: n C rows; numpy's LAPACK, no compilation).
+
+    For the square loss ``L = (1/2n) sum_i ||f(x_i) - y_i||^2`` a GD step maps the residual r to
+    ``(I - (eta/n) K) r`` to first order, so ``eta * lambda_max(K/n) < 2`` is the linearised stability
+    limit, and ``||grad L||^2 = r^T K r / n^2 >= 2 lambda_min(K/n) L``: lambda_min is the PL constant
+    mu of Theorem 5.1 in this normalisation, ``L_{t+1} <= (1 - eta mu) L_t`` (Eq. 15).
+
+    With ``outputs_sum_to_one`` (a softmax head, :data:`~ntk_linearity.numerics.models.SIMPLEX_HEADS`)
+    K has n exact null directions (the C outputs of a sample moved together) that no residual
+    ``p - y`` has a component along, so lambda_min is taken on their orthogonal complement (the
+    residuals whose outputs sum to zero per sample): the smallest eigenvalue that governs convergence.
+    """
+    K = np.asarray(kernels, np.float64) / n_samples
+    K = K[None] if K.ndim == 2 else K
+    lambda_max = np.linalg.eigvalsh(K)[:, -1]
+    if outputs_sum_to_one:
+        n_outputs = K.shape[-1] // n_samples
+        if n_outputs < 2 or n_outputs * n_samples != K.shape[-1]:
+            raise ValueError(f"outputs that sum to one need C >= 2 outputs per sample; a kernel of "
+                             f"size {K.shape[-1]} for {n_samples} samples has {K.shape[-1] / n_samples:g}")
+        Q = _simplex_residuals_basis(n_samples, n_outputs)
+        K = np.einsum("ai,sab,bj->sij", Q, K, Q)
+    return KernelSpectrum(lambda_max, np.linalg.eigvalsh(K)[:, 0])

@@ -43,6 +43,11 @@ HEADS: Mapping[str, Callable[[jax.Array], jax.Array]] = {
     "softmax": partial(jax.nn.softmax, axis=-1),
 }
 
+# Heads whose C outputs sum to one for every input: their Jacobian is orthogonal to (1, ..., 1) per
+# sample, so the nC x nC tangent kernel has n null directions that the residual p - y never enters
+# (targets on the simplex sum to one too).
+SIMPLEX_HEADS = frozenset({"softmax"})
+
 READOUT = "readout"
 SUPPORTED_DTYPES = ("float32", "float64")
 INIT_SCHEMES = ("iid", "antisymmetric")

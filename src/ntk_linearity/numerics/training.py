@@ -210,6 +210,30 @@ def gradient_descent(
     )
 
 
+def loss_decay_rate(losses, window: float = 0.5) -> float:
+    """The exponential rate r of ``L_t ~ c exp(-r t)`` per step: minus the least-squares slope of
+    ``ln L_t`` against t over the last ``window`` of the steps (at least 3 steps, else NaN).
+
+    The tail is where the slowest mode left dominates: for the square loss of a linear model the
+    residual along an eigenvector of ``K/n`` with eigenvalue lambda shrinks by ``|1 - eta lambda|``
+    per step, so that mode's loss decays at ``r = -2 ln|1 - eta lambda|`` (about 2 eta lambda), while
+    Theorem 5.1 (Eq. 15) guarantees at least ``-ln(1 - eta mu) >= eta mu`` with mu = lambda_min(K/n)
+    along the path: a fitted r / (eta lambda_min) is >= 1 where the theorem applies and about 2 when
+    the slowest mode alone is left.
+    """
+    losses = np.asarray(losses, np.float64)
+    if not 0 < window <= 1:
+        raise ValueError(f"window must be in (0, 1], got {window!r}")
+    start = int(np.floor((1 - window) * (len(losses) - 1)))
+    steps = np.arange(start, len(losses))
+    tail = losses[start:]
+    keep = np.isfinite(tail) & (tail > 0)
+    if keep.sum() < 3:
+        return float("nan")
+    slope = np.polyfit(steps[keep], np.log(tail[keep]), 1)[0]
+    return float(-slope)
+
+
 def kernel_top_eigenvalue(apply: Callable, params, X: jax.Array) -> float:
     """lambda_0 = lambda_max(K(w)/n), n the number of samples (K is nC x nC for C outputs).
 

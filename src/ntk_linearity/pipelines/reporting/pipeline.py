@@ -12,14 +12,26 @@ from kedro.pipeline import Pipeline, node
 from ntk_linearity.pipelines.reporting import figures, report, tables
 from ntk_linearity.pipelines import SWEEP_OUTPUTS, bind
 from ntk_linearity.pipelines.validation import Experiment
+from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
 
 OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",
            "fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",
            "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "report_html")
 
 
+def width_sweep(experiment: Experiment):
+    """The sweep that trains the one-hidden-layer networks of Fig. 1 (the paper's width sweep), or
+    ``None``."""
+    return next((s for s in experiment.sweeps if set(s.architectures) & set(FIG1_ARCHITECTURES)), None)
+
+
 def create_pipeline(experiment: Experiment) -> Pipeline:
     names = [sweep.name for sweep in experiment.sweeps]
+    fig1 = width_sweep(experiment)
+    # Theorem 5.1's rate along the path, drawn for the width sweep (every run has the columns).
+    rate = [node(bind(figures.convergence_rate, sweep=fig1.name, fit_against=fig1.fit_against,
+                      group_by=fig1.group_by), "runs_table", "convergence_rate_figure",
+                 name="plot_convergence_rate")] if fig1 else []
     reporting_params = experiment.parameters.reporting
     curve_width = reporting_params.time_curve_width
     nodes = [
@@ -43,6 +55,7 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
              name="plot_weight_change_norms"),
         node(bind(figures.loss_curves, time_curve_width=curve_width), "training_curves",
              "loss_curves_figure", name="plot_loss_curves"),
+        *rate,
         # The papermill report (notebooks/report.ipynb) on the persisted tables: it redraws the
         # figures with the functions above and never retrains.
         node(bind(report.render_report, experiment=experiment),
@@ -51,4 +64,5 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
              "report_html", name="render_report"),
     ]
     inputs = {f"{s}.{name}" for s in names for name in SWEEP_OUTPUTS}
-    return Pipeline(nodes, inputs=inputs, outputs=set(OUTPUTS), namespace="reporting")
+    outputs = set(OUTPUTS) | ({"convergence_rate_figure"} if rate else set())
+    return Pipeline(nodes, inputs=inputs, outputs=outputs, namespace="reporting")

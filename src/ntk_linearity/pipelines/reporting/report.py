@@ -203,13 +203,14 @@ def notebook_to_html(notebook: nbformat.NotebookNode, title: str = REPORT_TITLE)
 
 def report_parameters(experiment) -> dict[str, Any]:
     """What the notebook is told about the run: the validated parameter groups and each sweep's
-    shape (family, axes, fit axis, groups, number of runs)."""
+    shape (family, axes, fit axis, groups, number of runs, its own training settings)."""
     params = experiment.parameters.model_dump(mode="json")
     params["sweeps"] = {
         sweep.name: {"family": sweep.family, "axes": {axis: list(values) for axis, values in sweep.axes},
                      "fit_against": sweep.fit_against, "group_by": list(sweep.group_by),
                      "architectures": list(sweep.architectures), "n_runs": len(sweep.runs),
-                     "settings": params["sweeps"][sweep.name]["settings"]}
+                     "settings": params["sweeps"][sweep.name]["settings"],
+                     "training": params["sweeps"][sweep.name]["training"]}
         for sweep in experiment.sweeps
     }
     return params

@@ -35,8 +35,11 @@ RUN_COLUMNS = [
     "wall_seconds", "hessian_wall_seconds", "error",
     # Added with the experiment model: the run's family and group, every axis, lambda_0 and eta lambda_0.
     "family", "group", *[axis for axis in AXES if axis not in ("head", "width", "bottleneck_width",
-                                                                "seed", "learning_rate")],
+                                                                "seed", "learning_rate", "eta_lambda0")],
     "lambda0", "eta_lambda0",
+    # Along the path (the kernel snapshots): the catapult and Theorem 5.1's rate.
+    "loss_peak_ratio", "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
+    "loss_rate_over_eta_lambda_min",
     "fingerprint",  # the hash of the settings that made the run (ntk_linearity.ledger)
 ]
 CURVE_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "bottleneck_width",

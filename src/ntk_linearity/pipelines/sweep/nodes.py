@@ -25,11 +25,15 @@ from ntk_linearity.ledger import (
     stale_results_message,
 )
 from ntk_linearity.numerics import (
+    SIMPLEX_HEADS,
     DivergenceError,
+    KernelSpectrum,
     delta_k_noise_floor,
     gradient_descent,
     hessian_spectral_norm,
+    kernel_spectrum,
     kernel_top_eigenvalue,
+    loss_decay_rate,
     ntk_diagonal,
 )
 from ntk_linearity.pipelines.reporting.tables import CURVE_KEYS, RUN_COLUMNS, sort_runs
@@ -86,11 +90,48 @@ def learning_rate_of(run: RunSpec, lambda0: float) -> float:
     return float(run.learning_rate)
 
 
+def eta_lambda0_of(run: RunSpec, learning_rate: float, lambda0: float) -> float:
+    """eta * lambda_0 of the run: exactly 2 r for ``relative_to_critical: r`` (an ``eta_lambda0`` axis
+    value comes back as written), the product otherwise."""
+    if isinstance(run.learning_rate, RelativeLearningRate):
+        return 2.0 * run.learning_rate.relative_to_critical
+    return learning_rate * lambda0
+
+
+def path_metrics(losses: np.ndarray, spectrum: KernelSpectrum, learning_rate: float) -> dict[str, float]:
+    """What the loss and the kernel snapshots say about the path of one run.
+
+    ``loss_peak_ratio`` = max_t L_t / L_0 (1 when the loss never rises; a catapult lifts it, by a
+    factor that grows with the width); ``eta_lambda_max_final`` = eta lambda_max(K_T/n) (below 2
+    once training is stable, whatever it was at w_0); ``lambda_min_init`` = lambda_min(K_0/n) and
+    ``lambda_min_path`` = min over the snapshots of lambda_min(K_t/n), the PL constant mu of Theorem 5.1
+    along the path; ``loss_rate`` the fitted
+    exponential rate of the loss tail (:func:`~ntk_linearity.numerics.loss_decay_rate`), and its ratio
+    to eta mu (>= 1 where Eq. 15 applies, about 2 when only the slowest linear mode is left)."""
+    lambda_min = float(np.min(spectrum.lambda_min))
+    rate = loss_decay_rate(losses)
+    return {
+        "loss_peak_ratio": float(np.max(losses) / losses[0]),
+        "eta_lambda_max_final": learning_rate * float(spectrum.lambda_max[-1]),
+        "lambda_min_init": float(spectrum.lambda_min[0]),
+        "lambda_min_path": lambda_min,
+        "loss_rate": rate,
+        "loss_rate_over_eta_lambda_min": rate / (learning_rate * lambda_min) if lambda_min > 0 else float("nan"),
+    }
+
+
+PATH_METRICS = ("loss_peak_ratio", "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
+                "loss_rate_over_eta_lambda_min")
+
+
 def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[dict, dict, dict]:
     """Train from w_0 to convergence; return w_T, the full history and the run's metrics.
 
     The metrics record lambda_0 = lambda_max(K(w_0)/n) and eta * lambda_0 (stable below 2 for the
-    linearised model of the square loss) whichever way eta was set."""
+    linearised model of the square loss) whichever way eta was set, and :func:`path_metrics`; the
+    history holds lambda_max and lambda_min of K_t/n at every kernel snapshot
+    (:func:`~ntk_linearity.numerics.kernel_spectrum`; for a softmax head lambda_min on the residuals
+    whose C outputs sum to zero)."""
     settings = run.training
     model = run.build(data)
     params0 = _as_jax(initial_params, model.dtype)
@@ -106,7 +147,7 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
 
     started = time.perf_counter()
     record = run.as_record() | {"learning_rate": learning_rate, "max_steps": settings.max_steps,
-                                "lambda0": lambda0, "eta_lambda0": learning_rate * lambda0}
+                                "lambda0": lambda0, "eta_lambda0": eta_lambda0_of(run, learning_rate, lambda0)}
     try:
         result = gradient_descent(
             model.apply, params0, X, y,
@@ -127,7 +168,8 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
 
     floor = delta_k_noise_floor(model.apply, result.params, params0, X)
-    metrics = record | {
+    spectrum = kernel_spectrum(result.kernels, X.shape[0], outputs_sum_to_one=run.head in SIMPLEX_HEADS)
+    metrics = record | path_metrics(result.losses, spectrum, learning_rate) | {
         "diverged": False,
         "error": "",
         "steps": result.steps,
@@ -152,6 +194,8 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         "snapshot_steps": result.snapshot_steps,
         "delta_k": result.delta_k,
         "kernels": result.kernels,
+        "lambda_max": spectrum.lambda_max,
+        "lambda_min": spectrum.lambda_min,
     }
     final_params = {name: np.asarray(value) for name, value in result.params.items()}
     return final_params, history, metrics
@@ -169,12 +213,13 @@ def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tup
         "final_loss": error.loss if np.isfinite(error.loss) else nan,
         **dict.fromkeys(
             ["delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
-             "weight_change_l2", "weight_change_linf"],
+             "weight_change_l2", "weight_change_linf", *PATH_METRICS],
             nan,
         ),
     }
     empty = np.zeros((0,))
-    history = {"losses": empty, "snapshot_steps": empty, "delta_k": empty, "kernels": empty}
+    history = {"losses": empty, "snapshot_steps": empty, "delta_k": empty, "kernels": empty,
+               "lambda_max": empty, "lambda_min": empty}
     return dict(initial_params), history, metrics
 
 
@@ -213,16 +258,20 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
 # ---------------------------------------------------------------------------------------------
 
 
+SNAPSHOT_CURVES = ("delta_k", "lambda_max", "lambda_min")  # per kernel snapshot, from the history
+
+
 def run_curves(history: dict) -> list[tuple[str, int, float]]:
-    """(curve, step, value) of one run: Delta K(t) at every kernel snapshot, and the loss at most
-    ``MAX_CURVE_POINTS`` log-spaced steps (ends included). A diverged run has none."""
+    """(curve, step, value) of one run: at every kernel snapshot Delta K(t), lambda_max(K_t/n) and
+    lambda_min(K_t/n); the loss at most ``MAX_CURVE_POINTS`` log-spaced steps (ends included). A
+    diverged run has none."""
     if len(history["losses"]) == 0:
         return []
     loss_steps, loss_values = _log_spaced(np.asarray(history["losses"]), MAX_CURVE_POINTS)
-    snapshots = zip(np.asarray(history["snapshot_steps"]).astype(int).tolist(),
-                    np.asarray(history["delta_k"]).astype(float).tolist())
-    return ([("delta_k", step, value) for step, value in snapshots]
-            + [("loss", step, value) for step, value in zip(loss_steps, loss_values)])
+    steps = np.asarray(history["snapshot_steps"]).astype(int).tolist()
+    snapshots = [(curve, step, value) for curve in SNAPSHOT_CURVES
+                 for step, value in zip(steps, np.asarray(history[curve]).astype(float).tolist())]
+    return snapshots + [("loss", step, value) for step, value in zip(loss_steps, loss_values)]
 
 
 def summarise_run(initial_params: dict, final_params: dict, training_history: dict, training_metrics: dict,

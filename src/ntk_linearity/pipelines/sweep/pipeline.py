@@ -6,7 +6,8 @@ initialise_parameters -> train_network -> analyse_hessian -> summarise_run and t
 ``run_summary``. The node ``<sweep>.collect_runs`` gathers the summaries into the
 sweep's outputs ``<sweep>.runs_table`` and ``<sweep>.training_curves``; ``<sweep>.fit_scaling`` fits
 every quantity of every group against the sweep's ``fit_against`` axis (``<sweep>.scaling``) and
-``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``). The registered pipeline of a sweep
+``<sweep>.plot_scaling`` draws them (``<sweep>.scaling_figure``); a sweep with an ``eta_lambda0`` axis
+also draws ``<sweep>.catapult_figure`` and ``<sweep>.catapult_dynamics_figure``. The registered pipeline of a sweep
 is :func:`runs_pipeline` plus :func:`gather_pipeline`. The sweep's only input is its family's
 dataset (``synthetic_data`` for ``mlp``, ``synthetic_images`` for ``cnn`` and ``resnet``:
 :attr:`~ntk_linearity.experiment.SweepSpec.dataset`); reporting reads only the sweep-level tables,
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from ntk_linearity.experiment import RunSpec, SweepSpec
+from ntk_linearity.experiment import ETA_LAMBDA0, RunSpec, SweepSpec
 from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES, bind
-from ntk_linearity.pipelines.reporting.figures import sweep_figure
+from ntk_linearity.pipelines.reporting.figures import catapult_dynamics, catapult_figure, sweep_figure
 from ntk_linearity.pipelines.reporting.tables import sweep_scaling
 from ntk_linearity.pipelines.sweep.nodes import (
     analyse_hessian,
@@ -60,10 +61,16 @@ def gather_pipeline(sweep: SweepSpec, reporting_params, data_settings: dict[str,
     results, so the ``reporting`` pipeline includes them too."""
     results = [f"{run.name}.{RUN_COMMIT}" for run in sweep.runs]
     about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
+    step_size_figures = [
+        node(bind(catapult_figure, **about), ["runs_table", "scaling"], "catapult_figure", name="plot_catapult"),
+        node(bind(catapult_dynamics, **about), ["runs_table", "training_curves"], "catapult_dynamics_figure",
+             name="plot_catapult_dynamics"),
+    ] if ETA_LAMBDA0 in dict(sweep.axes) else []
     return Pipeline([
         node(bind(collect_sweep, runs=sweep.runs, data_settings=data_settings[sweep.dataset]), results, ["runs_table", "training_curves"], name="collect_runs"),
         node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table", "scaling",
              name="fit_scaling"),
         node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"],
              "scaling_figure", name="plot_scaling"),
+        *step_size_figures,
     ], namespace=sweep.name)
