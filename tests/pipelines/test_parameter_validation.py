@@ -38,11 +38,15 @@ def base() -> dict:
     """``conf/base`` with the values the expected messages quote pinned."""
     loader = OmegaConfigLoader(conf_source=str(ROOT / "conf"), env="base", base_env="base",
                                default_run_env="base")
-    return _merged(loader["parameters"], {
+    parameters = _merged(loader["parameters"], {
         "data": {"n_samples": 32},
         "sweeps": {"width_sweep": {"axes": {"width": [30, 100, 1000, 10000]}}},
         "reporting": {"time_curve_width": 1000},
     })
+    settings = parameters["sweeps"]["width_sweep"]["settings"]  # the step size as learning_rate
+    settings.pop("eta_lambda0", None)
+    settings["learning_rate"] = {"by": "head", "values": {"linear": 8.0, "swish": 20.0, "softmax": 40.0}}
+    return parameters
 
 
 @pytest.mark.parametrize("env", ["local", "paper"])
