@@ -26,10 +26,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
-from kedro_project_utils import make_project  # noqa: E402
+from kedro_project_utils import TINY, make_project  # noqa: E402
 
-PIPELINES = {"data_generation", "width_sweep", "bottleneck_sweep", "depth_sweep", "reporting", "__default__"}
-SWEEPS = ("width_sweep", "bottleneck_sweep", "depth_sweep")
+SWEEPS = tuple(TINY["sweeps"])  # the sweeps of the `tiny` environment (every sweep of conf/base)
+PIPELINES = {"data_generation", *SWEEPS, "reporting", "__default__"}
 MAX_TOP_LEVEL = 30
 LAYERS = ["raw", "models", "model_output", "reporting"]
 STARTUP_TIMEOUT_S = 120

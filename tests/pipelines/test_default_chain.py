@@ -10,7 +10,7 @@ import pytest
 
 from ntk_linearity.pipelines.reporting.tables import RUN_COLUMNS, TABLE1_COLUMNS
 
-from kedro_project_utils import latest, run_kedro, sweep_grid, write_env
+from kedro_project_utils import N_SMALL_LR_RUNS, TINY, latest, run_kedro, sweep_grid, write_env
 
 FIGURES = [
     "fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "fig2_delta_k_vs_bottleneck.png",
@@ -22,14 +22,15 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     kedro_project = tiny_project  # `kedro run --env tiny`, once per test session
     reporting = kedro_project / "data" / "08_reporting"
     runs = pd.read_csv(latest(reporting / "runs.csv"))
-    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1  # width, bottleneck, depth, CNN, ResNet, channel bottleneck
+    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1 + N_SMALL_LR_RUNS  # width, bottleneck, depth, CNN, ResNet,
+    # channel bottleneck, step size
     assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
     numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
                "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
     assert np.all(np.isfinite(runs[numeric].to_numpy(float)))
     assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck",
                                          "deep_linear_output", "cnn_linear_output", "resnet_linear_output",
-                                         "cnn_bottleneck"}
+                                         "cnn_bottleneck", "linear_output_lr"}
     conv = runs[runs["sweep"] == "cnn_channel_sweep"]
     assert conv["channels"].tolist() == [4, 8] and conv["width"].isna().all()  # the swept channel count
     # eta * lambda_0 of every run, whichever way eta was set; the depth sweep's is set to 0.5 x 2
@@ -37,8 +38,7 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     assert np.allclose(runs.loc[runs["sweep"] == "depth_sweep", "eta_lambda0"], 1.0)
     assert set(runs.loc[runs["sweep"] == "depth_sweep", "depth"]) == {1, 2}
     scaling = pd.read_csv(latest(reporting / "scaling.csv"))
-    sweeps = ("width_sweep", "bottleneck_sweep", "depth_sweep", "cnn_channel_sweep", "resnet_channel_sweep",
-              "cnn_bottleneck_sweep")
+    sweeps = tuple(TINY["sweeps"])
     assert set(scaling["sweep"]) == set(sweeps)
     assert set(scaling.loc[scaling["sweep"] == "depth_sweep", "group"]) == {"L1", "L2"}
     assert set(scaling.loc[scaling["sweep"] == "cnn_channel_sweep", "fit_against"]) == {"channels"}

@@ -90,6 +90,13 @@ def cache_per_model(maxsize: int) -> Callable:
     return decorate
 
 
+@cache_per_model(maxsize=32)
+def jitted_init(apply: Callable) -> Callable:
+    """The model's ``init(key)`` as one compiled program (the same numbers as calling ``init``),
+    shared by every model with the same settings."""
+    return jax.jit(apply.__self__.init)
+
+
 def layer_name(index: int) -> str:
     """Name of hidden layer ``index`` (1-based, as W^(l) in Eq. 7)."""
     return f"layer_{index}"

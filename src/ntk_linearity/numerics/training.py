@@ -15,7 +15,6 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.flatten_util import ravel_pytree
 
 from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
 from ntk_linearity.numerics.models import cache_per_model
@@ -85,8 +84,10 @@ def snapshot_schedule(max_steps: int, n_snapshots: int, spacing: str = "log") ->
 
 
 def _weight_change(params, params0) -> tuple[float, float]:
-    delta = ravel_pytree(params)[0] - ravel_pytree(params0)[0]
-    return float(jnp.linalg.norm(delta)), float(jnp.max(jnp.abs(delta)))
+    """``||w - w_0||_2`` and ``||w - w_0||_inf``, on the host (no program to compile per shape)."""
+    flat = lambda tree: np.concatenate([np.ravel(np.asarray(a, np.float64)) for a in jax.tree.leaves(tree)])  # noqa: E731
+    delta = flat(params) - flat(params0)
+    return float(np.linalg.norm(delta)), float(np.max(np.abs(delta)))
 
 
 @cache_per_model(maxsize=32)
@@ -147,7 +148,7 @@ def gradient_descent(
         raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
     if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    dtype = ravel_pytree(params)[0].dtype
+    dtype = jnp.result_type(*jax.tree.leaves(params))
     X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
     value_and_grad, segment = _gd_functions(apply, loss)
 
@@ -198,7 +199,7 @@ def gradient_descent(
 
     l2, linf = _weight_change(state[0], params0)
     return TrainingResult(
-        losses=np.asarray(state[3][: step + 1]),
+        losses=np.asarray(state[3])[: step + 1],
         snapshot_steps=np.asarray(steps_seen),
         delta_k=np.asarray(delta_k),
         kernels=np.stack(kernels),
