@@ -88,8 +88,9 @@ class BallParameters(SettingsModel):
 
     ``radii``: numbers R, or ``{relative_to_path: r}`` for R = r ||w* - w_0||; ``directions``: unit
     directions u per radius (the same for every radius, from the PRNG key of ``seed`` and the run's
-    seed); ``segment_points``: grid points of each segment [w_0, w_0 + R u] on which sup ||H|| is
-    taken; ``path_points``: grid points of the path w_0 -> w*; ``probes``: the first ``probes``
+    seed); ``segment_points``: at least this many grid points on each segment [w_0, w_0 + R u] (one
+    grid per direction, nested over the radii) on which sup ||H|| is taken; ``path_points``: grid
+    points of the path w_0 -> w*; ``probes``: the first ``probes``
     training inputs, at which ||H_x|| and the kernel are measured; ``hessian_rtol``: where the
     bisection of a non-linear head's ||H|| stops (its bracket's upper end is used)."""
 
