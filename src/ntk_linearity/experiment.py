@@ -82,6 +82,34 @@ class HessianParameters(SettingsModel):
     probe_index: NonNegativeInt
 
 
+class PathRadius(SettingsModel):
+    """A radius relative to the run's own path: R = ``relative_to_path`` x ||w* - w_0||_2."""
+
+    relative_to_path: PositiveNumber
+
+
+class BallParameters(SettingsModel):
+    """The ball analysis of Proposition 2.2 (:mod:`ntk_linearity.numerics.ball`), switched on by a
+    ``ball:`` block in a sweep; it runs on the trained runs whose axis values are in ``where``.
+
+    ``radii``: numbers R, or ``{relative_to_path: r}`` for R = r ||w* - w_0||; ``directions``: unit
+    directions u per radius (the same for every radius, from the PRNG key of ``seed`` and the run's
+    seed); ``segment_points``: at least this many grid points on each segment [w_0, w_0 + R u] (one
+    grid per direction, nested over the radii) on which sup ||H|| is taken; ``path_points``: grid
+    points of the path w_0 -> w*; ``probes``: the first ``probes``
+    training inputs, at which ||H_x|| and the kernel are measured; ``hessian_rtol``: where the
+    bisection of a non-linear head's ||H|| stops (its bracket's upper end is used)."""
+
+    where: dict[str, list[Any]] = {}
+    radii: Annotated[list[PositiveNumber | PathRadius], Field(min_length=1)]
+    directions: PositiveInt
+    segment_points: Annotated[int, Field(ge=2)]
+    path_points: Annotated[int, Field(ge=2)]
+    probes: PositiveInt
+    hessian_rtol: NonNegativeNumber
+    seed: NonNegativeInt
+
+
 class SweepParameters(SettingsModel):
     """One block of ``sweeps:`` as written in YAML (checked further by :func:`expand_sweep`)."""
 
@@ -92,6 +120,7 @@ class SweepParameters(SettingsModel):
     fit_against: str
     group_by: list[str] = []
     training: dict[str, Any] = {}
+    ball: BallParameters | None = None
 
 
 @dataclass(frozen=True)
@@ -109,6 +138,7 @@ class RunSpec:
     learning_rate: float | RelativeLearningRate
     training: TrainingParameters
     hessian: HessianParameters
+    ball: BallParameters | None = None  # the ball analysis of Proposition 2.2, where switched on
 
     @property
     def namespace(self) -> str:
@@ -161,6 +191,11 @@ class SweepSpec:
     @property
     def groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(run.group for run in self.runs))
+
+    @property
+    def ball_runs(self) -> tuple[RunSpec, ...]:
+        """The runs with the ball analysis of Proposition 2.2."""
+        return tuple(run for run in self.runs if run.ball is not None)
 
 
 def did_you_mean(word: str, known) -> str:
@@ -234,6 +269,13 @@ def _message(error: dict) -> str:
     return error["msg"].removeprefix("Value error, ").replace("Input should be", "must be", 1)
 
 
+def _selected(ball: BallParameters | None, point: Mapping[str, Any]) -> bool:
+    """Whether the run at the axis values ``point`` gets the ball analysis: every axis of
+    ``ball.where`` lists its value (values outside the sweep's grid select nothing, so an environment
+    may narrow the grid)."""
+    return ball is not None and all(point[axis] in values for axis, values in ball.where.items())
+
+
 def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, training: TrainingParameters,
                  hessian: HessianParameters) -> tuple[SweepSpec | None, list[str]]:
     """The runs of one sweep, or ``None`` and every problem found (one line each)."""
@@ -290,6 +332,18 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
         problems.append(f"{path}: set the step size by {LEARNING_RATE} or by {ETA_LAMBDA0}, not both")
     training, training_problems = _sweep_training(path, sweep.training, training)
     problems += training_problems
+    if sweep.ball is not None:
+        for axis, values in sweep.ball.where.items():
+            if axis not in sweep.axes:
+                problems.append(f"{path}.ball.where.{axis}: not an axis of the sweep {list(sweep.axes)}"
+                                f"{did_you_mean(axis, sweep.axes)}")
+                continue
+            adapter = _value_adapter(family.settings, axis)
+            for i, value in enumerate(values):
+                try:
+                    adapter.validate_python(value, strict=True)
+                except ValidationError as error:
+                    problems.append(f"{path}.ball.where.{axis}[{i}] = {value!r}: {_message(error.errors()[0])}")
     if problems:
         return None, problems
 
@@ -323,8 +377,13 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
             run_problems.setdefault(f"{where} = {learning_rate!r}: {_message(e)}", run_name)
             continue
         group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP
+        ball = sweep.ball if _selected(sweep.ball, point) else None
+        if ball is not None and (sweep.family != "mlp" or model.depth != 1):
+            run_problems.setdefault(f"{path}.ball: the ball analysis needs one-hidden-layer mlp runs "
+                                    "(the closed-form ||H||); narrow ball.where", run_name)
+            continue
         runs.append(RunSpec(name, run_name, sweep.family, architecture, group, tuple(point.items()),
-                            seed, model, learning_rate, training, hessian))
+                            seed, model, learning_rate, training, hessian, ball))
     if run_problems:
         return None, [f"{path} (run {run}): {problem}" for problem, run in run_problems.items()]
     axes = tuple((axis, tuple(values)) for axis, values in sweep.axes.items())

@@ -3,7 +3,8 @@
 A run's **settings** are exactly what determines its numbers: its model family, architecture and
 model settings, seed and learning rate, the training and Hessian settings (not ``progress_every``,
 which only changes the logging), the settings of the data it trains on, and the versions of this
-package and of JAX. Its **fingerprint** is a hash of those settings (:func:`fingerprint`).
+package and of JAX, and, for a run with the ball analysis of Proposition 2.2, the ball's settings.
+Its **fingerprint** is a hash of those settings (:func:`fingerprint`).
 
 A run is **committed** by its last output, ``run_summary``: besides the metrics, it holds a
 :func:`commit_record` naming the fingerprint, the settings themselves, the digest of the data it
@@ -87,11 +88,14 @@ def versions() -> dict[str, str]:
 def run_settings(run: RunSpec, data_settings: Mapping[str, Any]) -> dict[str, Any]:
     """Exactly the settings that determine a run's numbers (module docstring)."""
     training = run.training.model_dump(exclude=NOT_DETERMINING["training"])
-    return _jsonable({
+    settings = {
         "family": run.family, "architecture": run.architecture, "model": run.model,
         "seed": run.seed, "learning_rate": run.learning_rate, "training": training,
         "hessian": run.hessian, "data": data_settings, "versions": versions(),
-    })
+    }
+    if run.ball is not None:  # the ball analysis of Proposition 2.2 (not its run selection)
+        settings["ball"] = run.ball.model_dump(exclude={"where"})
+    return _jsonable(settings)
 
 
 def run_fingerprint(run: RunSpec, data_settings: Mapping[str, Any]) -> str:

@@ -32,7 +32,7 @@ from ntk_linearity.ledger import (
     data_problems,
     stale_results_message,
 )
-from ntk_linearity.pipelines import RUN_COMMIT, RUN_FILES
+from ntk_linearity.pipelines import RUN_COMMIT, run_files
 from ntk_linearity.pipelines.validation import Experiment
 
 logger = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ def plan_resume(experiment: Experiment, pipeline: Pipeline, catalog: Any, only_m
             continue
         summary = load_or_none(catalog, commit)
         files = None if summary is None else {
-            name: load_or_none(catalog, f"{run.namespace}.{name}") for name in RUN_FILES}
+            name: load_or_none(catalog, f"{run.namespace}.{name}") for name in run_files(run)}
         problems = commit_problems(summary, run, experiment.data_settings[run.dataset], files, data[run.dataset])
         if not problems:
             continue
@@ -103,11 +103,12 @@ def plan_resume(experiment: Experiment, pipeline: Pipeline, catalog: Any, only_m
             refused[run.namespace] = problems
         else:
             plan.recomputed[run.namespace] = problems
-            plan.missing |= {f"{run.namespace}.{name}" for name in (*RUN_FILES, RUN_COMMIT)} & made
+            plan.missing |= {f"{run.namespace}.{name}" for name in (*run_files(run), RUN_COMMIT)} & made
     if refused:
         raise StaleResultsError(stale_results_message(refused))
     if only_missing_outputs:
-        run_datasets = {f"{run.namespace}.{name}" for run in experiment.runs for name in (*RUN_FILES, RUN_COMMIT)}
+        run_datasets = {f"{run.namespace}.{name}" for run in experiment.runs
+                        for name in (*run_files(run), RUN_COMMIT)}
         plan.missing |= made - run_datasets - set(experiment.data_settings)
     return plan
 

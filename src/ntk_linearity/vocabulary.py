@@ -91,8 +91,12 @@ QUANTITIES: Mapping[str, Quantity] = {
         Quantity("hessian_norm_final", "hessian_norm_final", r"$\|H\|$ at $w_T$"),
         Quantity("lambda_min", "lambda_min_path", r"$\min_t \lambda_{\min}(K_t/n)$"),
         Quantity("loss_peak_ratio", "loss_peak_ratio", r"$\max_t L_t / L_0$"),
+        # The ball analysis of Proposition 2.2 (runs where a sweep's `ball:` block switches it on)
+        Quantity("path_hessian_sup", "path_hessian_sup", r"$\sup \|H\|$ on the path $w_0 \to w^*$"),
     )
 }
+# Fitted from the ball table (one fit per group and radius), not from a column of runs.csv.
+BALL_HESSIAN_SUP = Quantity("ball_hessian_sup", "hessian_sup", r"$\sup_{B(w_0, R)} \|H\|$")
 # The quantities of the paper's Table 1 comparison (table1_scaling.csv), in its column order.
 TABLE1_QUANTITIES = ("hessian_norm", "ntk_diag", "delta_k", "weight_change_l2", "weight_change_linf")
 
@@ -136,8 +140,9 @@ class Architecture:
 
 
 _LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
-                  "weight_change_linf": -0.5}
-_NONLINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0}
+                  "weight_change_linf": -0.5, "path_hessian_sup": -0.5, "ball_hessian_sup": -0.5}
+_NONLINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0,
+                     "path_hessian_sup": 0.0, "ball_hessian_sup": 0.0}
 _CONV_LINEAR_CLAIM = PaperRow("O~(1/sqrt C)", "Theta(1)", "Yes")  # Appendix H, m = channels C
 _NONLINEAR_CLAIM = PaperRow("O~(1)", "Theta(1)", "No")
 

@@ -3,6 +3,14 @@
 Nothing in this package imports Kedro, pandas or matplotlib.
 """
 
+from ntk_linearity.numerics.ball import (
+    PointMeasure,
+    ball_measures,
+    closed_form_hessian_norms,
+    kernel_change_bound,
+    path_measures,
+    unit_directions,
+)
 from ntk_linearity.numerics.conv import CNN, POOLINGS, ResNet, cnn, resnet
 from ntk_linearity.numerics.data import synthetic_dataset, synthetic_images
 from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
@@ -12,6 +20,7 @@ from ntk_linearity.numerics.kernels import (
     NoiseFloor,
     delta_k_noise_floor,
     empirical_ntk,
+    gradient_change_norms,
     kernel_difference,
     kernel_reference,
     kernel_spectrum,
@@ -31,6 +40,13 @@ from ntk_linearity.numerics.training import (
 
 __all__ = [
     "ACTIVATIONS",
+    "PointMeasure",
+    "ball_measures",
+    "closed_form_hessian_norms",
+    "gradient_change_norms",
+    "kernel_change_bound",
+    "path_measures",
+    "unit_directions",
     "CNN",
     "HEADS",
     "MLP",

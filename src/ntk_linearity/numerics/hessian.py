@@ -206,7 +206,7 @@ def _elementwise_derivatives(fn: Callable, z: jax.Array) -> tuple[jax.Array, jax
     return value, d1, d2
 
 
-def shallow_spectral_norm(model: MLP, params, x: jax.Array) -> SpectralNorm:
+def shallow_spectral_norm(model: MLP, params, x: jax.Array, rtol: float = 0.0) -> SpectralNorm:
     """Exact ``||H||`` of every output of a one-hidden-layer ``mlp`` (Eq. 5 and Eq. 13).
 
     Pre-head output ``g_a = sum_i V_ia sigma(z_i) / sqrt(m)`` with ``z_i = w_i . x / sqrt(d)``; per
@@ -229,6 +229,9 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array) -> SpectralNorm:
       over the neurons, O(m C^2), and the inertia of a C x C matrix. It starts from the Weyl
       bracket ``lambda(B) +- ||Lambda|| ||U^T U||`` and runs to machine precision.
 
+    ``rtol`` > 0 stops the bisection once its bracket is within ``rtol`` (relative) instead of machine
+    precision: ``norm + residual`` is then still an upper bound of ``||H||`` (the bracket's end).
+
     Returns :class:`SpectralNorm` fields of shape (C,) (one Hessian per output), dtype of the
     parameters; see its docstring for ``residual`` and ``steps``.
     """
@@ -239,6 +242,7 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array) -> SpectralNorm:
     C = V.shape[1]
     trainable = model.train_last_layer
     eps = jnp.finfo(dtype).eps
+    stop = jnp.maximum(eps, jnp.asarray(rtol, dtype))  # relative bracket width where bisection stops
     tiny = jnp.finfo(dtype).tiny
 
     r2 = x @ x
@@ -273,7 +277,7 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array) -> SpectralNorm:
             residual, iters = jnp.asarray(0.0, dtype), jnp.asarray(0, jnp.int32)
         else:
             lam_min, lam_max, residual, iters = _bisect_extremes(
-                alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, trainable, eps, tiny
+                alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, trainable, eps, tiny, stop
             )
         if has_null:
             lam_max, lam_min = jnp.maximum(lam_max, 0), jnp.minimum(lam_min, 0)
@@ -285,9 +289,10 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array) -> SpectralNorm:
     return SpectralNorm(*(f if f.dtype == jnp.int32 else f.astype(param_dtype) for f in out))
 
 
-def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, trainable, eps, tiny):
+def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, trainable, eps, tiny, stop):
     """Extreme eigenvalues of ``A = B + U S U^T`` on the reduced space (see
-    :func:`shallow_spectral_norm`) by bisection on exact eigenvalue counts."""
+    :func:`shallow_spectral_norm`) by bisection on exact eigenvalue counts, until each bracket is
+    within ``stop`` (relative; machine epsilon for full precision)."""
     dtype = alpha.dtype
     m, C = gamma.shape
     Lam, Q = jnp.linalg.eigh(S)
@@ -332,7 +337,7 @@ def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, tr
     def not_done(carry):
         lo, hi, it = carry
         mid = (lo + hi) / 2
-        open_ = (hi - lo > 2 * eps * jnp.maximum(jnp.abs(lo), jnp.abs(hi))) & (mid > lo) & (mid < hi)
+        open_ = (hi - lo > 2 * stop * jnp.maximum(jnp.abs(lo), jnp.abs(hi))) & (mid > lo) & (mid < hi)
         return jnp.any(open_) & (it < MAX_BISECTION_STEPS)
 
     def step(carry):
@@ -354,8 +359,8 @@ def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, tr
 
 
 @lru_cache(maxsize=32)
-def _closed_form_fn(model: MLP) -> Callable:
-    return jax.jit(lambda params, x: shallow_spectral_norm(model, params, x))
+def _closed_form_fn(model: MLP, rtol: float = 0.0) -> Callable:
+    return jax.jit(lambda params, x: shallow_spectral_norm(model, params, x, rtol))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -371,6 +376,7 @@ def hessian_spectral_norm(
     key: jax.Array | None = None,
     method: str = "auto",
     tol: float = DEFAULT_LANCZOS_TOL,
+    rtol: float = 0.0,
 ) -> SpectralNorm:
     """``||H(w)|| = max |lambda|`` of ``d^2 f(w; x) / dw^2`` at a single input ``x`` (shape (d,)).
 
@@ -385,16 +391,18 @@ def hessian_spectral_norm(
     within its residual of *an* eigenvalue; extreme eigenvalues converge first, and on the test and
     benchmark nets the default ``tol`` keeps ``norm`` within 1e-6 relative of the full run. ``key``
     seeds the random start vector (default: key 0). ``steps``, ``key`` and ``tol`` are ignored by
-    the closed form.
+    the closed form. Closed form: ``rtol`` > 0 ends the bisection of a non-linear head at that relative
+    bracket width instead of machine precision (``norm + residual`` stays an upper bound of ``||H||``);
+    Lanczos ignores it.
     """
     x = jnp.asarray(x)
     if x.ndim != 1:
         raise ValueError(f"x must be a single input of shape (d,), got shape {x.shape}")
-    if tol < 0:
-        raise ValueError(f"tol must be >= 0, got {tol!r}")
+    if tol < 0 or rtol < 0:
+        raise ValueError(f"tol and rtol must be >= 0, got tol={tol!r}, rtol={rtol!r}")
     method = _resolve_method(apply, method)
     if method == "closed_form":
-        result = _closed_form_fn(apply.__self__)(params, x)
+        result = _closed_form_fn(apply.__self__, float(rtol))(params, x)
         return result if result.norm.shape[0] > 1 else SpectralNorm(*(field[0] for field in result))
     key = jax.random.key(0) if key is None else key
     out_shape = jax.eval_shape(apply, params, x[None]).shape

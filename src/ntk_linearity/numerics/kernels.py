@@ -372,6 +372,37 @@ def kernel_difference(
     return _blocked(block, chunks, chunks, symmetric=True)
 
 
+def _gradient_change_squared(ft: list[Factor], f0: list[Factor]) -> jax.Array:
+    """``||g_x(t) - g_x(0)||^2`` per sample and output from dense factors, shape (n, C).
+
+    A dense factor's gradient is ``sqrt(s) A_i (x) G_ic``; its change is ``dA (x) G_t + A_0 (x) dG``,
+    whose squared norm ``|dA|^2 |G_t|^2 + 2 (dA . A_0)(G_t . dG) + |A_0|^2 |dG|^2`` involves only the
+    changes, never the difference of two rounded squared norms."""
+    total = 0.0
+    for (Gt, At, s), (G0, A0, _) in zip(ft, f0):
+        if At.ndim == 3:
+            raise ValueError("gradient_change_norms supports dense layers (mlp, or the jacobian method), "
+                             "not convolutional factors")
+        dG, dA = Gt - G0, At - A0
+        total = total + s * (jnp.sum(dA**2, -1)[:, None] * jnp.sum(Gt**2, -1)
+                             + 2 * jnp.sum(dA * A0, -1)[:, None] * jnp.sum(Gt * dG, -1)
+                             + jnp.sum(A0**2, -1)[:, None] * jnp.sum(dG**2, -1))
+    return total
+
+
+_gradient_change_squared_jit = jax.jit(_gradient_change_squared)
+
+
+def gradient_change_norms(apply: Callable, params, params_ref, X: jax.Array, method: str = "auto") -> jax.Array:
+    """``||grad_w f(params; x) - grad_w f(params_ref; x)||`` for every row of ``X`` (and output): shape
+    (n,) or (n, C), from the per-layer factors (the same identity as :func:`kernel_difference`)."""
+    method = _resolve_method(apply, method)
+    factors = _factor_fn(apply, method)
+    squared = _gradient_change_squared_jit(factors(params, X), factors(params_ref, X))
+    norms = jnp.sqrt(jnp.maximum(squared, 0.0))
+    return norms[:, 0] if norms.shape[1] == 1 else norms
+
+
 def relative_kernel_change(delta_K: jax.Array, K_ref: jax.Array) -> float:
     """``||K_t - K_0||_F / ||K_0||_F``, the quantity whose sup over t is Delta K (Section 6)."""
     return float(jnp.linalg.norm(delta_K) / jnp.linalg.norm(K_ref))

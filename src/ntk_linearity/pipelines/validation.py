@@ -162,6 +162,11 @@ def _cross_group_problems(params: Parameters, runs: tuple[RunSpec, ...]) -> list
         if params.hessian.probe_index >= data.n_samples:
             problems.append(f"hessian.probe_index = {params.hessian.probe_index!r}: must be below "
                             f"{group}.n_samples = {data.n_samples}")
+        for sweep in sorted({run.sweep for run in runs if run.ball is not None and DATA_GROUPS[run.dataset] == group}):
+            probes = params.sweeps[sweep].ball.probes
+            if probes > data.n_samples:
+                problems.append(f"sweeps.{sweep}.ball.probes = {probes!r}: must be at most "
+                                f"{group}.n_samples = {data.n_samples}")
         softmax = sorted({run.sweep for run in runs if run.head == "softmax" and DATA_GROUPS[run.dataset] == group})
         if softmax and data.n_classes < 2:
             problems.append(f"{group}.n_classes = {data.n_classes!r}: must be at least 2 for the "

@@ -10,13 +10,14 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.pipelines.reporting import figures, report, tables
-from ntk_linearity.pipelines import SWEEP_OUTPUTS, bind
+from ntk_linearity.pipelines import BALL_OUTPUTS, SWEEP_OUTPUTS, bind
 from ntk_linearity.pipelines.validation import Experiment
 from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
 
 OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",
            "fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",
-           "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "report_html")
+           "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "ball_table",
+           "ball_hessian_figure", "ball_bound_figure", "report_html")
 
 
 def width_sweep(experiment: Experiment):
@@ -32,13 +33,18 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
     rate = [node(bind(figures.convergence_rate, sweep=fig1.name, fit_against=fig1.fit_against,
                       group_by=fig1.group_by), "runs_table", "convergence_rate_figure",
                  name="plot_convergence_rate")] if fig1 else []
+    balls = [sweep.name for sweep in experiment.sweeps if sweep.ball_runs]  # sweeps with ball runs
     reporting_params = experiment.parameters.reporting
     curve_width = reporting_params.time_curve_width
     nodes = [
         node(bind(tables.collect_runs, expected=tuple(run.namespace for run in experiment.runs)),
              [f"{s}.runs_table" for s in names] + [f"{s}.training_curves" for s in names],
              ["runs_table", "training_curves"], name="collect_runs"),
-        node(tables.concat_scaling, [f"{s}.scaling" for s in names], "scaling_table", name="collect_scaling"),
+        node(tables.concat_scaling, [f"{s}.scaling" for s in names] + [f"{s}.ball_scaling" for s in balls],
+             "scaling_table", name="collect_scaling"),
+        node(tables.concat_ball, [f"{s}.ball_table" for s in balls], "ball_table", name="collect_ball"),
+        node(figures.ball_hessian, ["ball_table", "scaling_table"], "ball_hessian_figure", name="plot_ball_hessian"),
+        node(figures.ball_bound, "ball_table", "ball_bound_figure", name="plot_ball_bound"),
         node(bind(tables.scaling_table, reporting_params=reporting_params), "runs_table", "table1_scaling",
              name="fit_scaling_exponents"),
         node(bind(tables.table1_markdown, reporting_params=reporting_params),
@@ -60,9 +66,10 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
         # figures with the functions above and never retrains.
         node(bind(report.render_report, experiment=experiment),
              {"runs": "runs_table", "table1_scaling": "table1_scaling", "scaling": "scaling_table",
-              "curves": "training_curves", "table1": "table1_markdown"},
+              "curves": "training_curves", "table1": "table1_markdown", "ball": "ball_table"},
              "report_html", name="render_report"),
     ]
-    inputs = {f"{s}.{name}" for s in names for name in SWEEP_OUTPUTS}
+    inputs = ({f"{s}.{name}" for s in names for name in SWEEP_OUTPUTS}
+              | {f"{s}.{name}" for s in balls for name in BALL_OUTPUTS})
     outputs = set(OUTPUTS) | ({"convergence_rate_figure"} if rate else set())
     return Pipeline(nodes, inputs=inputs, outputs=outputs, namespace="reporting")

@@ -46,7 +46,7 @@ logger = logging.getLogger(__name__)
 TEMPLATE = Path("notebooks") / "report.ipynb"
 KERNEL_NAME = "python3"
 INPUT_FILES = {"runs": "runs.csv", "table1_scaling": "table1_scaling.csv", "scaling": "scaling.csv",
-               "curves": "training_curves.csv", "table1": "table1.md"}
+               "curves": "training_curves.csv", "table1": "table1.md", "ball": "ball.csv"}
 REPORT_TITLE = "On the linearity of large non-linear models: reproduction report"
 
 # ---------------------------------------------------------------------------------------------
@@ -219,7 +219,7 @@ def report_parameters(experiment) -> dict[str, Any]:
 def report_html(tables: dict[str, pd.DataFrame], table1: str, params: dict[str, Any],
                 metadata: dict[str, Any]) -> str:
     """The HTML page of ``notebooks/report.ipynb`` executed on ``tables`` (``runs``,
-    ``table1_scaling``, ``scaling``, ``curves``) and the Table 1 Markdown, told ``params`` and
+    ``table1_scaling``, ``scaling``, ``curves``, ``ball``) and the Table 1 Markdown, told ``params`` and
     ``metadata``. The notebook receives only a folder of input files and JSON-serialisable values."""
     with tempfile.TemporaryDirectory(prefix="ntk_report_") as folder:
         inputs_dir = Path(folder)
@@ -235,11 +235,12 @@ def report_html(tables: dict[str, pd.DataFrame], table1: str, params: dict[str, 
 
 
 def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.DataFrame,
-                  curves: pd.DataFrame, table1: str, *, experiment) -> str:
+                  curves: pd.DataFrame, table1: str, ball: pd.DataFrame, *, experiment) -> str:
     """Execute ``notebooks/report.ipynb`` on the persisted reporting tables; return the HTML page.
 
     The notebook is told the run's validated parameters (:func:`report_parameters`) and its
     metadata (environment, git commit, package versions, JAX devices).
     """
-    tables = {"runs": runs, "table1_scaling": table1_scaling, "scaling": scaling, "curves": curves}
+    tables = {"runs": runs, "table1_scaling": table1_scaling, "scaling": scaling, "curves": curves,
+              "ball": ball}
     return report_html(tables, table1, report_parameters(experiment), run_metadata())

@@ -669,3 +669,49 @@ def rate_statement(runs: pd.DataFrame, sweep: str) -> str:
             "the slowest direction is small). For the softmax head K is nC × nC with n exact null directions "
             "(the C probabilities of a sample sum to one), so λ_min is taken on the residuals whose C components "
             "sum to zero, the only ones p − y can be.\n\n" + "\n".join(lines))
+
+
+def ball_statement(ball: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFrame, confidence: float) -> str:
+    """The ball of Proposition 2.2: whether every measured kernel change is within its explicit bound
+    (the ratio at most 1 at every point; a violation is named as a bug), the slope of sup ‖H‖ in the
+    ball against width per architecture and radius, and the path's own numbers (R*, the kernel
+    change at w* against its bound) at the widest width."""
+    if ball.empty:
+        n_ball = int(pd.to_numeric(runs.get("ball_ratio_max", pd.Series(dtype=float)), errors="coerce").notna().sum())
+        return ("No run of this configuration has the ball analysis (a sweep's `ball:` block switches it on)."
+                if n_ball == 0 else "The runs with the ball analysis measured no point (they diverged).")
+    n_runs, n_points = ball["namespace"].nunique(), len(ball)
+    worst = ball.loc[ball["ratio"].idxmax()]
+    above = ball[ball["ratio"] > 1]
+    if above.empty:
+        text = (f"At all {n_points} points of {n_runs} runs (ball samples and path points) the measured kernel "
+                f"change is within the bound: the largest ratio of measured change to bound is {num(worst['ratio'])} "
+                f"({escape(worst['namespace'])}, {escape(worst['kind'])} point at distance {num(worst['distance'])}). ")
+    else:
+        names = ", ".join(sorted({escape(n) for n in above["namespace"]}))
+        text = (f"**{len(above)} of {n_points} points exceed the bound (largest ratio {num(worst['ratio'])}): this is a "
+                f"bug to find, not a result** ({names}). ")
+    text += (f"The step that rests on the sampled sup, ‖g_x(w) − g_x(w₀)‖ ≤ sup ‖H_x‖ ‖w − w₀‖, has its largest ratio "
+             f"{num(ball['gradient_ratio'].max())}.")
+    lines = []
+    rows = scaling[scaling["quantity"] == "ball_hessian_sup"]
+    for architecture, members in rows.groupby("architecture", sort=False):
+        fits = []
+        for row in members.itertuples(index=False):
+            radius = str(row.group).split("R = ", 1)[-1]
+            interval = (f" [{signed(row.slope_ci_low)}, {signed(row.slope_ci_high)}]"
+                        if np.isfinite(row.slope_ci_low) and np.isfinite(row.slope_ci_high) else " (no interval)")
+            fits.append(f"R = {escape(radius)}: {signed(row.slope)}{interval}")
+        theory = members["theory_slope"].iloc[0]
+        lines.append(f"- **{LABELS[architecture]}**: sup ‖H‖ in the ball against width, "
+                     f"{'; '.join(fits)} (theory {signed(theory)}, {round(100 * confidence)}% intervals).")
+    path = ball[ball["kind"] == "path"]
+    if not path.empty:
+        widest = path[path["width"] == path["width"].max()]
+        ends = widest.loc[widest.groupby("namespace")["s"].idxmax()]
+        for architecture, members in ends.groupby("architecture", sort=False):
+            lines.append(f"- **{LABELS[architecture]}** at w* (m = {int(members['width'].iloc[0])}): R* = "
+                         f"‖w* − w₀‖₂ = {num(members['distance'].median())}, sup ‖H‖ on the path "
+                         f"{num(members['hessian_sup'].median())}, kernel change {num(members['kernel_change'].median())} "
+                         f"against the bound {num(members['kernel_bound'].median())} (medians over seeds).")
+    return text + ("\n\n" + "\n".join(lines) if lines else "")

@@ -16,6 +16,7 @@ from ntk_linearity.pipelines.reporting.markdown import escape
 from ntk_linearity.vocabulary import (
     ARCHITECTURES,
     AXES,
+    BALL_HESSIAN_SUP,
     PAPER_ARCHITECTURES,
     QUANTITIES,
     TABLE1_QUANTITIES,
@@ -41,9 +42,16 @@ RUN_COLUMNS = [
     "loss_peak_ratio", "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
     "loss_rate_over_eta_lambda_min",
     "fingerprint",  # the hash of the settings that made the run (ntk_linearity.ledger)
+    # The ball analysis of Proposition 2.2 (NaN for runs without it)
+    "path_hessian_sup", "ball_ratio_max", "ball_gradient_ratio_max", "ball_wall_seconds",
 ]
 CURVE_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "bottleneck_width",
               "depth", "seed"]
+# The ball table: one row per point at which Proposition 2.2 was measured (sweep/nodes.analyse_ball,
+# numerics/ball.PointMeasure): the run's keys, the point, both sides of the bound and their ratios.
+BALL_COLUMNS = [*CURVE_KEYS, "kind", "radius_label", "radius", "direction", "s", "distance",
+                "hessian_norm", "hessian_sup", "kernel_change", "kernel_bound", "ratio", "gradient_ratio"]
+BALL_RUN_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "seed"]
 TIMING_COLUMNS = ["wall_seconds", "hessian_wall_seconds"]  # the only columns that vary between runs
 RUN_ORDER = ["sweep", "architecture", "width", "bottleneck_width", "channels", "bottleneck_channels", "depth",
              "seed", "namespace"]
@@ -151,6 +159,58 @@ def sweep_scaling(runs: pd.DataFrame, *, sweep: str, fit_against: str, reporting
                 "n_points": int(data[fit_against].nunique()), "n_seeds": int(data["seed"].nunique()),
             })
     return pd.DataFrame(rows, columns=SCALING_COLUMNS)
+
+
+def ball_sups(ball: pd.DataFrame) -> pd.DataFrame:
+    """sup ||H|| in the ball B(w_0, R) per run and configured radius: the largest ``hessian_sup`` (the
+    grid sup along each sampled segment [w_0, w_0 + R u]) over the directions, and over the path
+    points within distance R of w_0 (they lie in the ball too); with the largest ratio of kernel
+    change to bound at those points. Columns: the run's keys, ``radius_label``, ``radius``,
+    ``hessian_sup``, ``ratio_max``, ``n_points``."""
+    columns = [*BALL_RUN_KEYS, "radius_label", "radius", "hessian_sup", "ratio_max", "n_points"]
+    rows = []
+    for keys, run in ball.groupby("namespace", sort=False):
+        path = run[run["kind"] == "path"]
+        for label, sampled in run[run["kind"] == "ball"].groupby("radius_label", sort=False):
+            radius = float(sampled["radius"].iloc[0])
+            inside = pd.concat([sampled, path[path["distance"] <= radius]])
+            rows.append({**sampled.iloc[0][BALL_RUN_KEYS].to_dict(), "radius_label": label, "radius": radius,
+                         "hessian_sup": float(inside["hessian_sup"].max()),
+                         "ratio_max": float(inside["ratio"].max()), "n_points": len(inside)})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def ball_scaling(ball: pd.DataFrame, *, sweep: str, fit_against: str, reporting_params) -> pd.DataFrame:
+    """Long format, like :func:`sweep_scaling`: the slope of sup ||H|| in the ball (:func:`ball_sups`)
+    against ``fit_against`` for every group of the sweep and every configured radius (group
+    ``"<group>, R = <radius>"``), with the architecture's theory slope."""
+    sups = ball_sups(ball)
+    rows = []
+    for (group, label), members in sups.groupby(["group", "radius_label"], sort=False):
+        data = members[np.isfinite(members["hessian_sup"]) & (members["hessian_sup"] > 0)]
+        if data.empty:
+            continue
+        fit = _fit(data, fit_against, "hessian_sup", reporting_params)
+        spec = ARCHITECTURES[data["architecture"].iloc[0]]
+        theory = spec.theory.get(BALL_HESSIAN_SUP.name, np.nan) if fit_against == spec.fit_axis else np.nan
+        rows.append({
+            "sweep": sweep, "group": ball_group(group, label), "architecture": spec.name,
+            "quantity": BALL_HESSIAN_SUP.name, "fit_against": fit_against, "slope": fit.slope,
+            "slope_ci_low": fit.ci_low, "slope_ci_high": fit.ci_high, "theory_slope": theory,
+            "n_points": int(data[fit_against].nunique()), "n_seeds": int(data["seed"].nunique()),
+        })
+    return pd.DataFrame(rows, columns=SCALING_COLUMNS)
+
+
+def ball_group(group: str, radius_label: str) -> str:
+    """The scaling table's group of a ball fit: ``"linear, R = 0.5 R*"``."""
+    return f"{group}, R = {radius_label}"
+
+
+def concat_ball(*tables: pd.DataFrame) -> pd.DataFrame:
+    """Every sweep's ball table in one long table (``ball.csv``; empty when no sweep has a ball)."""
+    frames = [table for table in tables if not table.empty]
+    return (pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()).reindex(columns=BALL_COLUMNS)
 
 
 def concat_scaling(*tables: pd.DataFrame) -> pd.DataFrame:

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 
-from ntk_linearity.experiment import RelativeLearningRate, RunSpec
+from ntk_linearity.experiment import PathRadius, RelativeLearningRate, RunSpec
 from ntk_linearity.families import DATA_GROUPS
 from ntk_linearity.ledger import (
     PROVENANCE_KEY,
@@ -28,6 +28,10 @@ from ntk_linearity.numerics import (
     SIMPLEX_HEADS,
     DivergenceError,
     KernelSpectrum,
+    ball_measures,
+    closed_form_hessian_norms,
+    path_measures,
+    unit_directions,
     delta_k_noise_floor,
     empirical_ntk,
     gradient_descent,
@@ -37,11 +41,13 @@ from ntk_linearity.numerics import (
     loss_decay_rate,
 )
 from ntk_linearity.numerics.models import jitted_init
-from ntk_linearity.pipelines.reporting.tables import CURVE_KEYS, RUN_COLUMNS, sort_runs
+from ntk_linearity.pipelines import BALL_FILE
+from ntk_linearity.pipelines.reporting.tables import BALL_COLUMNS, CURVE_KEYS, RUN_COLUMNS, sort_runs
 from ntk_linearity.progress import publish_step
 
 logger = logging.getLogger(__name__)
 MAX_CURVE_POINTS = 200
+BALL_POINTS = "ball_points"  # the key of a run summary that holds its ball analysis' points
 
 
 def _as_jax(arrays: dict, dtype: str) -> dict:
@@ -256,6 +262,61 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
 
 
 # ---------------------------------------------------------------------------------------------
+# The ball of Proposition 2.2 around w_0, and the path w_0 -> w*
+# ---------------------------------------------------------------------------------------------
+
+
+def radius_label(radius) -> str:
+    """How tables and figures name a configured radius: ``"0.5 R*"`` or ``"2"``."""
+    if isinstance(radius, PathRadius):
+        return f"{radius.relative_to_path:g} R*"
+    return f"{radius:g}"
+
+
+def analyse_ball(initial_params: dict, final_params: dict, training_metrics: dict, data: dict, *,
+                 run: RunSpec) -> dict:
+    """Both sides of Proposition 2.2 (:mod:`ntk_linearity.numerics.ball`) at ``ball.directions`` points
+    w_0 + R u of every configured radius R and at ``ball.path_points - 1`` points of the path
+    w_0 -> w*, on the first ``ball.probes`` training inputs.
+
+    Returns the run's ``summary`` (the sup of ||H|| along the path, the largest ratio of kernel
+    change to bound and of gradient change to its bound, the wall time) and its ``points``: one
+    record per measured point (kind ``ball`` or ``path``, the radius as configured and in weight
+    units, the direction, the fraction s along the segment, and the fields of
+    :class:`~ntk_linearity.numerics.ball.PointMeasure`). A diverged run has no points."""
+    ball = run.ball
+    started = time.perf_counter()
+    if training_metrics["diverged"]:
+        return {"summary": {}, "points": []}
+    model = run.build(data)
+    X = jnp.asarray(np.asarray(data["X"])[: ball.probes], model.dtype)
+    params0, params_end = _as_jax(initial_params, model.dtype), _as_jax(final_params, model.dtype)
+    norms = closed_form_hessian_norms(model.apply, ball.hessian_rtol)
+    path_length = float(training_metrics["weight_change_l2"])  # R* = ||w* - w_0||_2
+    key = jax.random.fold_in(jax.random.key(ball.seed), run.seed)
+    frozen = () if run.model.train_last_layer else ("readout",)
+    directions = unit_directions(key, params0, ball.directions, frozen)
+    radii = [r.relative_to_path * path_length if isinstance(r, PathRadius) else float(r) for r in ball.radii]
+    per_radius = ball_measures(model.apply, norms, params0, X, directions, radii, ball.segment_points)
+    points = [{"kind": "ball", "radius_label": radius_label(radius), "radius": value, "direction": i, "s": 1.0,
+               **measure._asdict()}
+              for radius, value, measures in zip(ball.radii, radii, per_radius) for i, measure in enumerate(measures)]
+    fractions, measures = path_measures(model.apply, norms, params0, params_end, X, ball.path_points)
+    points += [{"kind": "path", "radius_label": "R*", "radius": path_length, "direction": -1,
+                "s": float(s), **measure._asdict()} for s, measure in zip(fractions, measures)]
+    summary = {
+        "path_hessian_sup": points[-1]["hessian_sup"],
+        "ball_ratio_max": max(p["ratio"] for p in points),
+        "ball_gradient_ratio_max": max(p["gradient_ratio"] for p in points),
+        "ball_wall_seconds": time.perf_counter() - started,
+    }
+    logger.info("%s: Proposition 2.2 at %d points, sup ||H|| on the path %.3e, largest ratio of kernel "
+                "change to bound %.3g (must be <= 1)", run.namespace, len(points),
+                summary["path_hessian_sup"], summary["ball_ratio_max"])
+    return {"summary": summary, "points": points}
+
+
+# ---------------------------------------------------------------------------------------------
 # The sweep's own outputs: one row per run, and the curves of every run
 # ---------------------------------------------------------------------------------------------
 
@@ -277,32 +338,44 @@ def run_curves(history: dict) -> list[tuple[str, int, float]]:
 
 
 def summarise_run(initial_params: dict, final_params: dict, training_history: dict, training_metrics: dict,
-                  hessian_metrics: dict, data: dict, *, run: RunSpec, data_settings: dict) -> dict:
+                  hessian_metrics: dict, data: dict, *, run: RunSpec, data_settings: dict,
+                  ball_metrics: dict | None = None) -> dict:
     """The run's one record for its sweep: its training and Hessian metrics, its curves
-    (``[curve, step, value]`` triples from its history) and its commit record (the run's
-    fingerprint and settings, and the digests of its data and of its other files, see
-    :mod:`ntk_linearity.ledger`). Written last, it commits the run."""
+    (``[curve, step, value]`` triples from its history), the summary and points of its ball analysis
+    (where it has one) and its commit record (the run's fingerprint and settings, and the digests
+    of its data and of its other files, see :mod:`ntk_linearity.ledger`). Written last, it commits
+    the run."""
     files = {"initial_params": initial_params, "final_params": final_params,
              "training_history": training_history, "training_metrics": training_metrics,
              "hessian_metrics": hessian_metrics}
-    return (training_metrics | hessian_metrics
+    ball = {}
+    if ball_metrics is not None:
+        files[BALL_FILE] = ball_metrics
+        ball = ball_metrics["summary"] | {BALL_POINTS: ball_metrics["points"]}
+    return (training_metrics | hessian_metrics | ball
             | {"curves": [list(point) for point in run_curves(training_history)],
                PROVENANCE_KEY: commit_record(run, data_settings, data, files)})
+
+
+def _check_committed(summaries: tuple[dict, ...], runs: tuple[RunSpec, ...], data_settings: dict) -> None:
+    """Refuse a summary that was not made under the current configuration (another fingerprint, see
+    :mod:`ntk_linearity.ledger`): a table never mixes settings."""
+    stale = {run.namespace: problems for run, summary in zip(runs, summaries)
+             if (problems := commit_problems(summary, run, data_settings))}
+    if stale:
+        raise StaleResultsError(stale_results_message(stale))
 
 
 def collect_sweep(*summaries: dict, runs: tuple[RunSpec, ...], data_settings: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """One row per run of a sweep from the runs' summaries (``runs``, in the same order), and the
     Delta K(t) and loss curves of every run in one long table (run keys, curve, step, value).
 
-    A summary that was not made under the current configuration (another fingerprint, see
-    :mod:`ntk_linearity.ledger`) is refused: a table never mixes settings."""
-    stale = {run.namespace: problems for run, summary in zip(runs, summaries)
-             if (problems := commit_problems(summary, run, data_settings))}
-    if stale:
-        raise StaleResultsError(stale_results_message(stale))
+    A summary that was not made under the current configuration is refused (:func:`_check_committed`)."""
+    _check_committed(summaries, runs, data_settings)
     rows, curves = [], []
     for summary in summaries:
         record = dict(summary)
+        record.pop(BALL_POINTS, None)  # the ball's points go to the ball table (collect_ball)
         run_points = record.pop("curves")
         record["fingerprint"] = record.pop(PROVENANCE_KEY)["fingerprint"]
         rows.append(record)
@@ -310,3 +383,13 @@ def collect_sweep(*summaries: dict, runs: tuple[RunSpec, ...], data_settings: di
         curves += [keys | {"curve": curve, "step": step, "value": value} for curve, step, value in run_points]
     runs_table = sort_runs(pd.DataFrame(rows).reindex(columns=RUN_COLUMNS))
     return runs_table, pd.DataFrame(curves, columns=[*CURVE_KEYS, "curve", "step", "value"])
+
+
+def collect_ball(*summaries: dict, runs: tuple[RunSpec, ...], data_settings: dict) -> pd.DataFrame:
+    """Every measured point of the ball analyses of a sweep's ``runs`` (their summaries, in the same
+    order) in one long table: the run's keys, then one row per point (:func:`analyse_ball`). Summaries
+    made under other settings are refused (:func:`_check_committed`)."""
+    _check_committed(summaries, runs, data_settings)
+    rows = [{key: summary.get(key) for key in CURVE_KEYS} | point
+            for summary in summaries for point in summary.get(BALL_POINTS, [])]
+    return pd.DataFrame(rows).reindex(columns=BALL_COLUMNS)
