@@ -21,6 +21,7 @@ from ntk_linearity.numerics.training import (
     TrainingResult,
     gradient_descent,
     kernel_top_eigenvalue,
+    lazy_targets,
     snapshot_schedule,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "hessian_spectral_norm",
     "kernel_top_eigenvalue",
     "kernel_difference",
+    "lazy_targets",
     "mlp",
     "ntk_diagonal",
     "relative_kernel_change",
