@@ -29,12 +29,20 @@ SMALL_CONV = {
     "cnn_bottleneck_sweep": {"bottleneck_channels": [2], "channels": [8], "seed": [0]},
 }
 N_SMALL_CONV_RUNS = 3
+# The sweeps of the paper's Appendix A and B (parameterisation, output scale) at a few small networks
+# each, for the same reason: two widths (a slope) and two output scales.
+SMALL_APPENDIX = {
+    "parameterization_sweep": {"parameterization": ["ntk", "standard"], "head": ["linear"], "width": [8, 32],
+                               "seed": [0]},
+    "output_scale_sweep": {"head": ["swish"], "width": [8], "output_scale": [1, 10], "seed": [0]},
+}
+N_SMALL_RUNS = N_SMALL_CONV_RUNS + 6  # every small sweep's runs
 
 
 def sweep_grid(**axes) -> dict:
     """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``; the
-    convolutional sweeps not named get :data:`SMALL_CONV`."""
-    return {name: {"axes": values} for name, values in (SMALL_CONV | axes).items()}
+    convolutional and appendix sweeps not named get :data:`SMALL_CONV` and :data:`SMALL_APPENDIX`."""
+    return {name: {"axes": values} for name, values in (SMALL_CONV | SMALL_APPENDIX | axes).items()}
 
 
 TINY = {
@@ -51,7 +59,7 @@ TINY = {
 
 
 # Smaller than TINY for tests that run the chain several times: the linear head at 2 widths, the
-# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs (and SMALL_CONV).
+# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs (and SMALL_CONV, SMALL_APPENDIX).
 MINI = {
     "sweeps": sweep_grid(
         width_sweep={"head": ["linear"], "width": [8, 16], "seed": [0, 1]},

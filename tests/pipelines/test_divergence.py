@@ -10,7 +10,7 @@ import pytest
 
 from ntk_linearity.numerics import DivergenceError
 
-from kedro_project_utils import MINI, N_SMALL_CONV_RUNS, latest, make_project, run_kedro, sweep_grid, write_env
+from kedro_project_utils import MINI, N_SMALL_RUNS, latest, make_project, run_kedro, sweep_grid, write_env
 
 # Every swish-head run diverges at once; the linear head and the bottleneck network train normally.
 DIVERGING = MINI | {
@@ -49,7 +49,7 @@ def test_raise_stops_at_the_diverging_run_and_names_it(tmp_path):
 @pytest.mark.slow  # a Kedro run of its own; the report's diverged states are unit-tested
 def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
     runs = pd.read_csv(latest(skipped / "data" / "08_reporting" / "runs.csv"))
-    assert len(runs) == 6 + N_SMALL_CONV_RUNS
+    assert len(runs) == 6 + N_SMALL_RUNS
     diverged = runs[runs["diverged"]]
     assert set(diverged["namespace"]) == set(SWISH_RUNS)
     for _, run in diverged.iterrows():
@@ -69,7 +69,7 @@ def test_scaling_fits_and_table1_leave_diverged_runs_out(skipped):
     assert "swish_output" not in set(table["architecture"])
     assert np.isfinite(table.loc[table["architecture"] == "linear_output", "slope"]).all()
     markdown = latest(reporting / "table1.md").read_text()
-    assert (f"**2 of {6 + N_SMALL_CONV_RUNS} runs diverged** and are left out of every fit and verdict (their errors are in the "
+    assert (f"**2 of {6 + N_SMALL_RUNS} runs diverged** and are left out of every fit and verdict (their errors are in the "
             "`error` column of runs.csv): width_sweep.swish_m8_s0, width_sweep.swish_m16_s0.") in markdown
     assert "- **swish_output**: n/a (no usable runs: every run diverged" in markdown
     for figure in ["fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "loss_curves.png",

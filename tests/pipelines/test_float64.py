@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import pandas as pd
-from kedro_project_utils import MINI, N_SMALL_CONV_RUNS, kedro_cli, latest, make_project, write_env
+from kedro_project_utils import MINI, N_SMALL_RUNS, kedro_cli, latest, make_project, write_env
 
 
 @pytest.mark.slow
@@ -18,6 +18,6 @@ def test_float64_sweep_trains_and_stores_double_precision(tmp_path):
     params = np.load(project / "data/06_models/width_sweep/linear_m16_s0/final_params.npz")
     assert params["layer_1"].dtype == np.float64
     runs = pd.read_csv(latest(project / "data/08_reporting/runs.csv"))
-    assert len(runs) == 8 + N_SMALL_CONV_RUNS and np.all(np.isfinite(runs["delta_k"]))
+    assert len(runs) == 8 + N_SMALL_RUNS and np.all(np.isfinite(runs["delta_k"]))
     # float64 throughout: repeating Delta K in float64 reproduces it to double-precision round-off
     assert np.all(runs["delta_k_noise_floor"] <= 1e-12 * runs["delta_k"])

@@ -68,7 +68,7 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     # Run metadata: environment, versions, device, training time.
     assert "<code>tiny</code>" in page
     assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
-    assert "summed over 22 runs" in text
+    assert "summed over 28 runs" in text
 
 
 def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_project):

@@ -60,6 +60,10 @@ FIGURES = {
     "loss_curves": lambda t: figures.loss_curves(t["curves"], WIDTH),
     "depth_sweep": lambda t: figures.sweep_figure(t["runs"][t["runs"]["sweep"] == "depth_sweep"], t["scaling"],
                                                   sweep="depth_sweep", fit_against="width", group_by=["depth"]),
+    "parameterization": lambda t: figures.parameterization_figure(t["runs"], t["scaling"],
+                                                                  sweeps=["parameterization_sweep"]),
+    "output_scaling": lambda t: figures.output_scaling_figure(t["runs"], t["scaling"], t["table1_scaling"],
+                                                              sweeps=["output_scale_sweep"]),
 }
 
 
@@ -100,13 +104,13 @@ def test_paper_sections_say_what_is_missing(state):
                   "3.3": "Every run of the bottleneck networks diverged (2 runs)",
                   "3.4": "diverged (14 runs)",
                   "3.6": "Every run of the linear output networks diverged (4 runs)",
-                  "3.7": "0 of 22 runs reached the tolerance L ≤ 1e-05 within 60 steps; 22 diverged"},
+                  "3.7": "0 of 28 runs reached the tolerance L ≤ 1e-05 within 60 steps; 28 diverged"},
         "partly": {"3.1": "6 of 12 runs of the linear output, softmax output and swish output networks diverged",
                    "3.2": "3 of 6 runs at this width diverged and have no curve",
                    "3.3": "1 of 2 runs of the bottleneck networks diverged",
                    "3.4": "- **bottleneck** (against m\\_b): ‖H‖ no fitted slope (usable runs at a single point",
                    "3.6": "2 of 4 runs of the linear output networks diverged",
-                   "3.7": "15 of 22 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged"},
+                   "3.7": "21 of 28 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged"},
     }[case]
     for section, sentence in expected.items():
         assert sentence in statements[section], section
@@ -128,17 +132,17 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
         assert wall_times == "0 s summed over 0 runs"
         assert summaries.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
-        assert "**22 of 22 runs diverged**" in table1 and "| n/a |" in table1
+        assert "**28 of 28 runs diverged**" in table1 and "| n/a |" in table1
         assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
         assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
-        assert "22 of 22 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
+        assert "28 of 28 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
         assert not any("stopped at the step limit" in note for note in notes)
     else:
-        assert "**7 of 22 runs diverged**" in table1
+        assert "**7 of 28 runs diverged**" in table1
         assert "6 of 12 runs diverged and are left out of the fits" in sweeps["width_sweep"]
         # One seed left at each of the two widths: two points, a slope and no interval.
         assert "[no interval]" in Page(report.markdown_to_html(sweeps["width_sweep"])).text
-        assert "7 of 22 runs diverged" in " ".join(notes)
+        assert "7 of 28 runs diverged" in " ".join(notes)
     Page(report.markdown_to_html(table1))  # Table 1 renders
 
 

@@ -15,7 +15,13 @@ from ntk_linearity.pipelines.validation import Experiment
 
 OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",
            "fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",
-           "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "report_html")
+           "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "parameterization_figure",
+           "output_scaling_figure", "report_html")
+
+
+def sweeps_with_axis(experiment: Experiment, axis: str) -> tuple[str, ...]:
+    """The sweeps that vary ``axis`` (``parameterization``: Appendix B; ``output_scale``: Appendix A)."""
+    return tuple(sweep.name for sweep in experiment.sweeps if axis in dict(sweep.axes))
 
 
 def create_pipeline(experiment: Experiment) -> Pipeline:
@@ -43,6 +49,11 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
              name="plot_weight_change_norms"),
         node(bind(figures.loss_curves, time_curve_width=curve_width), "training_curves",
              "loss_curves_figure", name="plot_loss_curves"),
+        node(bind(figures.parameterization_figure, sweeps=sweeps_with_axis(experiment, "parameterization")),
+             ["runs_table", "scaling_table"], "parameterization_figure", name="plot_parameterization"),
+        node(bind(figures.output_scaling_figure, sweeps=sweeps_with_axis(experiment, "output_scale")),
+             ["runs_table", "scaling_table", "table1_scaling"], "output_scaling_figure",
+             name="plot_output_scaling"),
         # The papermill report (notebooks/report.ipynb) on the persisted tables: it redraws the
         # figures with the functions above and never retrains.
         node(bind(report.render_report, experiment=experiment),

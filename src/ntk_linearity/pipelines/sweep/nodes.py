@@ -29,6 +29,7 @@ from ntk_linearity.numerics import (
     gradient_descent,
     hessian_spectral_norm,
     kernel_top_eigenvalue,
+    lazy_targets,
     ntk_diagonal,
 )
 from ntk_linearity.pipelines.reporting.tables import CURVE_KEYS, RUN_COLUMNS, sort_runs
@@ -89,12 +90,21 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     """Train from w_0 to convergence; return w_T, the full history and the run's metrics.
 
     The metrics record lambda_0 = lambda_max(K(w_0)/n) and eta * lambda_0 (stable below 2 for the
-    linearised model of the square loss) whichever way eta was set."""
+    linearised model of the square loss) whichever way eta was set.
+
+    With an output scale alpha != 1 the model is ``alpha f`` and the targets carry the offset f(w_0)
+    (:func:`~ntk_linearity.numerics.lazy_targets`): the residual is that of ``f_alpha = alpha (f - f(w_0))``
+    against ``y - f(w_0)``. The objective is the loss divided by alpha^2 (Chizat et al.): eta and lambda_0
+    are those of L / alpha^2 (lambda_0 = lambda_max(K_alpha/n) / alpha^2 = lambda_max(K/n)), and GD on L /
+    alpha^2 with step eta takes exactly the steps of GD on L with step eta / alpha^2, which is what runs.
+    The recorded losses are L itself, the fit of ``y - f(w_0)`` by ``f_alpha``: the same number at w_0 for
+    every alpha, so ``tol`` means the same fit at every alpha."""
     settings = run.training
     model = run.build(data)
     params0 = _as_jax(initial_params, model.dtype)
-    X, y = np.asarray(data["X"]), _targets(run, data)
-    lambda0 = kernel_top_eigenvalue(model.apply, params0, X)
+    X, alpha = np.asarray(data["X"]), run.output_scale
+    y = lazy_targets(_targets(run, data), np.asarray(model.apply(params0, X)), alpha)
+    lambda0 = kernel_top_eigenvalue(model.apply, params0, X) / alpha**2
     learning_rate = learning_rate_of(run, lambda0)
     label = run_label(run, learning_rate)
     loss = settings.softmax_loss if run.head == "softmax" else "square"
@@ -109,7 +119,7 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     try:
         result = gradient_descent(
             model.apply, params0, X, y,
-            learning_rate=learning_rate,
+            learning_rate=learning_rate / alpha**2,
             max_steps=settings.max_steps,
             tol=settings.tol,
             loss=loss,
@@ -184,7 +194,10 @@ def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tup
 
 def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run: RunSpec) -> dict:
     """||H|| = max |lambda(d^2 f / dw^2)| at the probe input x_0 (the largest over outputs), at w_0 and
-    at w_T, and the tangent kernel diagonal K(x, x) = ||grad_w f||^2 (Eq. 6) averaged over the data."""
+    at w_T, the tangent kernel diagonal K(x, x) = ||grad_w f||^2 (Eq. 6) averaged over the data, and at
+    w_0 the scale-free ratio ||H(x_0)|| / K(x_0, x_0) (of the same output): a common factor that
+    rescales the model or its parameters (the parameterisation, Appendix B; the output scale,
+    Appendix A) cancels in it."""
     model = run.build(data)
     X = np.asarray(data["X"])
     probe = X[run.hessian.probe_index]
@@ -198,6 +211,9 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
         metrics[f"hessian_norm_{stage}"] = float(np.atleast_1d(norm.norm)[top])
         metrics[f"hessian_residual_{stage}"] = float(np.atleast_1d(norm.residual)[top])
         metrics[f"ntk_diag_{stage}"] = float(np.mean(ntk_diagonal(model.apply, params, X)))
+        if stage == "init":
+            probe_diag = np.atleast_1d(np.asarray(ntk_diagonal(model.apply, params, probe[None]))[0])
+            metrics["hessian_ratio_init"] = metrics["hessian_norm_init"] / float(probe_diag[top])
     metrics["hessian_wall_seconds"] = time.perf_counter() - started
     logger.info(
         "%s: ||H|| %.3e -> %.3e (residual %.1e), K(x,x) %.3f",
