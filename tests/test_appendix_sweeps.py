@@ -101,7 +101,7 @@ def test_parameterization_statement_compares_the_slopes_between_the_parameterisa
     swish = next(line for line in text.splitlines() if line.startswith("- **swish output**"))
     assert "ΔK NTK −1.00" in linear and "standard −2.00" in linear  # the exponents put in
     assert linear.count("they **differ**") == 2  # ΔK and the ratio: -1 vs -2, -0.5 vs -1
-    assert swish.count("they **agree**") == 2
+    assert swish.count("they **agree**") == 2  # equal slopes (0 and 0)
     assert "median ‖H‖/K(x, x) at m = 10000: 0.02 (NTK), 0.0002 (standard)" in linear
     assert "The paper's conclusion holds in both parameterisations" in text
     # Flip: the standard network's linear-head ΔK no longer falls, so the conclusion changes.

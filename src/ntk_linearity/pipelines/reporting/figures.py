@@ -319,7 +319,7 @@ def output_scaling_figure(runs: pd.DataFrame, scaling: pd.DataFrame, table: pd.D
     networks of Fig. 1; right): scaling freezes every kernel by moving the weights less, width freezes
     only the linear output's while the weights move Theta(1)."""
     members = runs[runs["sweep"].isin(sweeps)]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharey="row")  # one scale: scaling against widening
     for row, (quantity, ylabel) in enumerate((("delta_k", r"$\Delta K$"),
                                               ("weight_change_l2", r"$\|w^* - w_0\|_2$"))):
         column = QUANTITIES[quantity].column
@@ -334,8 +334,8 @@ def output_scaling_figure(runs: pd.DataFrame, scaling: pd.DataFrame, table: pd.D
         axes[row, 0].set_title(f"scaled by $\\alpha$ at m = {', '.join(f'{w:g}' for w in widths) or 'n/a'}",
                                fontsize=9)
         axes[row, 1].set_title(r"widened at $\alpha$ = 1 (the width sweep)", fontsize=9)
+        axes[row, 0].set_ylabel(ylabel)
         for ax in axes[row]:
-            ax.set_ylabel(ylabel)
             _legend(ax, fontsize=7, title="slope [interval]", title_fontsize=7)
     fig.suptitle("Appendix A: output scaling freezes every kernel, width only the linear output's\n"
                  f"{_seed_note(members)}", fontsize=10)

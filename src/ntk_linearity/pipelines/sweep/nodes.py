@@ -102,8 +102,9 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     settings = run.training
     model = run.build(data)
     params0 = _as_jax(initial_params, model.dtype)
-    X, alpha = np.asarray(data["X"]), run.output_scale
-    y = lazy_targets(_targets(run, data), np.asarray(model.apply(params0, X)), alpha)
+    X, y, alpha = np.asarray(data["X"]), _targets(run, data), run.output_scale
+    if alpha != 1.0:
+        y = lazy_targets(y, np.asarray(model.apply(params0, X)), alpha)
     lambda0 = kernel_top_eigenvalue(model.apply, params0, X) / alpha**2
     learning_rate = learning_rate_of(run, lambda0)
     label = run_label(run, learning_rate)
@@ -210,9 +211,10 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
         top = int(np.argmax(np.atleast_1d(norm.norm)))
         metrics[f"hessian_norm_{stage}"] = float(np.atleast_1d(norm.norm)[top])
         metrics[f"hessian_residual_{stage}"] = float(np.atleast_1d(norm.residual)[top])
-        metrics[f"ntk_diag_{stage}"] = float(np.mean(ntk_diagonal(model.apply, params, X)))
+        diagonal = np.asarray(ntk_diagonal(model.apply, params, X))
+        metrics[f"ntk_diag_{stage}"] = float(np.mean(diagonal))
         if stage == "init":
-            probe_diag = np.atleast_1d(np.asarray(ntk_diagonal(model.apply, params, probe[None]))[0])
+            probe_diag = np.atleast_1d(diagonal[run.hessian.probe_index])  # K(x_0, x_0) of each output
             metrics["hessian_ratio_init"] = metrics["hessian_norm_init"] / float(probe_diag[top])
     metrics["hessian_wall_seconds"] = time.perf_counter() - started
     logger.info(
