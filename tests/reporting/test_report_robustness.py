@@ -166,7 +166,8 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     html = report.report_html(tables_, table1, report.report_parameters(experiment), metadata())
     page = Page(html)
     assert live_markup(html) == []
-    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "4. Run metadata"):
+    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12",
+                    "4. Run metadata"):
         assert heading in page.text
     expected = {
         "mixed": ["6 of 12 runs of the linear output, softmax output and swish output networks diverged",
@@ -179,6 +180,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     }[case]
     for sentence in expected:
         assert sentence in page.text
-    # the paper's six but Fig. 2; the width sweep's; two for each convolutional sweep
-    n_figures = {"mixed": 5 + 1 + 3 * 2, "empty": 0, "fully": 0}[case]
+    # the paper's six but Fig. 2; the width sweep's; two for each convolutional sweep; one for each of the
+    # parameterisation (3.9) and the output-scaling (3.10) sweeps
+    n_figures = {"mixed": 5 + 1 + 3 * 2 + 2, "empty": 0, "fully": 0}[case]
     assert len(page.tags("img")) == n_figures

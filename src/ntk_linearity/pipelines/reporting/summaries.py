@@ -449,7 +449,8 @@ def parameterization_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweeps
     overlap), and whether the conclusion (which heads become linear) is the same in both."""
     members = runs[runs["sweep"].isin(sweeps)]
     if members.empty:
-        return "No sweep of this configuration varies the parameterisation."
+        return (f"The sweep {', '.join(code(s) for s in sweeps)} has no runs in this configuration." if len(sweeps)
+                else "No sweep of this configuration varies the parameterisation.")
     if usable(members, "delta_k").empty:
         return f"Every run of {', '.join(code(s) for s in sweeps)} diverged or has no positive ΔK, so nothing can be fitted."
     lines, same_conclusion = [], []
@@ -502,7 +503,8 @@ def output_scaling_statement(runs: pd.DataFrame, scaling: pd.DataFrame, table1: 
     width sweep's Table 1 architectures); and whether scaling and width freeze the same kernels."""
     members = runs[runs["sweep"].isin(sweeps)]
     if members.empty:
-        return "No sweep of this configuration varies the output scale."
+        return (f"The sweep {', '.join(code(s) for s in sweeps)} has no runs in this configuration." if len(sweeps)
+                else "No sweep of this configuration varies the output scale.")
     if usable(members, "delta_k").empty:
         return f"Every run of {', '.join(code(s) for s in sweeps)} diverged or has no positive ΔK, so nothing can be fitted."
     lines, by_alpha = [], {}
