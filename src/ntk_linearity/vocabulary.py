@@ -49,7 +49,7 @@ AXES: Mapping[str, Axis] = {
         Axis("init_scheme", "", "initialisation", "initialisation: iid or antisymmetric"),
         Axis("parameterization", "", "parameterisation",
              "ntk: weights N(0, 1), 1/sqrt(fan_in) in the forward pass; standard: weights N(0, 1/fan_in), none"),
-        Axis("output_scale", "a", "output scale $\\alpha$",
+        Axis("output_scale", "a", "output scale α",
              "alpha of the lazy-training model alpha (f - f(w_0)), loss divided by alpha^2 (Appendix A)"),
         Axis("seed", "s", "seed", "PRNG seed of the initial weights w_0"),
         Axis("learning_rate", "lr", "learning rate $\\eta$", "gradient-descent step size eta (a number)"),

@@ -22,7 +22,7 @@ from ntk_linearity.pipelines.reporting.summaries import slope_phrase
 from kedro_project_utils import latest, run_kedro
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
-N_FIGURES = 6 + 3 + 3 * 2  # the paper's six; one per other sweep, two per convolutional sweep
+N_FIGURES = 6 + 3 + 3 * 2 + 2  # the paper's six; one per other sweep, two per convolutional sweep; one per appendix sweep
 
 
 def report_versions(project: Path) -> list[Path]:

@@ -119,7 +119,7 @@ def is_monotone(final: pd.Series, peak: pd.Series) -> bool:
 
 
 SWEEP_QUANTITIES = ("hessian_norm", "hessian_norm_final", "delta_k", "ntk_diag", "weight_change_l2",
-                    "weight_change_linf")
+                    "weight_change_linf", "hessian_ratio")
 
 
 def _slope_cell(row: pd.Series | None) -> str:
@@ -461,8 +461,11 @@ def parameterization_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweeps
         parts = []
         for name, quantity in PARAMETERIZATION_QUANTITIES:
             cells = "; ".join(f"{PARAMETERIZATION_NAMES.get(p, p)} {_slope_cell(f[quantity])}" for p, f in fits.items())
-            agreement = (f": they **{slopes_agree(fits['ntk'][quantity], fits['standard'][quantity])}**"
-                         if {"ntk", "standard"} <= fits.keys() and quantity in ("delta_k", "hessian_ratio") else "")
+            agreement = ""
+            if {"ntk", "standard"} <= fits.keys() and quantity in ("delta_k", "hessian_ratio"):
+                verdict = slopes_agree(fits["ntk"][quantity], fits["standard"][quantity])
+                agreement = (": whether they agree cannot be told (no interval)" if verdict == "cannot tell"
+                             else f": they **{verdict}**")
             parts.append(f"{name} {cells}{agreement}")
         widest = rows[~rows["diverged"].astype(bool)]
         if len(widest):
