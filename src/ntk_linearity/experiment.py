@@ -5,7 +5,8 @@
 * ``family``: a model family of :data:`ntk_linearity.families.FAMILIES` (``mlp``, ``cnn``,
   ``resnet``); it also fixes the dataset the runs train on;
 * ``architecture``: an entry of :data:`ntk_linearity.vocabulary.ARCHITECTURES`, or a lookup
-  ``{by: <axis>, values: {<axis value>: <architecture>}}``;
+  ``{by: <axis>, values: {<axis value>: <architecture>}}`` (a value may itself be a lookup by another
+  axis: ``{by: parameterization, values: {ntk: {by: head, values: {...}}, ...}}``);
 * ``settings``: fixed settings of every run (any field of the family's settings, ``seed``,
   ``learning_rate`` or ``eta_lambda0``), each a value or a lookup ``{by: <axis>, values: {...}}``;
   the ``model`` parameter group supplies the defaults;
@@ -55,7 +56,8 @@ RESERVED_NAMES = ("data_generation", "reporting")  # pipelines that are not swee
 
 
 class Lookup(SettingsModel):
-    """A setting that depends on an axis: ``{by: head, values: {linear: 8.0, swish: 20.0}}``."""
+    """A setting that depends on an axis: ``{by: head, values: {linear: 8.0, swish: 20.0}}``; a value
+    may be a lookup by another axis (a setting that depends on two axes)."""
 
     by: str
     values: dict[Any, Any]
@@ -153,6 +155,11 @@ class RunSpec:
         """The catalog name of the data this run trains on (its family's)."""
         return FAMILIES[self.family].dataset
 
+    @property
+    def output_scale(self) -> float:
+        """alpha of the lazy-training model ``alpha (f - f(w_0))`` (1 for a family without the setting)."""
+        return float(getattr(self.model, "output_scale", 1.0))
+
     def build(self, data: Mapping[str, Any]):
         """The network of this run (input and output sizes from the data)."""
         return FAMILIES[self.family].build(self.model, data)
@@ -244,17 +251,18 @@ def _sweep_training(path: str, overrides: Mapping[str, Any],
 
 
 def _lookup(value: Any, point: Mapping[str, Any]) -> Any:
-    """Resolve a :class:`Lookup` (or its dict form) at the run's axis values."""
+    """Resolve a :class:`Lookup` (or its dict form, nested lookups included) at the run's axis values."""
     if isinstance(value, Lookup):
         key = point[value.by]
-        return value.values[key] if key in value.values else value.values[str(key)]
+        return _lookup(value.values[key] if key in value.values else value.values[str(key)], point)
     if isinstance(value, dict) and set(value) == {"by", "values"}:
         return _lookup(Lookup.model_validate(value), point)
     return value
 
 
 def _check_lookup(path: str, value: Any, axes: Mapping[str, list]) -> list[str]:
-    """A lookup must name an axis and give a value for each of that axis' values."""
+    """A lookup must name an axis and give a value for each of that axis' values (and so must every
+    lookup nested in it)."""
     if isinstance(value, dict) and set(value) == {"by", "values"}:
         value = Lookup.model_validate(value)
     if not isinstance(value, Lookup):
@@ -262,7 +270,9 @@ def _check_lookup(path: str, value: Any, axes: Mapping[str, list]) -> list[str]:
     if value.by not in axes:
         return [f"{path}.by = {value.by!r}: must be one of the sweep's axes {list(axes)}"]
     missing = [v for v in axes[value.by] if v not in value.values and str(v) not in value.values]
-    return [f"{path}.values: no value for {value.by} = {v!r}" for v in missing]
+    nested = [problem for key, inner in value.values.items()
+              for problem in _check_lookup(f"{path}.values.{key}", inner, axes)]
+    return [f"{path}.values: no value for {value.by} = {v!r}" for v in missing] + nested
 
 
 def _message(error: dict) -> str:

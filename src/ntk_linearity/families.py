@@ -18,9 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ntk_linearity.numerics import cnn, mlp, resnet
 from ntk_linearity.numerics.conv import POOLINGS
-from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, INIT_SCHEMES, SUPPORTED_DTYPES
+from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, INIT_SCHEMES, PARAMETERIZATIONS, SUPPORTED_DTYPES
 
 PositiveInt = Annotated[int, Field(gt=0)]
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 VECTORS = "synthetic_data"    # inputs on the sphere (data_generation, parameter group `data`)
 IMAGES = "synthetic_images"   # smooth random images (data_generation, parameter group `images`)
 DATA_GROUPS = {VECTORS: "data", IMAGES: "images"}  # each dataset's parameter group
@@ -52,12 +53,16 @@ def _check_antisymmetric(settings: ModelDefaults, last: int, what: str) -> None:
 class MlpSettings(ModelDefaults):
     """A fully connected network (Eq. 4, 7, 9): ``depth`` hidden layers of width ``width``; with a
     ``bottleneck_width`` the middle hidden layer (index ``depth // 2``) has that width instead
-    (Section 4, Fig. 2: hidden widths ``(m, m_b, m)`` for depth 3)."""
+    (Section 4, Fig. 2: hidden widths ``(m, m_b, m)`` for depth 3). ``parameterization``: ``ntk`` (the
+    paper's) or ``standard`` (weights N(0, 1/fan_in), Appendix B); ``output_scale`` alpha: the lazy-training
+    model ``f_alpha = alpha (f - f(w_0))`` trained on the loss divided by alpha^2 (Appendix A)."""
 
     width: PositiveInt
     depth: PositiveInt = 1
     bottleneck_width: PositiveInt | None = None
     head: Literal[tuple(HEADS)]
+    parameterization: Literal[PARAMETERIZATIONS] = "ntk"
+    output_scale: PositiveNumber = 1.0
 
     @model_validator(mode="after")
     def _consistent(self) -> MlpSettings:
@@ -145,6 +150,8 @@ def build_mlp(settings: MlpSettings, data: Mapping[str, Any]):
         train_last_layer=settings.train_last_layer,
         dtype=settings.dtype,
         init_scheme=settings.init_scheme,
+        parameterization=settings.parameterization,
+        output_scale=settings.output_scale,
     )
 
 
@@ -192,7 +199,9 @@ def _describe_conv(s: ConvSettings, layers: str) -> str:
 
 FAMILIES: Mapping[str, Family] = {
     "mlp": Family("mlp", MlpSettings, build_mlp,
-                  lambda s: f"widths {'x'.join(map(str, s.hidden_widths))}, head {s.head}"),
+                  lambda s: (f"widths {'x'.join(map(str, s.hidden_widths))}, head {s.head}"
+                             + (", standard parameterisation" if s.parameterization == "standard" else "")
+                             + (f", output scale {s.output_scale:g}" if s.output_scale != 1.0 else ""))),
     "cnn": Family("cnn", CnnSettings, build_cnn,
                   lambda s: _describe_conv(s, f"channels {'x'.join(map(str, s.layer_channels))}"),
                   dataset=IMAGES),

@@ -47,6 +47,10 @@ AXES: Mapping[str, Axis] = {
         Axis("pooling", "", "pooling", "pooling of the last feature map: global_average or flatten"),
         Axis("activation", "", "activation", "hidden activation sigma (Eq. 9)"),
         Axis("init_scheme", "", "initialisation", "initialisation: iid or antisymmetric"),
+        Axis("parameterization", "", "parameterisation",
+             "ntk: weights N(0, 1), 1/sqrt(fan_in) in the forward pass; standard: weights N(0, 1/fan_in), none"),
+        Axis("output_scale", "a", "output scale α",
+             "alpha of the lazy-training model alpha (f - f(w_0)), loss divided by alpha^2 (Appendix A)"),
         Axis("seed", "s", "seed", "PRNG seed of the initial weights w_0"),
         Axis("learning_rate", "lr", "learning rate $\\eta$", "gradient-descent step size eta (a number)"),
         Axis("eta_lambda0", "el", r"$\eta\lambda_0$",
@@ -93,6 +97,9 @@ QUANTITIES: Mapping[str, Quantity] = {
         Quantity("loss_peak_ratio", "loss_peak_ratio", r"$\max_t L_t / L_0$"),
         # The ball analysis of Proposition 2.2 (runs where a sweep's `ball:` block switches it on)
         Quantity("path_hessian_sup", "path_hessian_sup", r"$\sup \|H\|$ on the path $w_0 \to w^*$"),
+        # ||H(w_0; x)|| / K(w_0; x, x) at the probe input: invariant under rescaling the model or its
+        # parameters by a common factor (the paper's Appendix B: both scale alike)
+        Quantity("hessian_ratio", "hessian_ratio_init", r"$\|H\| / K(x,x)$ at $w_0$"),
     )
 }
 # Fitted from the ball table (one fit per group and radius), not from a column of runs.csv.
@@ -124,7 +131,9 @@ class Architecture:
     Appendix H: convolutional and residual networks, the width being the number of channels),
     shown in the paper's columns of that row, which is then marked as the claim of ``source``;
     ``verdict_rule`` says how the transition verdict is computed:
-    ``"slopes"`` (the Delta K and ||H|| slopes against width both provably decay) or
+    ``"slopes"`` (the Delta K and ||H|| slopes against width both provably decay),
+    ``"ratio"`` (the same with the scale-free ||H|| / K(x, x) in place of ||H||, for networks whose kernel
+    scale moves with the fit axis: the standard parameterisation, the output scale) or
     ``"narrowest"`` (Delta K at the narrowest point of the sweep axis against a threshold).
     """
 
@@ -140,9 +149,21 @@ class Architecture:
 
 
 _LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
-                  "weight_change_linf": -0.5, "path_hessian_sup": -0.5, "ball_hessian_sup": -0.5}
+                  "weight_change_linf": -0.5, "path_hessian_sup": -0.5, "ball_hessian_sup": -0.5,
+                  "hessian_ratio": -0.5}
 _NONLINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0,
-                     "path_hessian_sup": 0.0, "ball_hessian_sup": 0.0}
+                     "path_hessian_sup": 0.0, "ball_hessian_sup": 0.0, "hessian_ratio": 0.0}
+# Standard parameterisation, one hidden layer (Appendix B): dW_SP = sqrt(fan_in) dW_NTK, so the kernel is
+# d K_1 + m K_V = Theta(m) (the readout's term dominates); the per-neuron 2 x 2 Hessian block
+# [[., sigma' x], [sigma' x, 0]] no longer carries 1/sqrt(m): ||H|| = Theta(1) with a linear output and,
+# by Eq. 14, |phi''| K(x, x) = Theta(m) with a non-linear one. ||w* - w_0|| ~ |f - y| / ||grad f|| (Eq. 2).
+_STANDARD_LINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 1.0, "hessian_ratio": -1.0, "weight_change_l2": -0.5}
+_STANDARD_NONLINEAR_THEORY = {"hessian_norm": 1.0, "ntk_diag": 1.0, "hessian_ratio": 0.0, "delta_k": 0.0,
+                              "weight_change_l2": -0.5}
+# Output scaling (Chizat et al., Appendix A), against alpha: K -> alpha^2 K, H -> alpha H; the model
+# must move 1/alpha as far, so the weights move O(1/alpha) and the kernel changes O(1/alpha).
+_LAZY_THEORY = {"hessian_norm": 1.0, "ntk_diag": 2.0, "hessian_ratio": -1.0, "delta_k": -1.0,
+                "weight_change_l2": -1.0}
 _CONV_LINEAR_CLAIM = PaperRow("O~(1/sqrt C)", "Theta(1)", "Yes")  # Appendix H, m = channels C
 _NONLINEAR_CLAIM = PaperRow("O~(1)", "Theta(1)", "No")
 
@@ -178,6 +199,21 @@ ARCHITECTURES: Mapping[str, Architecture] = {
         Architecture("cnn_bottleneck", "CNN, channel bottleneck", "tab:brown", "bottleneck_channels",
                      {"ntk_diag": 0.0}, verdict_rule="narrowest", source="Section 4, Appendix H",
                      claim=_NONLINEAR_CLAIM),
+        # Appendix B: the one-hidden-layer network in either parameterisation, the learning rate set
+        # relative to each run's critical 2 / lambda_0 (so that both train at the same eta * lambda_0).
+        Architecture("linear_output_ntk", "linear output, NTK parameterisation", "tab:blue", "width",
+                     _LINEAR_THEORY, verdict_rule="ratio", source="Appendix B"),
+        Architecture("linear_output_standard", "linear output, standard parameterisation", "tab:purple", "width",
+                     _STANDARD_LINEAR_THEORY, verdict_rule="ratio", source="Appendix B"),
+        Architecture("swish_output_ntk", "swish output, NTK parameterisation", "tab:green", "width",
+                     _NONLINEAR_THEORY, verdict_rule="ratio", source="Appendix B, Eq. 14"),
+        Architecture("swish_output_standard", "swish output, standard parameterisation", "tab:olive", "width",
+                     _STANDARD_NONLINEAR_THEORY, verdict_rule="ratio", source="Appendix B, Eq. 14"),
+        # Appendix A and Section 4: Chizat et al.'s output scaling makes any model lazy, against alpha.
+        Architecture("lazy_swish_output", "swish output, scaled by alpha", "tab:green", "output_scale",
+                     _LAZY_THEORY, verdict_rule="ratio", source="Appendix A (Chizat et al.)"),
+        Architecture("lazy_softmax_output", "softmax output, scaled by alpha", "tab:red", "output_scale",
+                     _LAZY_THEORY, verdict_rule="ratio", source="Appendix A (Chizat et al.)"),
     )
 }
 # The paper's architectures, in the row order of table1_scaling.csv and table1.md.

@@ -32,13 +32,23 @@ N_SMALL_CONV_RUNS = 3
 # The step-size sweep of conf/base at two small networks (one below the limit eta lambda_0 = 2, one above).
 SMALL_LR = {"lr_sweep": {"eta_lambda0": [0.5, 2.6], "width": [8], "seed": [0]}}
 N_SMALL_LR_RUNS = 2
-N_SMALL_RUNS = N_SMALL_CONV_RUNS + N_SMALL_LR_RUNS  # the runs every test grid gets besides its own
+# The sweeps of the paper's Appendix A and B (parameterisation, output scale) at a few small networks
+# each, for the same reason: two widths (a slope) and two output scales.
+SMALL_APPENDIX = {
+    "parameterization_sweep": {"parameterization": ["ntk", "standard"], "head": ["linear"], "width": [8, 32],
+                               "seed": [0]},
+    "output_scale_sweep": {"head": ["swish"], "width": [8], "output_scale": [1, 10], "seed": [0]},
+}
+N_SMALL_APPENDIX_RUNS = 6
+# the runs every test grid gets besides its own
+N_SMALL_RUNS = N_SMALL_CONV_RUNS + N_SMALL_LR_RUNS + N_SMALL_APPENDIX_RUNS
 
 
 def sweep_grid(**axes) -> dict:
     """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``; the
-    convolutional sweeps and the step-size sweep not named get :data:`SMALL_CONV` and :data:`SMALL_LR`."""
-    return {name: {"axes": values} for name, values in (SMALL_CONV | SMALL_LR | axes).items()}
+    convolutional, step-size and appendix sweeps not named get :data:`SMALL_CONV`, :data:`SMALL_LR` and
+    :data:`SMALL_APPENDIX`."""
+    return {name: {"axes": values} for name, values in (SMALL_CONV | SMALL_LR | SMALL_APPENDIX | axes).items()}
 
 
 TINY = {
@@ -55,7 +65,7 @@ TINY = {
 
 
 # Smaller than TINY for tests that run the chain several times: the linear head at 2 widths, the
-# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs (and SMALL_CONV).
+# bottleneck network at 1 and the depth sweep at 1 depth, with 2 seeds: 8 runs (and SMALL_CONV, SMALL_APPENDIX).
 MINI = {
     "sweeps": sweep_grid(
         width_sweep={"head": ["linear"], "width": [8, 16], "seed": [0, 1]},

@@ -10,11 +10,12 @@ import pytest
 
 from ntk_linearity.pipelines.reporting.tables import RUN_COLUMNS, TABLE1_COLUMNS
 
-from kedro_project_utils import N_SMALL_LR_RUNS, TINY, latest, run_kedro, sweep_grid, write_env
+from kedro_project_utils import N_SMALL_APPENDIX_RUNS, N_SMALL_LR_RUNS, TINY, latest, run_kedro, sweep_grid, write_env
 
 FIGURES = [
     "fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "fig2_delta_k_vs_bottleneck.png",
-    "hessian_scaling.png", "weight_change_norms.png", "loss_curves.png",
+    "hessian_scaling.png", "weight_change_norms.png", "loss_curves.png", "parameterization.png",
+    "output_scaling.png",
 ]
 
 
@@ -22,21 +23,33 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     kedro_project = tiny_project  # `kedro run --env tiny`, once per test session
     reporting = kedro_project / "data" / "08_reporting"
     runs = pd.read_csv(latest(reporting / "runs.csv"))
-    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1 + N_SMALL_LR_RUNS  # width, bottleneck, depth, CNN, ResNet,
-    # channel bottleneck, step size
+    # width, bottleneck, depth, CNN, ResNet, channel bottleneck, step size, parameterisation, output scale
+    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1 + N_SMALL_LR_RUNS + N_SMALL_APPENDIX_RUNS
     assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
     numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
                "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
     assert np.all(np.isfinite(runs[numeric].to_numpy(float)))
     assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck",
                                          "deep_linear_output", "cnn_linear_output", "resnet_linear_output",
-                                         "cnn_bottleneck", "linear_output_lr"}
+                                         "cnn_bottleneck", "linear_output_lr", "linear_output_ntk",
+                                         "linear_output_standard", "lazy_swish_output"}
     conv = runs[runs["sweep"] == "cnn_channel_sweep"]
     assert conv["channels"].tolist() == [4, 8] and conv["width"].isna().all()  # the swept channel count
     # eta * lambda_0 of every run, whichever way eta was set; the depth sweep's is set to 0.5 x 2
     assert np.allclose(runs["eta_lambda0"], runs["learning_rate"] * runs["lambda0"])
     assert np.allclose(runs.loc[runs["sweep"] == "depth_sweep", "eta_lambda0"], 1.0)
     assert set(runs.loc[runs["sweep"] == "depth_sweep", "depth"]) == {1, 2}
+    # Appendix A: the objective is L / alpha^2, so lambda_0 (of that objective), eta and L(w_0) (the fit of
+    # y - f(w_0), not divided) are those of the unscaled network at every alpha; K(x, x) scales by alpha^2.
+    scaled = runs[runs["sweep"] == "output_scale_sweep"].set_index("output_scale")
+    assert np.allclose(scaled.loc[10, ["lambda0", "learning_rate", "initial_loss"]].to_numpy(float),
+                       scaled.loc[1, ["lambda0", "learning_rate", "initial_loss"]].to_numpy(float), rtol=1e-4)
+    assert scaled.loc[10, "ntk_diag_init"] == pytest.approx(100 * scaled.loc[1, "ntk_diag_init"], rel=1e-4)
+    # Appendix B: the same functions at w_0 (the same loss), K(x, x) multiplied by about the fan-in
+    parameterized = runs[runs["sweep"] == "parameterization_sweep"].set_index(["parameterization", "width"])
+    assert np.allclose(parameterized.loc["standard", "initial_loss"], parameterized.loc["ntk", "initial_loss"],
+                       rtol=1e-4)
+    assert np.all(parameterized.loc["standard", "ntk_diag_init"] > parameterized.loc["ntk", "ntk_diag_init"])
     scaling = pd.read_csv(latest(reporting / "scaling.csv"))
     sweeps = tuple(TINY["sweeps"])
     assert set(scaling["sweep"]) == set(sweeps)

@@ -34,7 +34,7 @@ def _merged(base: dict, overrides: dict) -> dict:
 
 
 def tiny_experiment() -> Experiment:
-    """conf/base with the tiny grid of the test projects (24 runs in seven sweeps)."""
+    """conf/base with the tiny grid of the test projects (30 runs in nine sweeps)."""
     return validate_parameters(_merged(default_config_loader()["parameters"], TINY))
 
 
@@ -62,6 +62,7 @@ def _run_row(run) -> dict[str, Any]:
         "initial_loss": 0.1, "final_loss": 1e-4, "delta_k": delta_k, "delta_k_final_float64": delta_k,
         "delta_k_noise_floor": 1e-7, "kernel_float32_rounding": 1e-7,
         "hessian_norm_init": x**-0.5 * spread, "hessian_norm_final": x**-0.5, "hessian_residual_init": 1e-9,
+        "hessian_ratio_init": x**-0.5 * spread,
         "hessian_residual_final": 1e-9, "ntk_diag_init": spread, "ntk_diag_final": spread,
         "weight_change_l2": spread, "weight_change_linf": x**-0.5 * spread, "n_params": 100,
         "wall_seconds": 1.0, "hessian_wall_seconds": 0.5, "error": "", "lambda0": eta_lambda0,

@@ -23,8 +23,8 @@ from kedro_project_utils import latest, run_kedro
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
 # the paper's six and Theorem 5.1's rate; one per other sweep, two per convolutional sweep, two for the
-# step-size sweep
-N_FIGURES = 6 + 1 + 3 + 3 * 2 + 2
+# step-size sweep, one per appendix sweep
+N_FIGURES = 6 + 1 + 3 + 3 * 2 + 2 + 2
 
 
 def report_versions(project: Path) -> list[Path]:
@@ -70,7 +70,7 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     # Run metadata: environment, versions, device, training time.
     assert "<code>tiny</code>" in page
     assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
-    assert "summed over 24 runs" in text
+    assert "summed over 30 runs" in text
     # The step-size sweep: eta lambda_0 on its axis, its runs named by it, their edges read from runs.csv.
     runs = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "runs.csv"))
     lr = runs[runs["sweep"] == "lr_sweep"].set_index("namespace")

@@ -65,6 +65,10 @@ FIGURES = {
                                                            group_by=["head"]),
     "depth_sweep": lambda t: figures.sweep_figure(t["runs"][t["runs"]["sweep"] == "depth_sweep"], t["scaling"],
                                                   sweep="depth_sweep", fit_against="width", group_by=["depth"]),
+    "parameterization": lambda t: figures.parameterization_figure(t["runs"], t["scaling"],
+                                                                  sweeps=["parameterization_sweep"]),
+    "output_scaling": lambda t: figures.output_scaling_figure(t["runs"], t["scaling"], t["table1_scaling"],
+                                                              sweeps=["output_scale_sweep"]),
 }
 
 
@@ -112,7 +116,7 @@ def test_paper_sections_say_what_is_missing(state):
                   "3.3": "Every run of the bottleneck networks diverged (2 runs)",
                   "3.4": "diverged (14 runs)",
                   "3.6": "Every run of the linear output networks diverged (4 runs)",
-                  "3.7": "0 of 24 runs reached the tolerance L ≤ 1e-05 within 60 steps; 24 diverged",
+                  "3.7": "0 of 30 runs reached the tolerance L ≤ 1e-05 within 60 steps; 30 diverged",
                   "3.9": "Every run of `lr_sweep` diverged (2 runs) or has no positive ΔK",
                   "rate": "No run of `lr_sweep` has a fitted loss rate"},
         "partly": {"3.1": "6 of 12 runs of the linear output, softmax output and swish output networks diverged",
@@ -120,7 +124,7 @@ def test_paper_sections_say_what_is_missing(state):
                    "3.3": "1 of 2 runs of the bottleneck networks diverged",
                    "3.4": "- **bottleneck** (against m\\_b): ‖H‖ no fitted slope (usable runs at a single point",
                    "3.6": "2 of 4 runs of the linear output networks diverged",
-                   "3.7": "17 of 24 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged",
+                   "3.7": "23 of 30 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged",
                    "3.9": "the loss rises above L₀ from **ηλ₀ = 2.6** on (the next lower value of the grid, 0.5, does not)",
                    "rate": "rate / (η λ_min) 2 (median; 1 of 1 runs at or above 1"},
     }[case]
@@ -144,17 +148,17 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
         assert wall_times == "0 s summed over 0 runs"
         assert summaries.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
-        assert "**24 of 24 runs diverged**" in table1 and "| n/a |" in table1
+        assert "**30 of 30 runs diverged**" in table1 and "| n/a |" in table1
         assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
         assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
-        assert "24 of 24 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
+        assert "30 of 30 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
         assert not any("stopped at the step limit" in note for note in notes)
     else:
-        assert "**7 of 24 runs diverged**" in table1
+        assert "**7 of 30 runs diverged**" in table1
         assert "6 of 12 runs diverged and are left out of the fits" in sweeps["width_sweep"]
         # One seed left at each of the two widths: two points, a slope and no interval.
         assert "[no interval]" in Page(report.markdown_to_html(sweeps["width_sweep"])).text
-        assert "7 of 24 runs diverged" in " ".join(notes)
+        assert "7 of 30 runs diverged" in " ".join(notes)
     Page(report.markdown_to_html(table1))  # Table 1 renders
 
 
@@ -178,7 +182,8 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     html = report.report_html(tables_, table1, report.report_parameters(experiment), metadata())
     page = Page(html)
     assert live_markup(html) == []
-    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12", "4. Run metadata"):
+    for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12",
+                    "3.13", "3.14", "4. Run metadata"):
         assert heading in page.text
     expected = {
         "mixed": ["6 of 12 runs of the linear output, softmax output and swish output networks diverged",
@@ -192,6 +197,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     for sentence in expected:
         assert sentence in page.text
     # the paper's six but Fig. 2, and Theorem 5.1's rate; the width sweep's; two for each convolutional
-    # sweep; two for the step-size sweep, whose outcome panel also shows a fully diverged sweep
-    n_figures = {"mixed": 5 + 1 + 1 + 3 * 2 + 2, "empty": 0, "fully": 1}[case]
+    # sweep; two for the step-size sweep, whose outcome panel also shows a fully diverged sweep; one for
+    # each of the parameterisation and the output-scaling sweeps
+    n_figures = {"mixed": 5 + 1 + 1 + 3 * 2 + 2 + 2, "empty": 0, "fully": 1}[case]
     assert len(page.tags("img")) == n_figures

@@ -35,6 +35,7 @@ from ntk_linearity.numerics.training import (
     gradient_descent,
     kernel_top_eigenvalue,
     loss_decay_rate,
+    lazy_targets,
     snapshot_schedule,
 )
 
@@ -71,6 +72,7 @@ __all__ = [
     "kernel_reference",
     "kernel_spectrum",
     "loss_decay_rate",
+    "lazy_targets",
     "mlp",
     "ntk_diagonal",
     "relative_kernel_change",

@@ -209,9 +209,12 @@ def _elementwise_derivatives(fn: Callable, z: jax.Array) -> tuple[jax.Array, jax
 def shallow_spectral_norm(model: MLP, params, x: jax.Array, rtol: float = 0.0) -> SpectralNorm:
     """Exact ``||H||`` of every output of a one-hidden-layer ``mlp`` (Eq. 5 and Eq. 13).
 
-    Pre-head output ``g_a = sum_i V_ia sigma(z_i) / sqrt(m)`` with ``z_i = w_i . x / sqrt(d)``; per
-    neuron ``d^2 g_a / dw_i^2 = V_ia sigma''(z_i) x x^T / (d sqrt m)``, ``d^2 g_a / dw_i dV_ia =
-    sigma'(z_i) x / sqrt(d m)`` and ``d^2 g / dV^2 = 0``. The output ``f_c = phi_c(g)`` has (Eq. 13)
+    Pre-head output ``g_a = c_V sum_i V_ia sigma(z_i)`` with ``z_i = c_W w_i . x``, where ``c_W = 1/sqrt(d)``
+    and ``c_V = 1/sqrt(m)`` in the NTK parameterisation and ``c_W = c_V = 1`` in the standard one
+    (:meth:`MLP.layer_multiplier`); per neuron ``d^2 g_a / dw_i^2 = c_W^2 c_V V_ia sigma''(z_i) x x^T``,
+    ``d^2 g_a / dw_i dV_ia = c_W c_V sigma'(z_i) x`` and ``d^2 g / dV^2 = 0``. The parameterisation only
+    changes these constants, not the structure below. The output ``f_c = phi_c(g)`` (times the output
+    scale alpha, which is part of ``phi`` here: ``p`` and ``S`` scale by alpha, so ``H`` does) has (Eq. 13)
 
         H_c = sum_a p_a H(g_a) + J^T S J,    p = d f_c / d g,  S = d^2 f_c / d g^2 (C x C),
 
@@ -247,20 +250,20 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array, rtol: float = 0.0) -
 
     r2 = x @ x
     r = jnp.sqrt(r2)
-    z = x @ W / jnp.sqrt(jnp.asarray(d, dtype))
+    c_w, c_v = model.layer_multiplier(d, dtype), model.layer_multiplier(m, dtype)
+    z = x @ W * c_w
     sig, sig1, sig2 = _elementwise_derivatives(ACTIVATIONS[model.activation], z)
-    sqrt_m = jnp.sqrt(jnp.asarray(m, dtype))
-    g = sig @ V / sqrt_m  # (C,) pre-head outputs
+    g = sig @ V * c_v  # (C,) pre-head outputs
 
-    head = lambda u: HEADS[model.head](u[None])[0]  # noqa: E731
+    head = lambda u: model.output_scale * HEADS[model.head](u[None])[0]  # noqa: E731
     P = jax.jacfwd(head)(g)  # (C, C): row c = d f_c / d g
     S_all = jax.hessian(head)(g)  # (C, C, C): [c] = d^2 f_c / d g^2
 
-    gamma = V * (sig1 * r / jnp.sqrt(jnp.asarray(d * m, dtype)))[:, None]  # (m, C): dg_a/ds_i
-    beta = sig1 * r / jnp.sqrt(jnp.asarray(d * m, dtype))  # (m,): d^2 g_a / ds_i dV_ia
-    w = sig / sqrt_m if trainable else jnp.zeros_like(sig)  # (m,): dg_a / dV_ia
+    beta = sig1 * r * c_w * c_v  # (m,): d^2 g_a / ds_i dV_ia
+    gamma = V * beta[:, None]  # (m, C): dg_a/ds_i
+    w = sig * c_v if trainable else jnp.zeros_like(sig)  # (m,): dg_a / dV_ia
     gram = gamma.T @ gamma + jnp.sum(w**2) * jnp.eye(C, dtype=dtype)  # U^T U (C x C)
-    curvature = sig2 * r2 / (d * sqrt_m)  # (m,): d^2 g_a / ds_i^2 / V_ia
+    curvature = sig2 * r2 * c_w**2 * c_v  # (m,): d^2 g_a / ds_i^2 / V_ia
     has_null = d > 1 or not trainable  # directions outside the reduced space: eigenvalue 0
     linear_head = model.head == "linear"
 

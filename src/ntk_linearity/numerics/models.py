@@ -1,9 +1,18 @@
-"""NTK-parameterised fully connected networks (paper Eq. 4, 7, 9 and 11).
+"""Fully connected networks in the NTK or the standard parameterisation (paper Eq. 4, 7, 9, 11; Appendix B).
 
-A hidden layer is ``a_l = sigma(z_l)`` with ``z_l = a_{l-1} W_l / sqrt(fan_in)`` and every weight drawn
-from N(0, 1) (the NTK parameterisation of Eq. 9). The readout ``f = a_L V / sqrt(m_L)`` is linear
-(Eq. 7); a non-linear head applies ``phi`` to it, ``f~ = phi(f)`` (Eq. 11). There are no biases, as in
-the paper. A bottleneck (Section 4) is simply a narrow entry in ``widths``.
+A hidden layer is ``a_l = sigma(z_l)``. In the NTK parameterisation (Eq. 9, the paper's) every weight
+is drawn from N(0, 1) and ``z_l = a_{l-1} W_l / sqrt(fan_in)``; in the *standard* one (LeCun
+initialisation, Appendix B) every weight is drawn from N(0, 1/fan_in) and ``z_l = a_{l-1} W_l``. With
+``W_SP = W_NTK / sqrt(fan_in)`` the two compute the same function, and the same key draws exactly those
+weights, so the networks agree at w_0; their gradients, tangent kernels and Hessians differ by the
+fan-ins (``d f / d W_SP = sqrt(fan_in) d f / d W_NTK``). The readout ``f = a_L V / sqrt(m_L)`` (NTK; ``a_L V``
+standard) is linear (Eq. 7); a non-linear head applies ``phi`` to it, ``f~ = phi(f)`` (Eq. 11). There are no
+biases, as in the paper. A bottleneck (Section 4) is simply a narrow entry in ``widths``.
+
+``output_scale`` alpha multiplies the output after the head: the model is ``alpha f`` (Chizat et al.'s
+lazy-training scaling, the paper's Appendix A), whose tangent kernel is ``alpha^2 K`` and Hessian
+``alpha H``. The offset of ``f_alpha = alpha (f - f(w_0))`` has no derivative, so it is not part of the
+model: the training node puts it into the targets (see ``ntk_linearity.numerics.training.lazy_targets``).
 
 Parameters are a flat ``dict`` of arrays, ``{"layer_1": W_1, ..., "layer_L": W_L, "readout": V}``,
 with ``W_l`` of shape ``(fan_in, fan_out)``. With ``train_last_layer=False`` the readout is held fixed
@@ -15,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Mapping
@@ -51,6 +61,7 @@ SIMPLEX_HEADS = frozenset({"softmax"})
 READOUT = "readout"
 SUPPORTED_DTYPES = ("float32", "float64")
 INIT_SCHEMES = ("iid", "antisymmetric")
+PARAMETERIZATIONS = ("ntk", "standard")
 
 
 class _ApplyKey:
@@ -104,7 +115,8 @@ def layer_name(index: int) -> str:
 
 @dataclass(frozen=True)
 class MLP:
-    """A fully connected network ``x -> phi(V sigma(... sigma(W_1 x)))`` in NTK parameterisation."""
+    """A fully connected network ``x -> alpha phi(V sigma(... sigma(W_1 x)))`` in the NTK or the
+    standard parameterisation (module docstring)."""
 
     d_in: int
     widths: tuple[int, ...]
@@ -114,6 +126,8 @@ class MLP:
     train_last_layer: bool = True
     dtype: str = "float32"
     init_scheme: str = "iid"
+    parameterization: str = "ntk"
+    output_scale: float = 1.0
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -129,6 +143,19 @@ class MLP:
         return (*self.widths, self.n_out)
 
     @property
+    def standard(self) -> bool:
+        return self.parameterization == "standard"
+
+    def layer_multiplier(self, fan_in: int, dtype) -> jax.Array:
+        """``c_l``: the factor of the weights in ``z_l = c_l a_{l-1} W_l`` (1/sqrt(fan_in) NTK, 1 standard)."""
+        return jnp.asarray(1.0 if self.standard else 1.0 / fan_in**0.5, dtype)
+
+    def kernel_scale(self, fan_in: int, dtype) -> jax.Array:
+        """``s_l = c_l^2`` of a layer's term ``s_l <g, g'> <a, a'>`` of the tangent kernel (1/fan_in NTK, 1
+        standard): ``dz / dW = c_l a``."""
+        return jnp.asarray(1.0 if self.standard else 1.0 / fan_in, dtype)
+
+    @property
     def trainable_layers(self) -> tuple[str, ...]:
         names = self.layer_names
         return names if self.train_last_layer else names[:-1]
@@ -140,7 +167,9 @@ class MLP:
         return sum(sizes[name] for name in self.trainable_layers)
 
     def init(self, key: jax.Array) -> Params:
-        """Draw every weight from N(0, 1) (Section 3.2, "Initialization and parameterization").
+        """Draw every weight from N(0, 1) (Section 3.2, "Initialization and parameterization"), or from
+        N(0, 1/fan_in) in the standard parameterisation: the same key gives the NTK weights divided by
+        sqrt(fan_in), hence the same function at w_0.
 
         ``init_scheme="iid"``: all weights independent. ``"antisymmetric"``: the second half of the
         last hidden layer copies the first half and its readout weights are negated, so every weight
@@ -153,6 +182,9 @@ class MLP:
             name: jax.random.normal(k, (fan_in, fan_out), dtype=self.dtype)
             for name, k, fan_in, fan_out in zip(self.layer_names, keys, self.fan_ins, self.fan_outs)
         }
+        if self.standard:
+            params = {name: W / jnp.sqrt(jnp.asarray(fan_in, W.dtype))
+                      for (name, W), fan_in in zip(params.items(), self.fan_ins)}
         if self.init_scheme == "antisymmetric":
             last, half = layer_name(len(self.widths)), self.widths[-1] // 2
             params[last] = params[last].at[:, half:].set(params[last][:, :half])
@@ -162,7 +194,7 @@ class MLP:
     def forward(
         self, params: Params, X: jax.Array, taps: Mapping[str, jax.Array] | None = None
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """Outputs of shape ``(n, n_out)`` and the input ``a_{l-1}`` of every layer.
+        """Outputs ``alpha phi(f)`` of shape ``(n, n_out)`` and the input ``a_{l-1}`` of every layer.
 
         ``taps`` (optional) are added to the pre-activations ``z_l`` (and to the readout ``f`` before
         the head): differentiating the output with respect to a zero tap gives the back-propagated
@@ -177,11 +209,12 @@ class MLP:
             if name == READOUT and not self.train_last_layer:
                 W = jax.lax.stop_gradient(W)
             layer_inputs[name] = a
-            z = a @ W / jnp.sqrt(jnp.asarray(fan_in, a.dtype))
+            z = a @ W if self.standard else a @ W / jnp.sqrt(jnp.asarray(fan_in, a.dtype))
             if name in taps:
                 z = z + taps[name]
             a = z if name == READOUT else sigma(z)
-        return HEADS[self.head](a), layer_inputs
+        out = HEADS[self.head](a)
+        return (out if self.output_scale == 1.0 else self.output_scale * out), layer_inputs
 
     def apply(self, params: Params, X: jax.Array) -> jax.Array:
         """Model output: shape ``(n,)`` for one output, ``(n, n_out)`` for several."""
@@ -191,11 +224,12 @@ class MLP:
     def kernel_factors(
         self, params: Params, X: jax.Array
     ) -> list[tuple[jax.Array, jax.Array, jax.Array]]:
-        """Per-layer factors ``(G, A, 1/fan_in)`` of the tangent kernel.
+        """Per-layer factors ``(G, A, s)`` of the tangent kernel, ``s = 1/fan_in`` (NTK) or 1 (standard).
 
-        For a dense layer ``z = a W / sqrt(fan_in)`` the contribution of ``W`` to ``K(x, x')`` is
-        ``<g(x), g(x')> <a(x), a(x')> / fan_in`` with ``g = df/dz`` (DESIGN.md section 4). ``G`` has shape
-        ``(n, n_out, fan_out)`` (one cotangent per output) and ``A`` shape ``(n, fan_in)``.
+        For a dense layer ``z = c a W`` the contribution of ``W`` to ``K(x, x')`` is
+        ``c^2 <g(x), g(x')> <a(x), a(x')>`` with ``g = df/dz`` (DESIGN.md section 4), ``c^2 = s`` of
+        :meth:`kernel_scale`. ``G`` has shape ``(n, n_out, fan_out)`` (one cotangent per output, including
+        the output scale alpha, so the kernel is alpha^2 times that of ``f``) and ``A`` shape ``(n, fan_in)``.
         """
         trainable = self.trainable_layers
         X = jnp.asarray(X, jnp.result_type(X, *params.values()))  # float64 params: float64 factors
@@ -214,7 +248,7 @@ class MLP:
         for name, fan_in in zip(self.layer_names, self.fan_ins):
             if name in trainable:
                 G = jnp.moveaxis(cotangents[name], 0, 1)  # (n_out, n, m) -> (n, n_out, m)
-                factors.append((G, inputs[name], jnp.asarray(1.0 / fan_in, X.dtype)))
+                factors.append((G, inputs[name], self.kernel_scale(fan_in, X.dtype)))
         return factors
 
 
@@ -262,8 +296,11 @@ def mlp(
     train_last_layer: bool = True,
     dtype: str = "float32",
     init_scheme: str = "iid",
+    parameterization: str = "ntk",
+    output_scale: float = 1.0,
 ) -> MLP:
-    """Build an NTK-parameterised MLP after checking every argument (one-line errors naming it)."""
+    """Build an MLP after checking every argument (one-line errors naming it): ``parameterization``
+    ``"ntk"`` (the paper's) or ``"standard"``, ``output_scale`` alpha > 0 (the model ``alpha f``)."""
     widths = tuple(widths) if not isinstance(widths, int) else (widths,)
     positive_int(d_in, "d_in")
     if not widths:
@@ -276,4 +313,10 @@ def mlp(
             f"init_scheme 'antisymmetric' pairs neurons of the last hidden layer, so its width "
             f"must be even, got {widths[-1]}"
         )
-    return MLP(d_in, widths, activation, head, n_out, bool(train_last_layer), dtype, init_scheme)
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(f"parameterization must be one of {list(PARAMETERIZATIONS)}, got {parameterization!r}")
+    if isinstance(output_scale, bool) or not isinstance(output_scale, (int, float)) or not (
+            math.isfinite(output_scale) and output_scale > 0):
+        raise ValueError(f"output_scale must be a positive finite number, got {output_scale!r}")
+    return MLP(d_in, widths, activation, head, n_out, bool(train_last_layer), dtype, init_scheme,
+               parameterization, float(output_scale))

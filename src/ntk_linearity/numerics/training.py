@@ -235,6 +235,26 @@ def loss_decay_rate(losses, window: float = 0.5) -> float:
     return float(-slope)
 
 
+def lazy_targets(targets, outputs0, output_scale: float):
+    """Targets of the model ``alpha f`` (``output_scale`` alpha, ``outputs0 = alpha f(w_0; X)``) whose
+    square loss is that of Chizat et al.'s ``f_alpha = alpha (f - f(w_0))`` against ``y - f(w_0)``
+    (the paper's Appendix A):
+
+        alpha f(w) - (y + (alpha - 1) f(w_0)) = alpha (f(w) - f(w_0)) - (y - f(w_0)).
+
+    The offset ``f(w_0)`` has no derivative, so it lives here and not in the model: kernels and
+    Hessians of ``alpha f`` are those of ``f_alpha``. Against ``y - f(w_0)`` rather than ``y``, alpha = 1 is
+    the ordinary problem (``f -> y``) and every alpha asks ``f`` to move the fraction 1/alpha of the way
+    from ``f(w_0)`` to ``y``; for a softmax head (``f = p``, ``p - p_0`` sums to 0 over the classes) the
+    targets ``y - p_0`` sum to 0 too, so they are attainable, and with ``p_0`` uniform (the antisymmetric
+    initialisation) the loss differs from that against ``y`` by a constant only (the component of ``y``
+    along (1, ..., 1), which ``p - p_0`` cannot fit): the same gradients. alpha = 1 returns ``targets``.
+    """
+    if output_scale == 1.0:
+        return targets
+    return targets + (1.0 - 1.0 / output_scale) * outputs0
+
+
 def kernel_top_eigenvalue(apply: Callable, params, X: jax.Array) -> float:
     """lambda_0 = lambda_max(K(w)/n), n the number of samples (K is nC x nC for C outputs).
 

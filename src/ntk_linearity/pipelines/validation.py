@@ -157,6 +157,11 @@ def _cross_group_problems(params: Parameters, runs: tuple[RunSpec, ...]) -> list
         problems.append(f"reporting.time_curve_width = {params.reporting.time_curve_width!r}: must be "
                         f"one of the widths of the one-hidden-layer runs {curve_widths} (the width of the "
                         "curve figures)")
+    scaled_softmax = sorted({run.sweep for run in runs if run.head == "softmax" and run.output_scale != 1.0})
+    if scaled_softmax and params.training.softmax_loss != "square":
+        problems.append(f"training.softmax_loss = {params.training.softmax_loss!r}: must be 'square' when a "
+                        f"softmax head has output_scale != 1 (sweeps {', '.join(scaled_softmax)}): the scaled "
+                        "model alpha (p - p_0) is no probability vector")
     for group in dict.fromkeys(DATA_GROUPS[run.dataset] for run in runs):
         data = getattr(params, group)
         if params.hessian.probe_index >= data.n_samples:

@@ -1,4 +1,5 @@
-"""Figures of the report (Fig. 1, Fig. 2, Table 1 scaling, E5 weight change, E6 loss curves)."""
+"""Figures of the report (Fig. 1, Fig. 2, Table 1 scaling, E5 weight change, E6 loss curves, the
+parameterisation of Appendix B and the output scaling of Appendix A)."""
 
 from __future__ import annotations
 
@@ -34,12 +35,13 @@ def axis_label(axis: str) -> str:
     return AXES[axis].label
 
 
-def _points_panel(ax, data: pd.DataFrame, axis: str, column: str, color: str, label: str) -> None:
+def _points_panel(ax, data: pd.DataFrame, axis: str, column: str, color: str, label: str,
+                  linestyle: str = "-") -> None:
     """Every seed as a dot, the median over seeds as a line with the min-max band."""
     by_x = data.groupby(axis)[column]
     x = np.array(sorted(data[axis].unique()), float)
     ax.fill_between(x, by_x.min().to_numpy(), by_x.max().to_numpy(), color=color, alpha=0.15, lw=0)
-    ax.plot(x, by_x.median().to_numpy(), "-", color=color, label=label)
+    ax.plot(x, by_x.median().to_numpy(), linestyle, color=color, label=label)
     ax.plot(data[axis], data[column], "o", color=color, ms=3.5, alpha=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -528,5 +530,77 @@ def ball_bound(ball: pd.DataFrame) -> plt.Figure:
         _legend(ax, fontsize=7)
     note = f"marker size: width m = {', '.join(str(int(w)) for w in widths)}" if widths else "no points"
     fig.suptitle(f"Proposition 2.2: the kernel moves no further than the Hessian allows ({note})", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The parameterisation (Appendix B) and the output scale (Appendix A)
+# ---------------------------------------------------------------------------------------------
+
+PARAMETERIZATION_STYLES = {"ntk": "-", "standard": "--"}
+PARAMETERIZATION_PANELS = (("ntk_diag", r"$K(x,x)=\|\nabla_w f\|^2$ at $w_0$"), ("hessian_norm", r"$\|H\|$ at $w_0$"),
+                           ("hessian_ratio", r"$\|H\| / K(x,x)$ at $w_0$ (scale-free)"),
+                           ("delta_k", r"$\Delta K$"))
+
+
+def head_color(head: str) -> str:
+    """The colour of a head: that of its one-hidden-layer architecture of Fig. 1 (blue linear, green
+    swish, red softmax)."""
+    return ARCHITECTURES.get(f"{head}_output", ARCHITECTURES["linear_output"]).color
+
+
+def parameterization_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweeps=()) -> plt.Figure:
+    """Appendix B: K(x, x), ||H||, the scale-free ||H|| / K(x, x) and Delta K against width for every
+    (parameterisation, head) group of ``sweeps``: colour by head, solid NTK, dashed standard, the fitted
+    slope with its interval in the legend."""
+    members = runs[runs["sweep"].isin(sweeps)]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    for ax, (quantity, ylabel) in zip(axes.flat, PARAMETERIZATION_PANELS):
+        column = QUANTITIES[quantity].column
+        for (sweep, group), rows in members.groupby(["sweep", "group"], sort=False):
+            data = usable(rows, column)
+            if data.empty:
+                continue
+            first = rows.iloc[0]
+            _points_panel(ax, data, "width", column, head_color(first["head"]),
+                          f"{first['parameterization']}, {first['head']}: "
+                          f"{slope_text(scaling, quantity, sweep=sweep, group=group)}",
+                          PARAMETERIZATION_STYLES.get(first["parameterization"], ":"))
+        ax.set_ylabel(ylabel)
+        _legend(ax, fontsize=7, title="parameterisation, head: slope [interval]", title_fontsize=7)
+    fig.suptitle("Appendix B: NTK (solid) against standard (dashed) parameterisation at the same "
+                 f"$\\eta\\lambda_0$\n{_seed_note(members)}", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def output_scaling_figure(runs: pd.DataFrame, scaling: pd.DataFrame, table: pd.DataFrame, *,
+                          sweeps=()) -> plt.Figure:
+    """Appendix A and Section 4: Delta K and ||w* - w_0||_2 against the output scale alpha (non-linear
+    heads of ``sweeps``, fixed width; left) and against width at alpha = 1 (the one-hidden-layer
+    networks of Fig. 1; right): scaling freezes every kernel by moving the weights less, width freezes
+    only the linear output's while the weights move Theta(1)."""
+    members = runs[runs["sweep"].isin(sweeps)]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharey="row")  # one scale: scaling against widening
+    for row, (quantity, ylabel) in enumerate((("delta_k", r"$\Delta K$"),
+                                              ("weight_change_l2", r"$\|w^* - w_0\|_2$"))):
+        column = QUANTITIES[quantity].column
+        for (sweep, group), rows in members.groupby(["sweep", "group"], sort=False):
+            data = usable(rows, column)
+            if not data.empty:
+                _points_panel(axes[row, 0], data, "output_scale", column, head_color(rows["head"].iloc[0]),
+                              f"{rows['head'].iloc[0]}: {slope_text(scaling, quantity, sweep=sweep, group=group)}")
+        for architecture in SHALLOW_ARCHITECTURES:
+            _scaling_panel(axes[row, 1], runs, table, architecture, column, quantity)
+        widths = sorted(members["width"].dropna().unique())
+        axes[row, 0].set_title(f"scaled by $\\alpha$ at m = {', '.join(f'{w:g}' for w in widths) or 'n/a'}",
+                               fontsize=9)
+        axes[row, 1].set_title(r"widened at $\alpha$ = 1 (the width sweep)", fontsize=9)
+        axes[row, 0].set_ylabel(ylabel)
+        for ax in axes[row]:
+            _legend(ax, fontsize=7, title="slope [interval]", title_fontsize=7)
+    fig.suptitle("Appendix A: output scaling freezes every kernel, width only the linear output's\n"
+                 f"{_seed_note(members)}", fontsize=10)
     fig.tight_layout()
     return fig

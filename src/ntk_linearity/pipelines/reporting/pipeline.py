@@ -17,13 +17,19 @@ from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
 OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",
            "fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",
            "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "ball_table",
-           "ball_hessian_figure", "ball_bound_figure", "report_html")
+           "ball_hessian_figure", "ball_bound_figure", "parameterization_figure", "output_scaling_figure",
+           "report_html")
 
 
 def width_sweep(experiment: Experiment):
     """The sweep that trains the one-hidden-layer networks of Fig. 1 (the paper's width sweep), or
     ``None``."""
     return next((s for s in experiment.sweeps if set(s.architectures) & set(FIG1_ARCHITECTURES)), None)
+
+
+def sweeps_with_axis(experiment: Experiment, axis: str) -> tuple[str, ...]:
+    """The sweeps that vary ``axis`` (``parameterization``: Appendix B; ``output_scale``: Appendix A)."""
+    return tuple(sweep.name for sweep in experiment.sweeps if axis in dict(sweep.axes))
 
 
 def create_pipeline(experiment: Experiment) -> Pipeline:
@@ -62,6 +68,11 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
         node(bind(figures.loss_curves, time_curve_width=curve_width), "training_curves",
              "loss_curves_figure", name="plot_loss_curves"),
         *rate,
+        node(bind(figures.parameterization_figure, sweeps=sweeps_with_axis(experiment, "parameterization")),
+             ["runs_table", "scaling_table"], "parameterization_figure", name="plot_parameterization"),
+        node(bind(figures.output_scaling_figure, sweeps=sweeps_with_axis(experiment, "output_scale")),
+             ["runs_table", "scaling_table", "table1_scaling"], "output_scaling_figure",
+             name="plot_output_scaling"),
         # The papermill report (notebooks/report.ipynb) on the persisted tables: it redraws the
         # figures with the functions above and never retrains.
         node(bind(report.render_report, experiment=experiment),

@@ -41,6 +41,7 @@ RUN_COLUMNS = [
     # Along the path (the kernel snapshots): the catapult and Theorem 5.1's rate.
     "loss_peak_ratio", "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
     "loss_rate_over_eta_lambda_min",
+    "hessian_ratio_init",  # ||H(x_0)|| / K(x_0, x_0) at w_0: scale-free (parameterisation, output scale)
     "fingerprint",  # the hash of the settings that made the run (ntk_linearity.ledger)
     # The ball analysis of Proposition 2.2 (NaN for runs without it)
     "path_hessian_sup", "ball_ratio_max", "ball_gradient_ratio_max", "ball_wall_seconds",
@@ -259,8 +260,9 @@ def _high(table: pd.DataFrame, quantity: str, **where) -> float | None:
 def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float, **where) -> tuple[str, str]:
     """"Yes"/"No" and the reason, from the data, for the runs and scaling rows matching ``where``
     (``architecture=...``, or ``sweep=..., group=...``), by the architecture's verdict rule
-    (:func:`slopes_verdict` or, for a bottleneck, :func:`narrowest_verdict` over the narrowest value
-    of its fit axis: m_b, or C_b for a channel bottleneck)."""
+    (:func:`slopes_verdict` on the Delta K and ||H|| slopes, or on the Delta K and ||H|| / K(x, x)
+    slopes for the rule ``"ratio"``, or, for a bottleneck, :func:`narrowest_verdict` over the narrowest
+    value of its fit axis: m_b, or C_b for a channel bottleneck)."""
     data = usable(runs, "delta_k", **where)
     if data.empty:
         return "n/a", "no usable runs: every run diverged or has no positive Delta K"
@@ -270,9 +272,10 @@ def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float,
         median = float(data[data[spec.fit_axis] == narrowest]["delta_k"].median())
         return (narrowest_verdict(median, threshold),
                 f"median Delta K {median:.2f} at {spec.fit_axis} = {int(narrowest)} vs threshold {threshold}")
-    verdict = slopes_verdict(_high(table, "delta_k", **where), _high(table, "hessian_norm", **where))
+    curvature, name = ("hessian_ratio", "||H||/K(x,x)") if spec.verdict_rule == "ratio" else ("hessian_norm", "||H||")
+    verdict = slopes_verdict(_high(table, "delta_k", **where), _high(table, curvature, **where))
     return verdict, (f"Delta K slope {slope_text(table, 'delta_k', **where)}, "
-                     f"||H|| slope {slope_text(table, 'hessian_norm', **where)}")
+                     f"{name} slope {slope_text(table, curvature, **where)}")
 
 
 def _fmt(value: float) -> str:
@@ -317,7 +320,7 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         "",
         "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
         "bottleneck network; against the channels C, or the bottleneck channels C_b, for convolutional "
-        f"networks) with {int(100 * reporting_params.confidence)}% intervals "
+        "networks; against the output scale alpha for the output-scaled ones) with {int(100 * reporting_params.confidence)}% intervals "
         f"({reporting_params.slope_ci_method}); theory in parentheses.",
         "",
         *_diverged_lines(runs),
@@ -354,7 +357,9 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         "",
         "Verdicts are computed from the data: a network swept over its width shows a transition to "
         "linearity when the upper ends of the intervals of both the Delta K and the ||H|| slopes are "
-        f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0); the bottleneck "
+        f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0; for the rows of "
+        "Appendix A and B, whose kernel scale moves with the swept axis, the slope of the scale-free "
+        "||H|| / K(x,x) replaces that of ||H||); the bottleneck "
         f"network does not when the median Delta K at its narrowest bottleneck exceeds {threshold}. "
         "Rows below the paper's are either the paper's claims outside its Table 1 (its Appendix H: "
         "convolutional and residual networks, the width being the number of channels C; their paper "

@@ -39,6 +39,7 @@ from ntk_linearity.numerics import (
     kernel_spectrum,
     kernel_top_eigenvalue,
     loss_decay_rate,
+    lazy_targets,
 )
 from ntk_linearity.numerics.models import jitted_init
 from ntk_linearity.pipelines import BALL_FILE
@@ -138,12 +139,22 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     linearised model of the square loss) whichever way eta was set, and :func:`path_metrics`; the
     history holds lambda_max and lambda_min of K_t/n at every kernel snapshot
     (:func:`~ntk_linearity.numerics.kernel_spectrum`; for a softmax head lambda_min on the residuals
-    whose C outputs sum to zero)."""
+    whose C outputs sum to zero).
+
+    With an output scale alpha != 1 the model is ``alpha f`` and the targets carry the offset f(w_0)
+    (:func:`~ntk_linearity.numerics.lazy_targets`): the residual is that of ``f_alpha = alpha (f - f(w_0))``
+    against ``y - f(w_0)``. The objective is the loss divided by alpha^2 (Chizat et al.): eta and lambda_0
+    are those of L / alpha^2 (lambda_0 = lambda_max(K_alpha/n) / alpha^2 = lambda_max(K/n)), and GD on L /
+    alpha^2 with step eta takes exactly the steps of GD on L with step eta / alpha^2, which is what runs.
+    The recorded losses are L itself, the fit of ``y - f(w_0)`` by ``f_alpha``: the same number at w_0 for
+    every alpha, so ``tol`` means the same fit at every alpha."""
     settings = run.training
     model = run.build(data)
     params0 = _as_jax(initial_params, model.dtype)
-    X, y = np.asarray(data["X"]), _targets(run, data)
-    lambda0 = kernel_top_eigenvalue(model.apply, params0, X)
+    X, y, alpha = np.asarray(data["X"]), _targets(run, data), run.output_scale
+    if alpha != 1.0:
+        y = lazy_targets(y, np.asarray(model.apply(params0, X)), alpha)
+    lambda0 = kernel_top_eigenvalue(model.apply, params0, X) / alpha**2
     learning_rate = learning_rate_of(run, lambda0)
     label = run_label(run, learning_rate)
     loss = settings.softmax_loss if run.head == "softmax" else "square"
@@ -158,7 +169,7 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     try:
         result = gradient_descent(
             model.apply, params0, X, y,
-            learning_rate=learning_rate,
+            learning_rate=learning_rate / alpha**2,
             max_steps=settings.max_steps,
             tol=settings.tol,
             loss=loss,
@@ -175,7 +186,8 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
 
     floor = delta_k_noise_floor(model.apply, result.params, params0, X)
-    spectrum = kernel_spectrum(result.kernels, X.shape[0], outputs_sum_to_one=run.head in SIMPLEX_HEADS)
+    # The spectra of the objective's kernel, like lambda_0: K_alpha / alpha^2 of L / alpha^2 (K at alpha = 1)
+    spectrum = kernel_spectrum(result.kernels / alpha**2, X.shape[0], outputs_sum_to_one=run.head in SIMPLEX_HEADS)
     metrics = record | path_metrics(result.losses, spectrum, learning_rate) | {
         "diverged": False,
         "error": "",
@@ -237,7 +249,10 @@ def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tup
 
 def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run: RunSpec) -> dict:
     """||H|| = max |lambda(d^2 f / dw^2)| at the probe input x_0 (the largest over outputs), at w_0 and
-    at w_T, and the tangent kernel diagonal K(x, x) = ||grad_w f||^2 (Eq. 6) averaged over the data."""
+    at w_T, the tangent kernel diagonal K(x, x) = ||grad_w f||^2 (Eq. 6) averaged over the data, and at
+    w_0 the scale-free ratio ||H(x_0)|| / K(x_0, x_0) (of the same output): a common factor that
+    rescales the model or its parameters (the parameterisation, Appendix B; the output scale,
+    Appendix A) cancels in it."""
     model = run.build(data)
     X = np.asarray(data["X"])
     probe = X[run.hessian.probe_index]
@@ -250,8 +265,12 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
         top = int(np.argmax(np.atleast_1d(norm.norm)))
         metrics[f"hessian_norm_{stage}"] = float(np.atleast_1d(norm.norm)[top])
         metrics[f"hessian_residual_{stage}"] = float(np.atleast_1d(norm.residual)[top])
-        # K(x, x) from the kernel's diagonal: the kernel's own compiled programs, no others
-        metrics[f"ntk_diag_{stage}"] = float(np.mean(np.diag(np.asarray(empirical_ntk(model.apply, params, X)))))
+        # K(x, x) from the kernel's diagonal (rows sample * C + output): the kernel's own programs
+        diagonal = np.diag(np.asarray(empirical_ntk(model.apply, params, X))).reshape(len(X), -1)
+        metrics[f"ntk_diag_{stage}"] = float(np.mean(diagonal))
+        if stage == "init":
+            probe_diag = diagonal[run.hessian.probe_index]  # K(x_0, x_0) of each output
+            metrics["hessian_ratio_init"] = metrics["hessian_norm_init"] / float(probe_diag[top])
     metrics["hessian_wall_seconds"] = time.perf_counter() - started
     logger.info(
         "%s: ||H|| %.3e -> %.3e (residual %.1e), K(x,x) %.3f",
