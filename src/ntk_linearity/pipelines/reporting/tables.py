@@ -320,7 +320,7 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         "",
         "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
         "bottleneck network; against the channels C, or the bottleneck channels C_b, for convolutional "
-        "networks; against the output scale alpha for the output-scaled ones) with {int(100 * reporting_params.confidence)}% intervals "
+        f"networks; against the output scale alpha for the output-scaled ones) with {int(100 * reporting_params.confidence)}% intervals "
         f"({reporting_params.slope_ci_method}); theory in parentheses.",
         "",
         *_diverged_lines(runs),
