@@ -65,6 +65,7 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
                                       "weight_change_linf"}
     markdown = latest(reporting / "table1.md").read_text()
     assert "transition to linearity" in markdown and "| linear_output |" in markdown
+    assert "with 95% intervals (" in markdown  # the configured confidence, formatted
     assert "| deep, linear output, L2 (depth_sweep; Theorem 3.2, beyond the paper's Section 6) |" in markdown
     assert ("| CNN, linear output (cnn_channel_sweep; the paper's claim, Theorem 3.1, Appendix H) "
             "| O~(1/sqrt C) |") in markdown
