@@ -121,7 +121,16 @@ def test_reporting_dag_bakes_in_the_project_and_names_every_node(generated):
             (keyword,) = call.keywords
             assert keyword.arg == "node_names"
             run_nodes.update(ast.literal_eval(keyword.value))
-    expected = {node.name for node in register_pipelines()["reporting"].nodes}
+    # The DAG was generated from the copy's conf/base (env local): the same configuration here, whatever
+    # environment an earlier test of the session left active.
+    from ntk_linearity.run_config import active_config_loader, default_config_loader, set_active_config_loader  # noqa: PLC0415
+
+    previous = active_config_loader()
+    set_active_config_loader(default_config_loader("local"))
+    try:
+        expected = {node.name for node in register_pipelines()["reporting"].nodes}
+    finally:
+        set_active_config_loader(previous)
     assert {"reporting.render_report", "width_sweep.collect_runs"} <= expected
     assert run_nodes == expected
     # The report task runs after the tables it reads.

@@ -30,7 +30,9 @@ from kedro_project_utils import TINY, make_project  # noqa: E402
 
 SWEEPS = tuple(TINY["sweeps"])  # the sweeps of the `tiny` environment (every sweep of conf/base)
 PIPELINES = {"data_generation", *SWEEPS, "reporting", "__default__"}
-MAX_TOP_LEVEL = 30
+# The collapsed view grows with the sweeps (each: its box and its few tables and figures), never with
+# their runs: at most 5 nodes per sweep besides data generation, reporting and the report's outputs.
+MAX_TOP_LEVEL = 20 + 5 * len(SWEEPS)
 LAYERS = ["raw", "models", "model_output", "reporting"]
 STARTUP_TIMEOUT_S = 120
 VERSION = "2026-01-01T00.00.00.000Z"

@@ -85,6 +85,7 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     assert lr["lambda_min_path"].gt(0).all() and lr["loss_rate_over_eta_lambda_min"].notna().all()
 
 
+@pytest.mark.slow  # a second reporting run of the tiny project (~100 s); make test-all
 def test_reporting_pipeline_regenerates_the_report_without_retraining(tiny_project):
     before_files = file_times(tiny_project)
     before_reports = report_versions(tiny_project)
@@ -123,6 +124,7 @@ def test_only_missing_outputs_skips_complete_runs_and_redoes_missing_ones(tiny_p
         for name in ("initial_params.npz", "final_params.npz")}
 
 
+@pytest.mark.slow  # a reporting run of the tiny project (~50 s); make test-all
 def test_failed_report_run_keeps_the_last_good_report(tiny_project, monkeypatch):
     before = report_versions(tiny_project)
     good = before[-1].read_text(encoding="utf-8")
