@@ -447,17 +447,25 @@ PARAMETERIZATION_QUANTITIES = (("ΔK", "delta_k"), ("‖H‖/K(x, x)", "hessian_
 PARAMETERIZATION_NAMES = {"ntk": "NTK", "standard": "standard"}
 
 
+def _nothing_to_fit(members: pd.DataFrame, sweeps, axis: str) -> str | None:
+    """Why the runs ``members`` of ``sweeps`` (those varying ``axis``) give no fit, or ``None``."""
+    names = ", ".join(code(s) for s in sweeps)
+    if members.empty:
+        return (f"The sweep {names} has no runs in this configuration." if len(sweeps)
+                else f"No sweep of this configuration varies the {axis}.")
+    if usable(members, "delta_k").empty:
+        return f"Every run of {names} diverged or has no positive ΔK, so nothing can be fitted."
+    return None
+
+
 def parameterization_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweeps, confidence: float) -> str:
     """The paper's Appendix B measured: per head, the slopes against width of ΔK, the scale-free
     ‖H‖/K(x, x), K(x, x) and ‖H‖ in the NTK and in the standard parameterisation (``sweeps``: those with
     a ``parameterization`` axis), whether the ΔK and ratio slopes agree between the two (intervals
     overlap), and whether the conclusion (which heads become linear) is the same in both."""
     members = runs[runs["sweep"].isin(sweeps)]
-    if members.empty:
-        return (f"The sweep {', '.join(code(s) for s in sweeps)} has no runs in this configuration." if len(sweeps)
-                else "No sweep of this configuration varies the parameterisation.")
-    if usable(members, "delta_k").empty:
-        return f"Every run of {', '.join(code(s) for s in sweeps)} diverged or has no positive ΔK, so nothing can be fitted."
+    if (reason := _nothing_to_fit(members, sweeps, "parameterisation")) is not None:
+        return reason
     lines, same_conclusion = [], []
     for (sweep, head), rows in members.groupby(["sweep", "head"], sort=False):
         groups = {p: g["group"].iloc[0] for p, g in rows.groupby("parameterization", sort=False)}
@@ -510,11 +518,8 @@ def output_scaling_statement(runs: pd.DataFrame, scaling: pd.DataFrame, table1: 
     output scale alpha at a fixed width; beside them ΔK and ‖w* − w₀‖₂ against width at alpha = 1 (the
     width sweep's Table 1 architectures); and whether scaling and width freeze the same kernels."""
     members = runs[runs["sweep"].isin(sweeps)]
-    if members.empty:
-        return (f"The sweep {', '.join(code(s) for s in sweeps)} has no runs in this configuration." if len(sweeps)
-                else "No sweep of this configuration varies the output scale.")
-    if usable(members, "delta_k").empty:
-        return f"Every run of {', '.join(code(s) for s in sweeps)} diverged or has no positive ΔK, so nothing can be fitted."
+    if (reason := _nothing_to_fit(members, sweeps, "output scale")) is not None:
+        return reason
     lines, by_alpha = [], {}
     for (sweep, group), rows in members.groupby(["sweep", "group"], sort=False):
         architecture, head = rows["architecture"].iloc[0], rows["head"].iloc[0]
