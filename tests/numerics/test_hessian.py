@@ -29,7 +29,7 @@ def _dense_norm(apply, params, x, output=0):
     return float(jnp.max(jnp.abs(jnp.linalg.eigvalsh(H))))
 
 
-@pytest.mark.parametrize("activation", ["tanh", "softplus"])
+@pytest.mark.parametrize("activation", ["tanh", pytest.param("softplus", marks=pytest.mark.slow)])
 def test_eq5_diagonal_hessian_when_only_hidden_layer_is_trained(activation):
     """v fixed: H is block diagonal with rank-one blocks v_i sigma''(z_i) x x^T / (d sqrt m)."""
     d, m = 3, 400
@@ -65,7 +65,7 @@ def test_eq5_two_by_two_blocks_when_readout_is_trained():
 @pytest.mark.parametrize(
     "widths,head,n_out",
     [([40, 30], "linear", 1), pytest.param([30, 4, 30], "linear", 1, marks=pytest.mark.slow),
-     ([50], "swish", 1), pytest.param([25, 20], "softmax", 3, marks=pytest.mark.slow)],
+     pytest.param([50], "swish", 1, marks=pytest.mark.slow), pytest.param([25, 20], "softmax", 3, marks=pytest.mark.slow)],
 )
 def test_lanczos_matches_dense_eigvalsh(widths, head, n_out):
     model = mlp(3, widths, "tanh", head, n_out)
@@ -125,12 +125,12 @@ def _dense_spectrum(model, params, x, output):
 CLOSED_FORM_CASES = [
     # activation, head, n_out, train_last_layer
     ("tanh", "linear", 1, True),
-    ("tanh", "linear", 1, False),
+    pytest.param("tanh", "linear", 1, False, marks=pytest.mark.slow),
     ("softplus", "linear", 3, True),
-    ("tanh", "swish", 1, True),
+    pytest.param("tanh", "swish", 1, True, marks=pytest.mark.slow),
     ("gelu", "swish", 1, False),
-    ("swish", "tanh", 1, True),
-    ("erf", "sigmoid", 2, True),
+    pytest.param("swish", "tanh", 1, True, marks=pytest.mark.slow),
+    pytest.param("erf", "sigmoid", 2, True, marks=pytest.mark.slow),
     ("tanh", "softmax", 3, True),
     pytest.param("softplus", "softmax", 4, False, marks=pytest.mark.slow),
     pytest.param("swish", "softmax", 5, True, marks=pytest.mark.slow),
@@ -179,7 +179,7 @@ def test_closed_form_with_d_equal_one_and_antisymmetric_init(head):
             assert pick(result.lambda_max) == pytest.approx(eig[-1], rel=1e-11)
 
 
-@pytest.mark.parametrize("head,n_out", [("linear", 1), ("swish", 1), ("softmax", 3)])
+@pytest.mark.parametrize("head,n_out", [pytest.param("linear", 1, marks=pytest.mark.slow), ("swish", 1), ("softmax", 3)])
 def test_closed_form_matches_lanczos_on_a_medium_net(head, n_out):
     """p = 18,000: the closed form against Lanczos run to convergence (both float64)."""
     with jax.enable_x64(True):
@@ -222,10 +222,10 @@ def test_method_selection():
     "widths,activation,head,n_out",
     [
         ([40, 30], "tanh", "linear", 1),
-        ([30, 4, 30], "tanh", "linear", 1),
-        ([60, 60], "softplus", "sigmoid", 1),
+        pytest.param([30, 4, 30], "tanh", "linear", 1, marks=pytest.mark.slow),
+        pytest.param([60, 60], "softplus", "sigmoid", 1, marks=pytest.mark.slow),
         ([25, 20], "tanh", "softmax", 3),
-        ([300], "tanh", "swish", 1),
+        pytest.param([300], "tanh", "swish", 1, marks=pytest.mark.slow),
     ],
 )
 def test_early_stopped_lanczos_agrees_with_the_full_run(widths, activation, head, n_out):

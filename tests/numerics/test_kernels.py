@@ -13,8 +13,8 @@ CASES = [
     (3, [64], "relu", "swish", 1, False),
     (5, [32, 16], "gelu", "softmax", 4, True),
     (4, [24, 3, 24], "swish", "linear", 1, True),  # bottleneck
-    (2, [16, 16, 16], "softplus", "sigmoid", 1, True),
-    (3, [20, 10], "erf", "tanh", 2, True),
+    pytest.param((2, [16, 16, 16], "softplus", "sigmoid", 1, True), marks=pytest.mark.slow),
+    pytest.param((3, [20, 10], "erf", "tanh", 2, True), marks=pytest.mark.slow),
 ]
 
 

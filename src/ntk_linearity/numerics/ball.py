@@ -40,7 +40,6 @@ explicit PRNG key.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, NamedTuple, Sequence
 
 import jax
@@ -48,6 +47,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.flatten_util import ravel_pytree
 
+from ntk_linearity.numerics.compiling import sized_jit
 from ntk_linearity.numerics.hessian import hessian_spectral_norm, supports_closed_form
 from ntk_linearity.numerics.kernels import (
     empirical_ntk,
@@ -109,7 +109,7 @@ def _unit_directions(key: jax.Array, params: dict, n: int, frozen: tuple[str, ..
     return [unravel(row) for row in draws]
 
 
-@jax.jit
+@sized_jit
 def offset(params: dict, direction: dict, scale) -> dict:
     """``params + scale * direction``, array by array."""
     return {name: params[name] + scale * direction[name] for name in params}
@@ -142,14 +142,14 @@ def closed_form_hessian_norms(apply: Callable, rtol: float = 0.0) -> HessianNorm
         norm = hessian_spectral_norm(apply, params, x, method="closed_form", rtol=rtol)
         return norm.norm + norm.residual
 
-    @jax.jit
+    @sized_jit
     def norms(params, X):
         return jnp.reshape(jax.vmap(lambda x: one(params, x))(X), (-1,))
 
     return norms
 
 
-@functools.partial(jax.jit, static_argnums=0)
+@sized_jit(static_argnums=0)
 def segment_hessian_norms(hessian_norms: HessianNorms, params0: dict, step: dict, X: jax.Array,
                           grid: jax.Array) -> jax.Array:
     """``||H_x||`` at ``w_0 + s * step`` for every s of ``grid``: shape (len(grid), n*C). One point at a
@@ -181,7 +181,7 @@ class Reference(NamedTuple):
 
 @cache_per_model(maxsize=16)
 def _reference_fn(apply: Callable) -> Callable:
-    @jax.jit
+    @sized_jit
     def ref(params0, X):
         return Reference(jnp.linalg.norm(empirical_ntk(apply, params0, X)),
                          jnp.sqrt(jnp.reshape(ntk_diagonal(apply, params0, X), (-1,))))
@@ -199,7 +199,7 @@ def _measure_fn(apply: Callable) -> Callable:
     """One jitted program per model for every quantity of :class:`PointMeasure` (each new width
     compiles once, not once per kernel function and array operation)."""
 
-    @jax.jit
+    @sized_jit
     def measure(params0, params, X, ref, eps, here):
         rho = tree_norm({name: params[name] - params0[name] for name in params})
         grad = jnp.sqrt(jnp.reshape(ntk_diagonal(apply, params, X), (-1,)))
@@ -222,7 +222,7 @@ def measure_point(apply: Callable, params0: dict, params: dict, X: jax.Array, re
     return PointMeasure(*(float(v) for v in values))
 
 
-@jax.jit
+@sized_jit
 def prefix_sup(norms: jax.Array, end) -> tuple[jax.Array, jax.Array]:
     """The sup over the grid rows 0..``end`` of ``norms`` (shape (points, N)) and row ``end`` itself;
     ``end`` is traced, so every grid point shares one compiled program."""

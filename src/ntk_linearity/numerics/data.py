@@ -15,10 +15,10 @@ smooth random fields with the same two kinds of targets.
 
 from __future__ import annotations
 
-from functools import partial
-
 import jax
 import jax.numpy as jnp
+
+from ntk_linearity.numerics.compiling import sized_jit
 
 
 def sphere_inputs(key: jax.Array, n: int, d: int, dtype: str = "float32") -> jax.Array:
@@ -63,7 +63,7 @@ def synthetic_dataset(
 # --------------------------------------------------------------------------------------------------
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3, 4, 6))
+@sized_jit(static_argnums=(1, 2, 3, 4, 6))
 def smooth_random_fields(
     key: jax.Array, n: int, height: int, width: int, channels: int, smoothness: float, dtype: str = "float32"
 ) -> jax.Array:
@@ -135,7 +135,7 @@ def synthetic_images(
     )
 
 
-@partial(jax.jit, static_argnums=(1, 2, 3, 4, 5))
+@sized_jit(static_argnums=(1, 2, 3, 4, 5))
 def _synthetic_images(key, n_samples, height, width, channels, n_classes, amplitude, frequency,
                       temperature, smoothness) -> dict[str, jax.Array]:
     k_x, k_y, k_c = jax.random.split(key, 3)

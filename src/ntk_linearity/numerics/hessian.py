@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
+from ntk_linearity.numerics.compiling import sized_jit
 from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, cache_per_model, layer_name
 
 DEFAULT_LANCZOS_STEPS = 64
@@ -160,7 +161,7 @@ def extreme_eigenvalue(alpha: jax.Array, beta: jax.Array, k: jax.Array | int | N
 def _lanczos_norm_fn(apply: Callable, steps: int, tol: float) -> Callable:
     """Jitted ``(params, x, output, v0) -> SpectralNorm``, cached so repeated calls compile once."""
 
-    @jax.jit
+    @sized_jit
     def one_output(params, x, output, v0):
         _, hvp = hessian_vector_product(apply, params, x, output)
         return extreme_eigenvalue(*lanczos_tridiagonal(hvp, v0, steps, tol))
@@ -363,7 +364,7 @@ def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, tr
 
 @lru_cache(maxsize=32)
 def _closed_form_fn(model: MLP, rtol: float = 0.0) -> Callable:
-    return jax.jit(lambda params, x: shallow_spectral_norm(model, params, x, rtol))
+    return sized_jit(lambda params, x: shallow_spectral_norm(model, params, x, rtol))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntk_linearity.numerics.compiling import sized_jit
 from ntk_linearity.numerics.models import cache_per_model
 
 Factor = tuple[jax.Array, jax.Array, jax.Array]  # dense (G: (n, C, k), A: (n, r), scale)
@@ -79,8 +80,8 @@ def _factor_fn(apply: Callable, method: str) -> Callable[[object, jax.Array], li
     """Jitted factor function, cached per (apply, method) so repeated kernels compile once."""
     if method == "structured":
         model = apply.__self__
-        return jax.jit(model.kernel_factors)
-    return jax.jit(lambda p, X: _jacobian_factors(apply, p, X))
+        return sized_jit(model.kernel_factors)
+    return sized_jit(lambda p, X: _jacobian_factors(apply, p, X))
 
 
 def _uses_sample_gradients(n_a: int, n_b: int, G: jax.Array, A: jax.Array) -> bool:
@@ -201,11 +202,11 @@ def _gram_difference(
     return total
 
 
-_gram_jit = jax.jit(_gram)
+_gram_jit = sized_jit(_gram)
 # Diagonal blocks: a spatial factor's per-sample gradients are formed once (``Ga is Gb``).
-_gram_self_jit = jax.jit(lambda fa, grams=None: _gram(fa, fa, grams))
-_gram_difference_jit = jax.jit(_gram_difference)
-_factor_grams_self_jit = jax.jit(lambda fa: _factor_grams(fa, fa))
+_gram_self_jit = sized_jit(lambda fa, grams=None: _gram(fa, fa, grams))
+_gram_difference_jit = sized_jit(_gram_difference)
+_factor_grams_self_jit = sized_jit(lambda fa: _factor_grams(fa, fa))
 
 
 def _has_spatial(fs: list[Factor]) -> bool:
@@ -390,7 +391,7 @@ def _gradient_change_squared(ft: list[Factor], f0: list[Factor]) -> jax.Array:
     return total
 
 
-_gradient_change_squared_jit = jax.jit(_gradient_change_squared)
+_gradient_change_squared_jit = sized_jit(_gradient_change_squared)
 
 
 def gradient_change_norms(apply: Callable, params, params_ref, X: jax.Array, method: str = "auto") -> jax.Array:
@@ -434,7 +435,7 @@ def _factor_diagonal(fs: list[Factor]) -> jax.Array:
     )
 
 
-_factor_diagonal_jit = jax.jit(_factor_diagonal)
+_factor_diagonal_jit = sized_jit(_factor_diagonal)
 
 
 def ntk_diagonal(

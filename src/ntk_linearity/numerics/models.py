@@ -104,7 +104,9 @@ def cache_per_model(maxsize: int) -> Callable:
 @cache_per_model(maxsize=32)
 def jitted_init(apply: Callable) -> Callable:
     """The model's ``init(key)`` as one compiled program (the same numbers as calling ``init``),
-    shared by every model with the same settings."""
+    shared by every model with the same settings. Compiled with XLA's defaults whatever its size (not
+    :func:`~ntk_linearity.numerics.compiling.sized_jit`): unoptimised code rounds the normal draws'
+    last bit differently from ``init`` run op by op."""
     return jax.jit(apply.__self__.init)
 
 

@@ -8,12 +8,15 @@ Two interval methods:
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import betainc
+
+from ntk_linearity.numerics.compiling import sized_jit
 
 CI_METHODS = ("regression", "bootstrap")
 
@@ -27,16 +30,24 @@ class PowerLawFit(NamedTuple):
     method: str
 
 
+@functools.lru_cache(maxsize=256)
 def student_t_quantile(p: float, dof: int) -> float:
     """Quantile of Student's t distribution, by bisection on its CDF
-    ``1 - I_{dof/(dof+t^2)}(dof/2, 1/2) / 2`` (t > 0)."""
+    ``1 - I_{dof/(dof+t^2)}(dof/2, 1/2) / 2`` (t > 0): one compiled loop, cached per ``(p, dof)``."""
     if not 0.5 <= p < 1:
         raise ValueError(f"p must be in [0.5, 1), got {p}")
-    lo, hi = 0.0, 1e3
-    for _ in range(200):
+    return float(_t_quantile_bisection(jnp.asarray(p), jnp.asarray(dof)))
+
+
+@sized_jit
+def _t_quantile_bisection(p: jax.Array, dof: jax.Array) -> jax.Array:
+    def halve(_, bracket):
+        lo, hi = bracket
         mid = 0.5 * (lo + hi)
-        cdf = 1.0 - 0.5 * float(betainc(dof / 2.0, 0.5, dof / (dof + mid * mid)))
-        lo, hi = (mid, hi) if cdf < p else (lo, mid)
+        cdf = 1.0 - 0.5 * betainc(dof / 2.0, 0.5, dof / (dof + mid * mid))
+        return jnp.where(cdf < p, mid, lo), jnp.where(cdf < p, hi, mid)
+
+    lo, hi = jax.lax.fori_loop(0, 200, halve, (jnp.zeros_like(p), jnp.full_like(p, 1e3)))
     return 0.5 * (lo + hi)
 
 

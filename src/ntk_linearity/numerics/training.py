@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ntk_linearity.numerics.compiling import sized_jit
 from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
 from ntk_linearity.numerics.models import cache_per_model
 
@@ -96,9 +97,9 @@ def _gd_functions(apply: Callable, loss: str):
     the same architecture compile once. The loop takes GD steps from ``step`` until ``stop``,
     convergence (``loss <= tol``) or divergence (non-finite, or above ``ceiling``)."""
     loss_of = LOSS_FUNCTIONS[loss]
-    value_and_grad = jax.jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
+    value_and_grad = sized_jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
 
-    @jax.jit
+    @sized_jit
     def run(params, loss, grad, losses, step, stop, lr, tol, ceiling, X, y):
         def keep_going(carry):
             _, loss, _, _, step = carry

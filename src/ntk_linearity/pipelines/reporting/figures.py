@@ -45,10 +45,10 @@ def _points_panel(ax, data: pd.DataFrame, axis: str, column: str, color: str, la
     ax.plot(data[axis], data[column], "o", color=color, ms=3.5, alpha=0.7)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # label decades and data points, not every minor tick
+    ax.minorticks_off()  # label decades and data points; minor ticks cost most of a figure's drawing time
     ax.set_xticks(x, [f"{v:g}" for v in x], minor=False)
     ax.set_xlabel(axis_label(axis))
-    ax.grid(True, which="both", alpha=0.25)
+    ax.grid(True, which="major", alpha=0.25)
 
 
 def _scaling_panel(ax, runs, table, architecture, column, quantity) -> None:
@@ -59,6 +59,12 @@ def _scaling_panel(ax, runs, table, architecture, column, quantity) -> None:
     spec = ARCHITECTURES[architecture]
     _points_panel(ax, data, spec.fit_axis, column, spec.color,
                   f"{spec.label}: slope {slope_text(table, quantity, architecture=architecture)}")
+
+
+def _subplots(*args, **kwargs):
+    """``plt.subplots`` laid out by the constrained layout engine, once, while the figure is drawn
+    (``tight_layout`` draws the whole figure one extra time to measure it)."""
+    return plt.subplots(*args, layout="constrained", **kwargs)
 
 
 def _legend(ax, **kwargs) -> None:
@@ -81,7 +87,7 @@ def _seed_note(runs: pd.DataFrame) -> str:
 
 def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     """Fig. 1 left: Delta K against width for each head, with the float32 noise floor."""
-    fig, ax = plt.subplots(figsize=(8, 6))
+    fig, ax = _subplots(figsize=(8, 6))
     for architecture in SHALLOW_ARCHITECTURES:
         _scaling_panel(ax, runs, table, architecture, "delta_k", "delta_k")
     linear = usable(runs, "delta_k", architecture="linear_output")
@@ -97,7 +103,6 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     ax.set_ylabel(r"$\Delta K = \sup_t \|K_t - K_0\|_F / \|K_0\|_F$")
     ax.set_title(f"Fig. 1 (left): kernel change vs width\n{_seed_note(runs)}", fontsize=10)
     _legend(ax, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
-    fig.tight_layout()
     return fig
 
 
@@ -116,7 +121,7 @@ def _per_run_lines(ax, curves: pd.DataFrame) -> None:
 
 def delta_k_vs_time(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
     """Fig. 1 right: Delta K(t) along training at width m = ``time_curve_width``."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     _per_run_lines(ax, _curves_at_width(curves, "delta_k", time_curve_width))
     ax.set_xscale("symlog", linthresh=1)
     ax.set_xlabel("gradient descent step t (logarithmic beyond t = 1)")
@@ -125,13 +130,12 @@ def delta_k_vs_time(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
                  "(one line per seed)", fontsize=10)
     ax.grid(True, alpha=0.25)
     _legend(ax, fontsize=8)
-    fig.tight_layout()
     return fig
 
 
 def loss_curves(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
     """E6 (Section 5, Theorem 5.1): training loss against step at width ``time_curve_width``."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     lines = _curves_at_width(curves, "loss", time_curve_width)
     _per_run_lines(ax, lines)
     if not lines.empty:
@@ -140,15 +144,14 @@ def loss_curves(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
     ax.set_ylabel("training loss L(w_t)")
     ax.set_title(f"E6: gradient descent converges for every head, m = {time_curve_width} "
                  "(one line per seed)", fontsize=10)
-    ax.grid(True, which="both", alpha=0.25)
+    ax.grid(True, which="major", alpha=0.25)
     _legend(ax, fontsize=8)
-    fig.tight_layout()
     return fig
 
 
 def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     """Fig. 2: Delta K against the bottleneck width m_b (3 hidden layers, linear output)."""
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _subplots(figsize=(7, 4.5))
     _scaling_panel(ax, runs, table, "bottleneck", "delta_k", "delta_k")
     widths = runs.loc[runs["architecture"] == "bottleneck", "width"].unique()
     linear = usable(runs, "delta_k", architecture="linear_output")
@@ -161,13 +164,12 @@ def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure
     outer = f", m = {', '.join(map(str, widths))}" if len(widths) else ""
     ax.set_title(f"Fig. 2: kernel change vs bottleneck width{outer}\n{_seed_note(runs)}", fontsize=10)
     _legend(ax, fontsize=8)
-    fig.tight_layout()
     return fig
 
 
 def hessian_scaling(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     """E4 / Table 1: ||H|| and K(x, x) at initialisation against width, for every architecture."""
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8))
+    fig, axes = _subplots(2, 2, figsize=(11, 8))
     panels = [
         (axes[0, 0], SHALLOW_ARCHITECTURES, "hessian_norm_init", "hessian_norm", r"$\|H\|$ at $w_0$"),
         (axes[0, 1], SHALLOW_ARCHITECTURES, "ntk_diag_init", "ntk_diag", r"$K(x,x)=\|\nabla_w f\|^2$"),
@@ -184,13 +186,12 @@ def hessian_scaling(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     axes[1, 0].set_title("bottleneck network: Hessian norm vs $m_b$", fontsize=9)
     axes[1, 1].set_title("bottleneck network: tangent kernel diagonal vs $m_b$", fontsize=9)
     fig.suptitle(f"E4: Hessian and gradient scaling ({_seed_note(runs)})", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
 def weight_change_norms(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     """E5 (Section 1, Eq. 2): ||w* - w_0||_2 stays Theta(1) while ||w* - w_0||_inf shrinks."""
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    fig, axes = _subplots(1, 2, figsize=(11, 4.5))
     for ax, quantity, ylabel in ((axes[0], "weight_change_l2", r"$\|w^* - w_0\|_2$"),
                                  (axes[1], "weight_change_linf", r"$\|w^* - w_0\|_\infty$")):
         for architecture in SHALLOW_ARCHITECTURES:
@@ -200,7 +201,6 @@ def weight_change_norms(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     axes[0].set_title("Euclidean distance travelled (theory: slope 0)", fontsize=9)
     axes[1].set_title("largest single-weight change (theory: -1/2, linear output)", fontsize=9)
     fig.suptitle(f"E5: lazy training in the max norm only ({_seed_note(runs)})", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -224,7 +224,7 @@ def sweep_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fit_a
     quantities = [q for q in QUANTITIES if not usable(runs, QUANTITIES[q].column).empty] or list(QUANTITIES)
     n_cols = 3
     n_rows = -(-len(quantities) // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5 * n_cols, 4 * n_rows), squeeze=False)
+    fig, axes = _subplots(n_rows, n_cols, figsize=(5 * n_cols, 4 * n_rows), squeeze=False)
     colors = group_colors(runs, group_by)
     for ax, quantity in zip(axes.flat, quantities):
         column = QUANTITIES[quantity].column
@@ -240,7 +240,6 @@ def sweep_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fit_a
         ax.set_visible(False)
     fig.suptitle(f"{sweep}: measured quantities against {axis_label(fit_against)} ({_seed_note(runs)})",
                  fontsize=11)
-    fig.tight_layout()
     return fig
 
 
@@ -252,7 +251,7 @@ def sweep_curves(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, fit_ag
     members = runs[(runs["sweep"] == sweep) & ~runs["diverged"].astype(bool)]
     values = sorted(members[fit_against].dropna().unique())
     styles = {v: "-" if v == values[-1] else ":" if v == values[0] else "--" for v in values}
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    fig, axes = _subplots(1, 2, figsize=(12, 4.5))
     colors = group_colors(members, group_by) if not members.empty else {}
     for ax, curve, ylabel in ((axes[0], "loss", "training loss L(w_t)"),
                               (axes[1], "delta_k", r"$\|K_t - K_0\|_F / \|K_0\|_F$")):
@@ -274,11 +273,10 @@ def sweep_curves(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, fit_ag
         ax.set_xlim(left=0)
         ax.set_xlabel("gradient descent step t (logarithmic beyond t = 1)")
         ax.set_ylabel(ylabel)
-        ax.grid(True, which="both", alpha=0.25)
+        ax.grid(True, which="major", alpha=0.25)
     note = diverged_note(runs[runs["sweep"] == sweep])
     fig.suptitle(f"{sweep}: training loss and kernel change along training, one line per run (seed)"
                  + (f"; {note} (not shown)" if note else ""), fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -320,7 +318,7 @@ def catapult_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fi
     the legend: falling below the limit 2, flat above it), and how every run ended, diverged runs
     marked, with the catapult's peak loss over L_0."""
     members = runs[runs["sweep"] == sweep]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    fig, (left, right) = _subplots(1, 2, figsize=(13, 5))
     colors = ratio_colors(members["eta_lambda0"].unique())
     for ratio, group in members.groupby("eta_lambda0"):
         data = usable(group, "delta_k")
@@ -358,7 +356,6 @@ def catapult_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweep: str, fi
     _legend(right, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
     fig.suptitle(f"{sweep}: the step size across the linearised stability limit ({_seed_note(members)})",
                  fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -375,7 +372,7 @@ def ball_hessian(ball: pd.DataFrame, scaling: pd.DataFrame) -> plt.Figure:
     interval in the legend (the ``ball_hessian_sup`` rows of ``scaling.csv``)."""
     sups = ball_sups(ball)
     architectures = list(dict.fromkeys(sups["architecture"])) or ["linear_output"]
-    fig, axes = plt.subplots(1, len(architectures), figsize=(6 * len(architectures), 4.6), squeeze=False)
+    fig, axes = _subplots(1, len(architectures), figsize=(6 * len(architectures), 4.6), squeeze=False)
     for ax, architecture in zip(axes.flat, architectures):
         members = sups[sups["architecture"] == architecture]
         spec = ARCHITECTURES[architecture]
@@ -398,7 +395,6 @@ def ball_hessian(ball: pd.DataFrame, scaling: pd.DataFrame) -> plt.Figure:
     fig.suptitle("Proposition 2.2: sup of the Hessian norm in the ball $B(w_0, R)$ against width "
                  f"({n_dirs} directions per R, segments and path inside the ball; R* = $\\|w^* - w_0\\|_2$)",
                  fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -416,7 +412,7 @@ def catapult_dynamics(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, f
     width = members[fit_against].max() if len(members) else None
     at_width = members[(members[fit_against] == width) & ~members["diverged"].astype(bool)]
     colors = ratio_colors(members["eta_lambda0"].unique())
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 8), sharex=True)
+    fig, (top, bottom) = _subplots(2, 1, figsize=(8, 8), sharex=True)
     loss = _with_runs(curves, at_width, "loss")
     sharpness = _with_runs(curves, at_width, "lambda_max")
     for ax, lines, value in ((top, loss, lambda r: r["value"] / r["initial_loss"]),
@@ -433,7 +429,7 @@ def catapult_dynamics(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, f
             _legend(ax)
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlim(left=0)
-        ax.grid(True, which="both", alpha=0.25)
+        ax.grid(True, which="major", alpha=0.25)
     if not loss.empty:
         top.set_yscale("log")
     if not sharpness.empty:
@@ -446,7 +442,6 @@ def catapult_dynamics(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, f
     note = diverged_note(members[members[fit_against] == width])
     fig.suptitle(f"{sweep}: loss spike and top kernel eigenvalue along training, {AXES[fit_against].token or fit_against} = {width}"
                  + (f"\n{note} (no curves)" if note else ""), fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -455,7 +450,7 @@ def convergence_rate(runs: pd.DataFrame, *, sweep: str, fit_against: str, group_
     exponential rate of the loss tail against eta lambda_min with the lines rate = eta lambda_min
     (the guarantee of Eq. 15) and rate = 2 eta lambda_min (the slowest mode of the linearised model)."""
     members = runs[runs["sweep"] == sweep]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8))
+    fig, (left, right) = _subplots(1, 2, figsize=(12, 4.8))
     colors = group_colors(members, group_by) if not members.empty else {}
     predicted = []
     for group, (color, label) in colors.items():
@@ -485,7 +480,6 @@ def convergence_rate(runs: pd.DataFrame, *, sweep: str, fit_against: str, group_
     right.grid(True, which="both", alpha=0.25)
     _legend(right, fontsize=7.5)
     fig.suptitle(f"{sweep}: Theorem 5.1's rate ({_seed_note(members)})", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -493,7 +487,7 @@ def ball_bound(ball: pd.DataFrame) -> plt.Figure:
     """Left: the measured kernel change against the bound of Proposition 2.2 at every point (ball
     samples and path points), with the diagonal (the bound; no point may lie above it). Right: the
     ratio against the distance from w_0 in units of R* = ||w* - w_0||_2, by architecture and width."""
-    fig, axes = plt.subplots(1, 2, figsize=(12.5, 5))
+    fig, axes = _subplots(1, 2, figsize=(12.5, 5))
     data = ball[(ball["kernel_bound"] > 0) & (ball["kernel_change"] > 0)]
     widths = sorted(data["width"].unique())
     sizes = {w: 14 + 14 * i for i, w in enumerate(widths)}
@@ -526,11 +520,10 @@ def ball_bound(ball: pd.DataFrame) -> plt.Figure:
     axes[1].set_xlabel(r"distance from $w_0$ in units of $R^* = \|w^* - w_0\|_2$")
     axes[1].set_ylabel("measured / bound")
     for ax in axes:
-        ax.grid(True, which="both", alpha=0.25)
+        ax.grid(True, which="major", alpha=0.25)
         _legend(ax, fontsize=7)
     note = f"marker size: width m = {', '.join(str(int(w)) for w in widths)}" if widths else "no points"
     fig.suptitle(f"Proposition 2.2: the kernel moves no further than the Hessian allows ({note})", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -555,7 +548,7 @@ def parameterization_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweeps
     (parameterisation, head) group of ``sweeps``: colour by head, solid NTK, dashed standard, the fitted
     slope with its interval in the legend."""
     members = runs[runs["sweep"].isin(sweeps)]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5))
+    fig, axes = _subplots(2, 2, figsize=(12, 8.5))
     for ax, (quantity, ylabel) in zip(axes.flat, PARAMETERIZATION_PANELS):
         column = QUANTITIES[quantity].column
         for (sweep, group), rows in members.groupby(["sweep", "group"], sort=False):
@@ -571,7 +564,6 @@ def parameterization_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweeps
         _legend(ax, fontsize=7, title="parameterisation, head: slope [interval]", title_fontsize=7)
     fig.suptitle("Appendix B: NTK (solid) against standard (dashed) parameterisation at the same "
                  f"$\\eta\\lambda_0$\n{_seed_note(members)}", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
@@ -582,7 +574,7 @@ def output_scaling_figure(runs: pd.DataFrame, scaling: pd.DataFrame, table: pd.D
     networks of Fig. 1; right): scaling freezes every kernel by moving the weights less, width freezes
     only the linear output's while the weights move Theta(1)."""
     members = runs[runs["sweep"].isin(sweeps)]
-    fig, axes = plt.subplots(2, 2, figsize=(12, 8.5), sharey="row")  # one scale: scaling against widening
+    fig, axes = _subplots(2, 2, figsize=(12, 8.5), sharey="row")  # one scale: scaling against widening
     for row, (quantity, ylabel) in enumerate((("delta_k", r"$\Delta K$"),
                                               ("weight_change_l2", r"$\|w^* - w_0\|_2$"))):
         column = QUANTITIES[quantity].column
@@ -602,5 +594,4 @@ def output_scaling_figure(runs: pd.DataFrame, scaling: pd.DataFrame, table: pd.D
             _legend(ax, fontsize=7, title="slope [interval]", title_fontsize=7)
     fig.suptitle("Appendix A: output scaling freezes every kernel, width only the linear output's\n"
                  f"{_seed_note(members)}", fontsize=10)
-    fig.tight_layout()
     return fig
