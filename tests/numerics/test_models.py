@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_linearity import cnn, mlp, resnet
+from ntk_linearity import mlp
 
 
 def test_shallow_network_matches_eq4():
@@ -76,21 +76,3 @@ def test_equal_models_share_their_compiled_functions():
     assert training._gd_functions(a.apply, "square") is training._gd_functions(b.apply, "square")
     plain = lambda p, X: X  # noqa: E731  (not a bound method: keyed by the function itself)
     assert kernels._factor_fn(plain, "jacobian") is kernels._factor_fn(plain, "jacobian")
-
-
-@pytest.mark.parametrize("build", [
-    lambda: mlp(3, [8, 4], init_scheme="antisymmetric"),
-    lambda: mlp(3, [6], head="softmax", n_out=3),
-    lambda: cnn((6, 6, 2), channels=(4, 4), init_scheme="antisymmetric"),
-    lambda: resnet((6, 6, 2), channels=(4,), blocks=1),
-])
-def test_jitted_init_draws_the_same_weights_and_compiles_once_per_settings(build):
-    from ntk_linearity.numerics.models import jitted_init  # noqa: PLC0415
-
-    model, twin = build(), build()
-    key = jax.random.key(5)
-    eager, jitted = model.init(key), jitted_init(model.apply)(key)
-    assert jax.tree.structure(eager) == jax.tree.structure(jitted)
-    for a, b in zip(jax.tree.leaves(eager), jax.tree.leaves(jitted)):
-        np.testing.assert_array_equal(a, b)
-    assert jitted_init(twin.apply) is jitted_init(model.apply)

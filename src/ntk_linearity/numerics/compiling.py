@@ -14,13 +14,28 @@ always runs the same compiled programs and gives the same numbers.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import jax
 
 SMALL_PROGRAM_ELEMENTS = 1 << 17  # 131,072 elements (0.5 MB of float32) over all array arguments
 QUICK_COMPILE = {"xla_backend_optimization_level": 0}  # LLVM without its optimisation passes
+_ONE_SHOT = contextvars.ContextVar("one_shot", default=False)
+
+
+@contextlib.contextmanager
+def one_shot() -> Iterator[None]:
+    """Compile every :func:`sized_jit` program called inside quickly, whatever its size: for programs
+    that run once per network shape (e.g. the float64 repeat of a kernel), where compile time is all
+    there is to save."""
+    token = _ONE_SHOT.set(True)
+    try:
+        yield
+    finally:
+        _ONE_SHOT.reset(token)
 
 
 class SizedJit:
@@ -36,7 +51,7 @@ class SizedJit:
         leaves = jax.tree.leaves((args, kwargs))
         if any(isinstance(leaf, jax.core.Tracer) for leaf in leaves):
             return self.optimised(*args, **kwargs)
-        small = sum(int(getattr(leaf, "size", 0)) for leaf in leaves) <= SMALL_PROGRAM_ELEMENTS
+        small = _ONE_SHOT.get() or sum(int(getattr(leaf, "size", 0)) for leaf in leaves) <= SMALL_PROGRAM_ELEMENTS
         return (self.quick if small else self.optimised)(*args, **kwargs)
 
 

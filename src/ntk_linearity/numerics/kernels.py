@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_linearity.numerics.compiling import sized_jit
+from ntk_linearity.numerics.compiling import one_shot, sized_jit
 from ntk_linearity.numerics.models import cache_per_model
 
 Factor = tuple[jax.Array, jax.Array, jax.Array]  # dense (G: (n, C, k), A: (n, r), scale)
@@ -479,7 +479,7 @@ def delta_k_noise_floor(apply: Callable, params, params_ref, X: jax.Array, metho
         return reference.kernel, float(jnp.linalg.norm(dK) / jnp.linalg.norm(reference.kernel))
 
     K32, dk32 = measure(params, params_ref, X)
-    with jax.enable_x64(True):
+    with jax.enable_x64(True), one_shot():  # float64 programs that run once per shape
         to64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)  # noqa: E731
         K64, dk64 = measure(to64(params), to64(params_ref), to64(X))
         rounding = float(jnp.linalg.norm(K32.astype(jnp.float64) - K64) / jnp.linalg.norm(K64))

@@ -101,15 +101,6 @@ def cache_per_model(maxsize: int) -> Callable:
     return decorate
 
 
-@cache_per_model(maxsize=32)
-def jitted_init(apply: Callable) -> Callable:
-    """The model's ``init(key)`` as one compiled program (the same numbers as calling ``init``),
-    shared by every model with the same settings. Compiled with XLA's defaults whatever its size (not
-    :func:`~ntk_linearity.numerics.compiling.sized_jit`): unoptimised code rounds the normal draws'
-    last bit differently from ``init`` run op by op."""
-    return jax.jit(apply.__self__.init)
-
-
 def layer_name(index: int) -> str:
     """Name of hidden layer ``index`` (1-based, as W^(l) in Eq. 7)."""
     return f"layer_{index}"
