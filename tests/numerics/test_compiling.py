@@ -13,7 +13,7 @@ def _softplus_gram(W, X):
 
 
 def test_the_size_of_the_arguments_picks_the_program_and_both_agree():
-    fn = sized_jit(_softplus_gram)
+    fn = sized_jit(lambda W, X: _softplus_gram(W, X))  # its own compilation cache
     X = jax.random.normal(jax.random.key(0), (4, 8))
     small = jax.random.normal(jax.random.key(1), (8, 16))  # 160 elements in all
     large = jax.random.normal(jax.random.key(2), (8, SMALL_PROGRAM_ELEMENTS // 8 + 1))
@@ -46,7 +46,7 @@ def test_static_arguments_and_the_decorator_forms():
 def test_one_shot_compiles_large_arguments_quickly_too():
     from ntk_linearity.numerics.compiling import one_shot  # noqa: PLC0415
 
-    fn = sized_jit(_softplus_gram)
+    fn = sized_jit(lambda W, X: _softplus_gram(W, X))  # its own compilation cache
     X = jnp.ones((2, 8))
     large = jnp.ones((8, SMALL_PROGRAM_ELEMENTS // 8 + 1))
     with one_shot():
