@@ -14,6 +14,11 @@ os.environ["KEDRO_DISABLE_TELEMETRY"] = "1"
 # One JAX compilation cache for every project copy and `kedro run` subprocess of the session (and
 # the next session): the tests' many small runs compile the same programs.
 os.environ.setdefault("NTK_COMPILATION_CACHE", str(Path(__file__).resolve().parents[1] / ".cache" / "jax"))
+# Every program of the test session is tiny: compile it without LLVM's optimisation passes (what
+# ntk_linearity.numerics.compiling does for small programs of a run; a third less compile time). Only
+# speed changes: the tests compare numbers to tolerances, or programs compiled the same way.
+QUICK_XLA_FLAG = "--xla_backend_optimization_level=0"
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS", ""), QUICK_XLA_FLAG]))
 
 
 import sys  # noqa: E402

@@ -168,7 +168,8 @@ def test_no_diverged_run_is_counted_as_stopped_at_the_step_limit():
 
 
 @pytest.mark.parametrize("case", [
-    "mixed",
+    # make test renders the whole notebook twice already (the tiny project, the tampered names)
+    pytest.param("mixed", marks=pytest.mark.slow),
     pytest.param("empty", marks=pytest.mark.slow),
     pytest.param("fully", marks=pytest.mark.slow),
 ])
