@@ -46,9 +46,9 @@ def _points_panel(ax, data: pd.DataFrame, axis: str, column: str, color: str, la
     ax.set_xscale("log")
     ax.set_yscale("log")
     # Few tick objects (they cost most of a figure's drawing time): the data's own x values label the x
-    # axis; on y, minor ticks at 2 and 5 per decade label a panel that spans less than a decade
+    # axis; on y, minor ticks at 1.5, 2, 3, 5 and 7 per decade label a panel that spans less than a decade
     ax.xaxis.set_minor_locator(NullLocator())
-    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    ax.yaxis.set_minor_locator(LogLocator(subs=(1.5, 2.0, 3.0, 5.0, 7.0)))
     ax.set_xticks(x, [f"{v:g}" for v in x], minor=False)
     ax.set_xlabel(axis_label(axis))
     ax.grid(True, which="major", alpha=0.25)
