@@ -9,8 +9,9 @@ baseline child that only imports JAX and builds the inputs. Below the table it p
 ``jacobian / structured`` (goal >= 10x), ``structured / matmul`` at m = 1e6 (goal <= 4x; the matmul is
 one jitted float32 (n x m)(m x n) product timed in the same run), and the Hessian spectral norms with
 their residuals: on the shallow net the exact closed form against Lanczos (``lanczos / closed_form``),
-on the bottleneck net (1000, m_b, 1000) Lanczos with all steps against Lanczos stopped early
-(``full / early``). This is not a test: nothing here asserts a time.
+on the bottleneck net (1e4, 1e3, 1e4) Lanczos on all p parameters against Lanczos on the layer
+subspace (``lanczos / subspace``), on the bottleneck net (1000, m_b, 1000) Lanczos with all steps
+against Lanczos stopped early (``full / early``). This is not a test: nothing here asserts a time.
 
 Convolutional cases (``cnn_*``, ``resnet_*``): the structured conv kernel (per-layer patch / cotangent
 factors, :mod:`ntk_linearity.numerics.conv`) against the Jacobian path on n = 64 smooth 16x16x3 images
@@ -158,6 +159,7 @@ def build_cases(
     cases.append(Case("hessian_shallow_closed", "hessian", shallow, "closed_form"))
     cases.append(Case("hessian_shallow_lanczos", "hessian", shallow, "lanczos"))
     cases.append(Case("hessian_bottleneck", "hessian", bottleneck, "lanczos"))
+    cases.append(Case("hessian_bottleneck_subspace", "hessian", bottleneck, "subspace_lanczos"))
     narrow = (s(1_000), bottleneck_width, s(1_000))
     cases.append(Case("hessian_bneck_full", "hessian", narrow, "lanczos", tol=0.0))
     cases.append(Case("hessian_bneck_early", "hessian", narrow, "lanczos"))
@@ -191,6 +193,8 @@ def estimate_bytes(case: Case, memory_budget: int, lanczos_steps: int) -> tuple[
     if case.kind == "hessian" and case.method == "closed_form":
         m = case.widths[0]
         return 2 * p * f32 + 24 * m * f32, "params + 24 x m*4 (per-neuron arrays, 2 bisection points)"
+    if case.kind == "hessian" and case.method == "subspace_lanczos":
+        return 10 * p * f32, "10 x p*4 (params, tangent, Hessian-vector product; the basis is small)"
     if case.kind == "hessian":
         steps = min(lanczos_steps, p)
         return 2 * (steps + 1) * p * f32 + 8 * p * f32, f"2 x Lanczos basis ({steps + 1} x p x 4 B)"
@@ -380,7 +384,7 @@ def run_case(
                 lambda_min=float(sn.lambda_min),
                 lambda_max=float(sn.lambda_max),
                 steps_taken=int(sn.steps),  # Lanczos steps, or bisection steps of the closed form
-                lanczos_steps=steps if case.method == "lanczos" else 0,
+                lanczos_steps=steps if "lanczos" in case.method else 0,
             )
     result["maxrss_bytes"] = _maxrss_bytes()
     result["device_peak_bytes"] = _device_peak_bytes()
@@ -660,7 +664,7 @@ def format_results(selected: list[Case], results: dict[str, dict]) -> str:
             f"  {'shallow_1e6':12s} structured / matmul    API {s / mm:8.2f}x ({verdict} goal <= 4x)   "
             f"compute {sc / max(mmc, 1e-9):8.2f}x   (matmul {mm:.4f} s, structured {s:.4f} s)")
     for name in ("hessian_shallow_closed", "hessian_shallow_lanczos", "hessian_bottleneck",
-                 "hessian_bneck_full", "hessian_bneck_early"):
+                 "hessian_bottleneck_subspace", "hessian_bneck_full", "hessian_bneck_early"):
         r = results.get(name)
         if r and r.get("status") == "ok":
             lines.append(
@@ -672,6 +676,7 @@ def format_results(selected: list[Case], results: dict[str, dict]) -> str:
             lines.append(f"  {name:23s} not measured: {r.get('note') or r.get('status')}")
     pairs = (
         ("hessian_shallow", "hessian_shallow_lanczos", "hessian_shallow_closed", "lanczos / closed_form"),
+        ("hessian_bottleneck", "hessian_bottleneck", "hessian_bottleneck_subspace", "lanczos / subspace"),
         ("hessian_bneck", "hessian_bneck_full", "hessian_bneck_early", "full / early stop"),
     )
     for label, slow, fast, what in pairs:

@@ -12,6 +12,8 @@ from ntk_linearity.numerics.hessian import (
     DEFAULT_LANCZOS_STEPS,
     extreme_eigenvalue,
     lanczos_tridiagonal,
+    subspace_dimension,
+    subspace_hessian_vector_product,
     supports_closed_form,
 )
 
@@ -118,7 +120,7 @@ def _dense_spectrum(model, params, x, output):
     """Eigenvalues of the dense Hessian ``jax.hessian`` of output ``output``, in the model's dtype
     (so that both sides see the same rounded model), diagonalised in float64."""
     flat, unravel = ravel_pytree(params)
-    H = jax.hessian(lambda w: jnp.reshape(model.apply(unravel(w), x[None]), (-1,))[output])(flat)
+    H = jax.jit(jax.hessian(lambda w: jnp.reshape(model.apply(unravel(w), x[None]), (-1,))[output]))(flat)
     return np.linalg.eigvalsh(np.asarray(H, np.float64))
 
 
@@ -207,10 +209,69 @@ def test_method_selection():
     forced = hessian_spectral_norm(shallow.apply, p_shallow, x, method="lanczos", tol=0)
     assert int(forced.steps) == DEFAULT_LANCZOS_STEPS
     assert float(forced.norm) == pytest.approx(float(closed.norm), rel=1e-4)
+    # auto on a deep mlp -> Lanczos on the layer subspace: at most its dimension in steps
+    auto = hessian_spectral_norm(deep.apply, p_deep, x, tol=0, steps=1000)
+    assert int(auto.steps) == subspace_dimension(deep) == (3 + 20 - 1) + (20 + 20 - 1) + (20 + 1 - 1)
     with pytest.raises(ValueError, match="closed_form"):
         hessian_spectral_norm(deep.apply, p_deep, x, method="closed_form")
+    with pytest.raises(ValueError, match="subspace_lanczos"):
+        hessian_spectral_norm(lambda p, X: deep.apply(p, X), p_deep, x, method="subspace_lanczos")
     with pytest.raises(ValueError, match="method must be one of"):
         hessian_spectral_norm(deep.apply, p_deep, x, method="power")
+
+
+# --------------------------------------------------------------------------------------------------
+# Lanczos on the layer subspace of a deep mlp
+# --------------------------------------------------------------------------------------------------
+
+SUBSPACE_CASES = [
+    # widths, head, n_out, model settings
+    ([30, 4, 30], "linear", 1, {}),
+    ([25, 20], "softmax", 3, {}),
+    pytest.param([20, 20], "swish", 1, {"parameterization": "standard"}, marks=pytest.mark.slow),
+    pytest.param([20, 10], "linear", 1, {"train_last_layer": False}, marks=pytest.mark.slow),
+    pytest.param([20, 10, 7], "sigmoid", 1, {"output_scale": 3.0, "activation": "softplus"}, marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("widths,head,n_out,settings", SUBSPACE_CASES)
+def test_layer_subspace_holds_the_range_of_the_hessian(widths, head, n_out, settings):
+    """P^T H P (assembled column by column from the reduced products) has the nonzero spectrum of
+    the dense H: its eigenvalues are those of H up to zeros, so the traces of H and H^2 agree, and
+    Lanczos on it returns the dense ||H||."""
+    settings = {"activation": "tanh"} | settings
+    with jax.enable_x64(True):
+        model = mlp(3, widths, head=head, n_out=n_out, dtype="float64", **settings)
+        params = model.init(jax.random.key(30))
+        x = 1.4 * _unit(3, seed=31).astype(jnp.float64)
+        dim = subspace_dimension(model)
+        result = hessian_spectral_norm(model.apply, params, x, method="subspace_lanczos", steps=dim, tol=0)
+        columns = jax.jit(lambda c: jax.vmap(subspace_hessian_vector_product(model, params, x, c))(jnp.eye(dim)))
+        for c in range(n_out):
+            eig = _dense_spectrum(model, params, x, c)
+            reduced = columns(c)
+            np.testing.assert_allclose(reduced, reduced.T, atol=1e-12)
+            reduced_eig = np.linalg.eigvalsh(np.asarray(reduced))
+            assert dim < len(eig)
+            assert np.sum(reduced_eig) == pytest.approx(np.sum(eig), abs=1e-10)
+            assert np.sum(reduced_eig**2) == pytest.approx(np.sum(eig**2), rel=1e-10)
+            pick = lambda a: float(np.atleast_1d(np.asarray(a))[c])  # noqa: E731
+            assert pick(result.norm) == pytest.approx(np.max(np.abs(eig)), rel=1e-10)
+            assert pick(result.lambda_min) == pytest.approx(min(eig[0], 0.0), abs=1e-10)
+            assert pick(result.lambda_max) == pytest.approx(max(eig[-1], 0.0), abs=1e-10)
+
+
+def test_subspace_and_full_lanczos_agree_on_a_bottleneck_net():
+    """p = 29,400 against a subspace of dimension 2,445: both Lanczos runs converge to one ||H||."""
+    model = mlp(8, [600, 20, 600], "tanh")
+    params = model.init(jax.random.key(32))
+    x = _unit(8, seed=33) * 8**0.5
+    full = hessian_spectral_norm(model.apply, params, x, method="lanczos", steps=200)
+    reduced = hessian_spectral_norm(model.apply, params, x, method="subspace_lanczos", steps=200)
+    assert (model.n_params, subspace_dimension(model)) == (29_400, 2_445)
+    assert float(full.residual) <= 1e-5 * float(full.norm)
+    assert float(reduced.residual) <= 1e-5 * float(reduced.norm)
+    assert float(reduced.norm) == pytest.approx(float(full.norm), rel=2e-5)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -9,10 +9,14 @@ early once the top Ritz pair has converged, and every estimate comes with its re
 
 For a one-hidden-layer ``mlp`` the Hessian has a closed form (Eq. 5 and Eq. 13) and its spectral
 norm is computed exactly in O(m d + m C^2) time per bisection step; see :func:`shallow_spectral_norm`.
+For a deeper ``mlp`` at one input the range of H lies in a subspace of dimension
+``sum_l (fan_in + fan_out - 1)`` (far below p, see :func:`layer_subspace`), where Lanczos runs exactly and
+its basis costs almost nothing.
 """
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 from typing import Callable, NamedTuple
 
@@ -26,7 +30,7 @@ from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, cach
 DEFAULT_LANCZOS_STEPS = 64
 DEFAULT_LANCZOS_TOL = 1e-6  # stop once the top Ritz residual is below tol * |theta_top|
 REORTH_BLOCK = 8  # basis rows per re-orthogonalisation block; convergence is checked every block
-METHODS = ("auto", "closed_form", "lanczos")
+METHODS = ("auto", "closed_form", "subspace_lanczos", "lanczos")
 MAX_BISECTION_STEPS = 200
 
 
@@ -170,30 +174,137 @@ def _lanczos_norm_fn(apply: Callable, steps: int, tol: float) -> Callable:
 
 
 # --------------------------------------------------------------------------------------------------
+# Lanczos on the layer subspace (mlp of any depth)
+# --------------------------------------------------------------------------------------------------
+
+
+class LayerFrame(NamedTuple):
+    """Where one dense layer ``z = c a W`` (``W``: fan_in x fan_out) meets the range of H at one input:
+    ``reflector`` h (unit, fan_in) of the Householder map ``R = I - 2 h h^T`` with ``R e_1 = +-a/|a|``,
+    and ``cotangent`` the unit ``g / |g|`` of ``g = df/dz`` (fan_out)."""
+
+    reflector: jax.Array
+    cotangent: jax.Array
+
+
+def _unit_or_first_axis(v: jax.Array) -> jax.Array:
+    """``v / |v|``, or ``e_1`` when ``v = 0`` (any unit vector then spans a superset of nothing)."""
+    norm = jnp.linalg.norm(v)
+    e1 = jnp.zeros_like(v).at[0].set(1.0)
+    return jnp.where(norm > 0, v / jnp.where(norm > 0, norm, 1.0), e1)
+
+
+def _frame(a: jax.Array, g: jax.Array) -> LayerFrame:
+    a = _unit_or_first_axis(a)
+    sign = jnp.where(a[0] >= 0, 1.0, -1.0).astype(a.dtype)
+    h = a.at[0].add(sign)  # |h|^2 = 2 (1 + |a_0|) >= 2: R = I - 2 h h^T / |h|^2 maps e_1 to -sign a
+    return LayerFrame(h / jnp.linalg.norm(h), _unit_or_first_axis(g))
+
+
+def layer_subspace(model: MLP, params, x: jax.Array, output: int | jax.Array = 0) -> list[LayerFrame]:
+    """The frames of every trainable layer of ``model`` at input ``x`` for output ``output``.
+
+    At one input the gradient of f with respect to a dense layer is ``c a^T g`` (``a`` the layer's
+    input, ``g = df/dz``), so a Hessian-vector product restricted to that layer is
+    ``c (da^T g + a^T dg)``: it lies in ``R^fan_in (x) g + a (x) R^fan_out``, a subspace of dimension
+    ``fan_in + fan_out - 1``. With ``R`` the Householder map of :class:`LayerFrame` an orthonormal basis
+    of it is ``R [u^T; t g^T]`` (``u`` in R^fan_out, ``t`` in R^(fan_in - 1)), so the whole range of H
+    is in a space of dimension ``sum_l (fan_in + fan_out - 1)``; H is zero on its complement and its
+    eigenvalues there are those of H plus zeros (``||H||`` is unchanged).
+    """
+    factors = model.kernel_factors(params, x[None])  # trainable layers, input to output
+    return [_frame(A[0], G[0, output]) for G, A, _ in factors]
+
+
+def _expand(frame: LayerFrame, u: jax.Array, t: jax.Array) -> jax.Array:
+    """``dW = R [u^T; t g^T]`` (fan_in x fan_out) from reduced coordinates."""
+    h, g = frame
+    top = jnp.concatenate([u[None, :], t[:, None] * g[None, :]], axis=0)
+    return top - 2 * h[:, None] * (h[0] * u + jnp.dot(h[1:], t) * g)[None, :]
+
+
+def _project(frame: LayerFrame, dW: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """The reduced coordinates ``(u, t)`` of ``P P^T dW``: ``R dW = [u^T; T]``, ``t = T g``."""
+    h, g = frame
+    hW = h @ dW
+    return dW[0] - 2 * h[0] * hW, dW[1:] @ g - 2 * h[1:] * jnp.dot(hW, g)
+
+
+def subspace_dimension(model: MLP) -> int:
+    """``sum_l (fan_in + fan_out - 1)`` over the trainable layers: the size of the Lanczos vectors."""
+    shapes = dict(zip(model.layer_names, zip(model.fan_ins, model.fan_outs)))
+    return sum(fan_in + fan_out - 1 for name in model.trainable_layers for fan_in, fan_out in [shapes[name]])
+
+
+def subspace_hessian_vector_product(model: MLP, params, x: jax.Array, output: int | jax.Array = 0):
+    """``r -> P^T H P r`` with P the orthonormal basis of :func:`layer_subspace` (its eigenvalues are
+    those of H, padded with zeros), on flat reduced vectors of length :func:`subspace_dimension`."""
+    frames = layer_subspace(model, params, x, output)
+    names = model.trainable_layers
+    sizes = [(frame.cotangent.shape[0], frame.reflector.shape[0] - 1) for frame in frames]
+    cuts = list(itertools.accumulate(n for pair in sizes for n in pair))[:-1]
+
+    def f(p):
+        return jnp.reshape(model.apply(p, x[None]), (-1,))[output]
+
+    grad_f = jax.grad(f)
+
+    def hvp(r):
+        pieces = jnp.split(r, cuts)
+        tangent = {name: jnp.zeros_like(W) for name, W in params.items()}
+        for i, (name, frame) in enumerate(zip(names, frames)):
+            tangent[name] = _expand(frame, pieces[2 * i], pieces[2 * i + 1]).astype(params[name].dtype)
+        Hv = jax.jvp(grad_f, (params,), (tangent,))[1]
+        return jnp.concatenate([part for name, frame in zip(names, frames) for part in _project(frame, Hv[name])])
+
+    return hvp
+
+
+@cache_per_model(maxsize=32)
+def _subspace_lanczos_norm_fn(apply: Callable, steps: int, tol: float) -> Callable:
+    """Jitted ``(params, x, output, v0) -> SpectralNorm`` on the layer subspace, compiled once per model."""
+    model = apply.__self__
+
+    @sized_jit
+    def one_output(params, x, output, v0):
+        hvp = subspace_hessian_vector_product(model, params, x, output)
+        return extreme_eigenvalue(*lanczos_tridiagonal(hvp, v0, steps, tol))
+
+    return one_output
+
+
+# --------------------------------------------------------------------------------------------------
 # Closed form (one-hidden-layer mlp)
 # --------------------------------------------------------------------------------------------------
 
 
-def supports_closed_form(apply: Callable) -> bool:
-    """True when ``apply`` is the bound ``apply`` of a one-hidden-layer :class:`MLP` (the same
-    detection as the structured tangent kernel: the model is ``apply.__self__``)."""
+def _mlp_of(apply: Callable) -> MLP | None:
+    """The :class:`MLP` whose bound ``apply`` this is (as the structured tangent kernel detects it), else None."""
     model = getattr(apply, "__self__", None)
-    return (
-        isinstance(model, MLP)
-        and getattr(apply, "__func__", None) is MLP.apply
-        and len(model.widths) == 1
-    )
+    return model if isinstance(model, MLP) and getattr(apply, "__func__", None) is MLP.apply else None
+
+
+def supports_closed_form(apply: Callable) -> bool:
+    """True when ``apply`` is the bound ``apply`` of a one-hidden-layer :class:`MLP`."""
+    model = _mlp_of(apply)
+    return model is not None and len(model.widths) == 1
 
 
 def _resolve_method(apply: Callable, method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if method == "auto":
-        return "closed_form" if supports_closed_form(apply) else "lanczos"
+        return ("closed_form" if supports_closed_form(apply)
+                else "subspace_lanczos" if _mlp_of(apply) is not None else "lanczos")
     if method == "closed_form" and not supports_closed_form(apply):
         raise ValueError(
             "method 'closed_form' needs the bound apply of a one-hidden-layer mlp "
             "(e.g. ntk_linearity.mlp(d, [m]).apply); use method='lanczos' for other models"
+        )
+    if method == "subspace_lanczos" and _mlp_of(apply) is None:
+        raise ValueError(
+            "method 'subspace_lanczos' needs the bound apply of an mlp (e.g. ntk_linearity.mlp(d, [m, m]).apply); "
+            "use method='lanczos' for other models"
         )
     return method
 
@@ -386,11 +497,12 @@ def hessian_spectral_norm(
 
     For a model with C outputs every field has shape (C,): one Hessian per output (softmax heads,
     Eq. 13). ``method``: ``"closed_form"`` (exact, one-hidden-layer ``mlp`` only, see
-    :func:`shallow_spectral_norm`), ``"lanczos"`` (any ``apply(params, X)``), or ``"auto"`` (the closed
-    form when the model supports it).
+    :func:`shallow_spectral_norm`), ``"subspace_lanczos"`` (any ``mlp``: Lanczos on the subspace of
+    :func:`layer_subspace` that holds the range of H), ``"lanczos"`` (any ``apply(params, X)``, on all p
+    parameters), or ``"auto"`` (the first of these that the model supports).
 
-    Lanczos: at most ``steps`` iterations, capped at the parameter count (where the result is exact
-    up to round-off), stopped early once the top Ritz residual is at most ``tol`` times the
+    Lanczos: at most ``steps`` iterations, capped at the dimension of the space it runs in (where
+    the result is exact up to round-off), stopped early once the top Ritz residual is at most ``tol`` times the
     estimate (``tol=0`` always takes every step). Stopping only certifies that the estimate is
     within its residual of *an* eigenvalue; extreme eigenvalues converge first, and on the test and
     benchmark nets the default ``tol`` keeps ``norm`` within 1e-6 relative of the full run. ``key``
@@ -412,9 +524,15 @@ def hessian_spectral_norm(
     out_shape = jax.eval_shape(apply, params, x[None]).shape
     n_out = out_shape[-1] if len(out_shape) == 2 else 1
     flat, _ = ravel_pytree(params)
-    steps = int(min(steps, flat.shape[0]))
-    v0 = jax.random.normal(key, flat.shape, flat.dtype)
-    one_output = _lanczos_norm_fn(apply, steps, float(tol))
+    if method == "subspace_lanczos":
+        dim = subspace_dimension(apply.__self__)
+        steps = int(min(steps, dim))
+        v0 = jax.random.normal(key, (dim,), flat.dtype)
+        one_output = _subspace_lanczos_norm_fn(apply, steps, float(tol))
+    else:
+        steps = int(min(steps, flat.shape[0]))
+        v0 = jax.random.normal(key, flat.shape, flat.dtype)
+        one_output = _lanczos_norm_fn(apply, steps, float(tol))
     per_output = [one_output(params, x, c, v0) for c in range(n_out)]
     result = SpectralNorm(*(jnp.stack(field) for field in zip(*per_output)))
     return result if n_out > 1 else SpectralNorm(*(field[0] for field in result))
