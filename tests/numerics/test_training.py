@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from ntk_linearity import DivergenceError, empirical_ntk, gradient_descent, mlp
-from ntk_linearity.numerics import training
 
 
 def _problem(n=12, d=3, seed=0):
@@ -108,73 +107,3 @@ def test_the_critical_learning_rate_separates_convergence_from_divergence_on_a_l
     else:
         with pytest.raises(DivergenceError):
             run()
-
-
-# --------------------------------------------------------------------------------------------------
-# Blocked steps of wide one-hidden-layer nets
-# --------------------------------------------------------------------------------------------------
-
-BLOCKED_CASES = [
-    dict(activation="tanh", head="linear"),
-    dict(activation="tanh", head="softmax", n_out=3),
-    pytest.param(dict(activation="softplus", head="swish", train_last_layer=False, parameterization="standard"),
-                 marks=pytest.mark.slow),
-    dict(activation="tanh", head="swish", output_scale=10.0),
-]
-
-
-@pytest.mark.parametrize("settings", BLOCKED_CASES)
-def test_blocked_steps_are_the_gradient_steps(settings):
-    """100 hidden units in blocks of 16 (six blocks and a rest of 4), float64: 30 blocked steps give the
-    parameters and losses of 30 steps on jax.grad to rounding."""
-    with jax.enable_x64(True):
-        model = mlp(4, [100], dtype="float64", **settings)
-        params = model.init(jax.random.key(0))
-        X = jax.random.normal(jax.random.key(1), (6, 4), jnp.float64)
-        y = jax.random.uniform(jax.random.key(2), (6,) if model.n_out == 1 else (6, 3), jnp.float64)
-        assert not training.takes_blocked_steps(model.apply)
-        finals = []
-        for start, run in (training._gd_functions(model.apply, "square"),
-                           training._blocked_gd_functions(model, "square", block=16)):
-            loss0, aux = start(params, X, y)
-            losses = jnp.zeros(31).at[0].set(loss0)
-            finals.append(jax.tree.map(np.asarray, run(params, loss0, aux, losses, 0, 30, 0.05, 0.0, 1e30, X, y)))
-        params = jax.tree.map(np.asarray, params)
-    (p_grad, loss_grad, _, losses_grad, steps_grad), (p_block, loss_block, _, losses_block, steps_block) = finals
-    assert int(steps_grad) == int(steps_block) == 30
-    np.testing.assert_allclose(losses_block, losses_grad, rtol=1e-12)
-    assert float(loss_block) < float(losses_grad[0])
-    assert np.max(np.abs(p_block["layer_1"] - params["layer_1"])) > 1e-3  # the steps moved w
-    for name in params:
-        np.testing.assert_allclose(p_block[name], p_grad[name], rtol=1e-12, atol=1e-14)
-    if not model.train_last_layer:
-        np.testing.assert_array_equal(p_block["readout"], params["readout"])
-
-
-def test_wide_one_hidden_layer_nets_take_blocked_steps():
-    wide = training.BLOCKED_MIN_WIDTH
-    assert training.takes_blocked_steps(mlp(3, [wide]).apply)
-    assert not training.takes_blocked_steps(mlp(3, [wide - 1]).apply)
-    assert not training.takes_blocked_steps(mlp(3, [wide, 8]).apply)  # two hidden layers
-    assert not training.takes_blocked_steps(lambda p, X: mlp(3, [wide]).apply(p, X))
-
-
-def test_gradient_descent_on_a_blocked_width_matches_the_unblocked_run(monkeypatch):
-    """m = BLOCKED_MIN_WIDTH + 100 (blocks and a rest), float32, 300 steps at eta lambda_0 = 1: the
-    blocked run and the run on jax.grad (the blocked path switched off) agree to float32 rounding."""
-    X, y = _problem(n=8, d=2)
-    wide = mlp(2, [training.BLOCKED_MIN_WIDTH + 100])
-    params = wide.init(jax.random.key(3))
-    eta = 1.0 / training.kernel_top_eigenvalue(wide.apply, params, X)
-    descend = lambda: gradient_descent(wide.apply, params, X, y, learning_rate=eta, max_steps=300, tol=0.0)  # noqa: E731
-    assert training.takes_blocked_steps(wide.apply)
-    blocked = descend()
-    monkeypatch.setattr(training, "BLOCKED_MIN_WIDTH", 10 * training.BLOCKED_MIN_WIDTH)
-    training._gd_functions.cache_clear()
-    assert not training.takes_blocked_steps(wide.apply)
-    unblocked = descend()
-    training._gd_functions.cache_clear()
-    assert blocked.losses[-1] < 0.5 * blocked.losses[0]
-    np.testing.assert_allclose(blocked.losses, unblocked.losses, rtol=1e-4)
-    np.testing.assert_allclose(blocked.params["layer_1"], unblocked.params["layer_1"], rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(blocked.delta_k, unblocked.delta_k, rtol=1e-2, atol=1e-6)

@@ -25,7 +25,7 @@ import jax.numpy as jnp
 from jax.flatten_util import ravel_pytree
 
 from ntk_linearity.numerics.compiling import sized_jit
-from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, cache_per_model, layer_name, mlp_of
+from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, cache_per_model, layer_name
 
 DEFAULT_LANCZOS_STEPS = 64
 DEFAULT_LANCZOS_TOL = 1e-6  # stop once the top Ritz residual is below tol * |theta_top|
@@ -278,9 +278,15 @@ def _subspace_lanczos_norm_fn(apply: Callable, steps: int, tol: float) -> Callab
 # --------------------------------------------------------------------------------------------------
 
 
+def _mlp_of(apply: Callable) -> MLP | None:
+    """The :class:`MLP` whose bound ``apply`` this is (as the structured tangent kernel detects it), else None."""
+    model = getattr(apply, "__self__", None)
+    return model if isinstance(model, MLP) and getattr(apply, "__func__", None) is MLP.apply else None
+
+
 def supports_closed_form(apply: Callable) -> bool:
     """True when ``apply`` is the bound ``apply`` of a one-hidden-layer :class:`MLP`."""
-    model = mlp_of(apply)
+    model = _mlp_of(apply)
     return model is not None and len(model.widths) == 1
 
 
@@ -289,13 +295,13 @@ def _resolve_method(apply: Callable, method: str) -> str:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if method == "auto":
         return ("closed_form" if supports_closed_form(apply)
-                else "subspace_lanczos" if mlp_of(apply) is not None else "lanczos")
+                else "subspace_lanczos" if _mlp_of(apply) is not None else "lanczos")
     if method == "closed_form" and not supports_closed_form(apply):
         raise ValueError(
             "method 'closed_form' needs the bound apply of a one-hidden-layer mlp "
             "(e.g. ntk_linearity.mlp(d, [m]).apply); use method='lanczos' for other models"
         )
-    if method == "subspace_lanczos" and mlp_of(apply) is None:
+    if method == "subspace_lanczos" and _mlp_of(apply) is None:
         raise ValueError(
             "method 'subspace_lanczos' needs the bound apply of an mlp (e.g. ntk_linearity.mlp(d, [m, m]).apply); "
             "use method='lanczos' for other models"

@@ -95,7 +95,7 @@ def cache_per_model(maxsize: int) -> Callable:
         def wrapper(apply: Callable, *args):
             return cached(_ApplyKey(apply), *args)
 
-        wrapper.cache_info, wrapper.cache_clear = cached.cache_info, cached.cache_clear
+        wrapper.cache_info = cached.cache_info
         return wrapper
 
     return decorate
@@ -184,17 +184,14 @@ class MLP:
             params[READOUT] = params[READOUT].at[half:].set(-params[READOUT][:half])
         return params
 
-    def readout(
+    def forward(
         self, params: Params, X: jax.Array, taps: Mapping[str, jax.Array] | None = None
     ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """The readout ``f = a_L V / sqrt(m_L)`` of Eq. 7 (before the head), shape ``(n, n_out)``, and the
-        input ``a_{l-1}`` of every layer.
+        """Outputs ``alpha phi(f)`` of shape ``(n, n_out)`` and the input ``a_{l-1}`` of every layer.
 
-        ``taps`` (optional) are added to the pre-activations ``z_l`` (and to ``f``): differentiating the
-        output with respect to a zero tap gives the back-propagated cotangent ``df/dz_l`` used by the
-        structured kernel (DESIGN.md section 4). The layer scalings come from the model's widths, not
-        from the arrays: with one hidden layer, the readout of a subset of the hidden units (their
-        columns of ``W_1``, rows of ``V``) is their term of ``f``, and ``f`` is the sum of such terms.
+        ``taps`` (optional) are added to the pre-activations ``z_l`` (and to the readout ``f`` before
+        the head): differentiating the output with respect to a zero tap gives the back-propagated
+        cotangent ``df/dz_l`` used by the structured kernel (DESIGN.md section 4).
         """
         taps = taps or {}
         a = X
@@ -209,29 +206,13 @@ class MLP:
             if name in taps:
                 z = z + taps[name]
             a = z if name == READOUT else sigma(z)
-        return a, layer_inputs
-
-    def output(self, f: jax.Array) -> jax.Array:
-        """``alpha phi(f)`` of a readout ``f`` (Eq. 11), shape ``(n, n_out)``."""
-        out = HEADS[self.head](f)
-        return out if self.output_scale == 1.0 else self.output_scale * out
-
-    def forward(
-        self, params: Params, X: jax.Array, taps: Mapping[str, jax.Array] | None = None
-    ) -> tuple[jax.Array, dict[str, jax.Array]]:
-        """Outputs ``alpha phi(f)`` of shape ``(n, n_out)`` and the input ``a_{l-1}`` of every layer
-        (``taps``: see :meth:`readout`)."""
-        f, layer_inputs = self.readout(params, X, taps)
-        return self.output(f), layer_inputs
-
-    def squeeze(self, out: jax.Array) -> jax.Array:
-        """Outputs as :meth:`apply` returns them: shape ``(n,)`` for one output, ``(n, n_out)`` for several."""
-        return out[:, 0] if self.n_out == 1 else out
+        out = HEADS[self.head](a)
+        return (out if self.output_scale == 1.0 else self.output_scale * out), layer_inputs
 
     def apply(self, params: Params, X: jax.Array) -> jax.Array:
         """Model output: shape ``(n,)`` for one output, ``(n, n_out)`` for several."""
         out, _ = self.forward(params, X)
-        return self.squeeze(out)
+        return out[:, 0] if self.n_out == 1 else out
 
     def kernel_factors(
         self, params: Params, X: jax.Array
@@ -263,13 +244,6 @@ class MLP:
                 factors.append((G, inputs[name], self.kernel_scale(fan_in, X.dtype)))
         return factors
 
-
-
-def mlp_of(apply: Callable) -> MLP | None:
-    """The :class:`MLP` whose bound ``apply`` this is, else None: how the numerics recognise the networks
-    they have structured methods for (any other ``apply(params, X)`` takes the general path)."""
-    model = getattr(apply, "__self__", None)
-    return model if isinstance(model, MLP) and getattr(apply, "__func__", None) is MLP.apply else None
 
 
 def positive_int(value, what: str) -> int:

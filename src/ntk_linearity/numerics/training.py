@@ -18,7 +18,7 @@ import numpy as np
 
 from ntk_linearity.numerics.compiling import sized_jit
 from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
-from ntk_linearity.numerics.models import MLP, READOUT, cache_per_model, layer_name, mlp_of
+from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
 SPACINGS = ("log", "linear")
@@ -91,117 +91,29 @@ def _weight_change(params, params0) -> tuple[float, float]:
     return float(np.linalg.norm(delta)), float(np.max(np.abs(delta)))
 
 
-UNIT_BLOCK = 8192  # hidden units per block of a blocked step: a block's n x 8192 arrays stay in cache
-BLOCKED_MIN_WIDTH = 65_536  # one-hidden-layer nets at least this wide take blocked steps
-
-
-def takes_blocked_steps(apply: Callable) -> bool:
-    """True for the bound ``apply`` of a one-hidden-layer :class:`~ntk_linearity.numerics.models.MLP` of
-    width at least ``BLOCKED_MIN_WIDTH``: its GD steps run block by block (:func:`_blocked_gd_functions`)."""
-    model = mlp_of(apply)
-    return model is not None and len(model.widths) == 1 and model.widths[0] >= BLOCKED_MIN_WIDTH
-
-
-def _identity(params):
-    return params
-
-
-def _gd_loop(step_fn: Callable, enter: Callable = _identity, leave: Callable = _identity) -> Callable:
-    """A jitted loop of ``step_fn`` on the state ``(params, loss, aux, losses, step)`` from ``step`` until
-    ``stop``, convergence (``loss <= tol``) or divergence (non-finite, or above ``ceiling``); ``aux``
-    is what a step needs from the one before (the gradient, or the readout). Inside the loop the
-    parameters are held as ``enter(params)`` (a layout of the step's choosing), and ``leave`` undoes it."""
+@cache_per_model(maxsize=32)
+def _gd_functions(apply: Callable, loss: str):
+    """Jitted ``(value, grad)`` of the loss and the GD loop, cached per (apply, loss) so that runs of
+    the same architecture compile once. The loop takes GD steps from ``step`` until ``stop``,
+    convergence (``loss <= tol``) or divergence (non-finite, or above ``ceiling``)."""
+    loss_of = LOSS_FUNCTIONS[loss]
+    value_and_grad = sized_jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
 
     @sized_jit
-    def run(params, loss, aux, losses, step, stop, lr, tol, ceiling, X, y):
+    def run(params, loss, grad, losses, step, stop, lr, tol, ceiling, X, y):
         def keep_going(carry):
             _, loss, _, _, step = carry
             return (step < stop) & (loss > tol) & jnp.isfinite(loss) & (loss <= ceiling)
 
         def gd_step(carry):
-            held, _, aux, losses, step = carry
-            held, loss, aux = step_fn(held, aux, lr, X, y)
-            return held, loss, aux, losses.at[step + 1].set(loss), step + 1
+            params, _, grad, losses, step = carry
+            params = jax.tree.map(lambda w, g: w - lr * g, params, grad)
+            loss, grad = value_and_grad(params, X, y)
+            return params, loss, grad, losses.at[step + 1].set(loss), step + 1
 
-        held, *rest = jax.lax.while_loop(keep_going, gd_step, (enter(params), loss, aux, losses, step))
-        return leave(held), *rest
+        return jax.lax.while_loop(keep_going, gd_step, (params, loss, grad, losses, step))
 
-    return run
-
-
-@cache_per_model(maxsize=32)
-def _gd_functions(apply: Callable, loss: str) -> tuple[Callable, Callable]:
-    """``start(params, X, y) -> (loss, aux)`` and the jitted GD loop of :func:`_gd_loop`, cached per
-    (apply, loss) so that runs of the same architecture compile once. Wide one-hidden-layer nets
-    take blocked steps (:func:`_blocked_gd_functions`); every other model steps on ``jax.grad``."""
-    if takes_blocked_steps(apply):
-        return _blocked_gd_functions(apply.__self__, loss)
-    loss_of = LOSS_FUNCTIONS[loss]
-    value_and_grad = sized_jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
-
-    def step(params, grad, lr, X, y):
-        params = jax.tree.map(lambda w, g: w - lr * g, params, grad)
-        return params, *value_and_grad(params, X, y)
-
-    return value_and_grad, _gd_loop(step)
-
-
-def _blocked_gd_functions(model: MLP, loss: str, block: int = UNIT_BLOCK) -> tuple[Callable, Callable]:
-    """GD on a one-hidden-layer MLP, ``block`` hidden units at a time.
-
-    The readout is a sum over hidden units, ``f = sum_i v_i sigma(w_i . x) / sqrt(m)`` (Eq. 4), and so is
-    every gradient: ``dL/dw_i`` depends on the data only through the cotangent ``dL/df`` (n x C). A step
-    therefore takes ``dL/df`` at the current readout, then, block by block, the block's gradient (the
-    vjp of its term of f), its update and its term of the *next* readout. The n x m activations are
-    never stored (at m = 1e6, n = 32 they are 128 MB per array, and the unblocked step streams several
-    of them through memory); each block's stay in cache, at the price of a second evaluation of sigma.
-    ``aux`` is the readout f at the current parameters. The blocks are summed in a fixed order, so
-    the result differs from the unblocked step only by rounding.
-    """
-    loss_of = LOSS_FUNCTIONS[loss]
-    width = model.widths[0]
-    n_blocks = width // block
-    names = (layer_name(1), READOUT)
-
-    def term(block, X):  # the block's term of the readout f
-        return model.readout(block, X)[0]
-
-    def loss_of_readout(f, y):
-        return loss_of(model.squeeze(model.output(f)), y)
-
-    def split(params):  # (blocks of `block` units stacked on a leading axis, the rest)
-        W, V = params[names[0]], params[names[1]]
-        cut = n_blocks * block
-        blocks = {names[0]: jnp.moveaxis(W[:, :cut].reshape(W.shape[0], n_blocks, block), 1, 0),
-                  names[1]: V[:cut].reshape(n_blocks, block, V.shape[1])}
-        return blocks, {names[0]: W[:, cut:], names[1]: V[cut:]}
-
-    def join(blocks, rest):
-        W = jnp.moveaxis(blocks[names[0]], 0, 1).reshape(rest[names[0]].shape[0], -1)
-        V = blocks[names[1]].reshape(-1, rest[names[1]].shape[1])
-        return {names[0]: jnp.concatenate([W, rest[names[0]]], axis=1),
-                names[1]: jnp.concatenate([V, rest[names[1]]], axis=0)}
-
-    def start(params, X, y):
-        blocks, rest = split(params)
-        f = jax.lax.map(lambda units: term(units, X), blocks).sum(axis=0) + term(rest, X)
-        return loss_of_readout(f, y), f
-
-    def step(held, f, lr, X, y):
-        cotangent = jax.grad(loss_of_readout)(f, y)
-
-        def update(f_next, units):
-            _, vjp = jax.vjp(lambda b: term(b, X), units)
-            (grad,) = vjp(cotangent)
-            units = jax.tree.map(lambda w, g: w - lr * g, units, grad)
-            return f_next + term(units, X), units
-
-        blocks, rest = held
-        f_next, blocks = jax.lax.scan(update, jnp.zeros_like(f), blocks)
-        f_next, rest = update(f_next, rest)
-        return (blocks, rest), loss_of_readout(f_next, y), f_next
-
-    return sized_jit(start), _gd_loop(step, enter=split, leave=lambda held: join(*held))
+    return value_and_grad, run
 
 
 def gradient_descent(
@@ -239,7 +151,7 @@ def gradient_descent(
         raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
     dtype = jnp.result_type(*jax.tree.leaves(params))
     X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
-    start, segment = _gd_functions(apply, loss)
+    value_and_grad, segment = _gd_functions(apply, loss)
 
     schedule = (
         snapshot_schedule(max_steps, n_snapshots)
@@ -255,11 +167,11 @@ def gradient_descent(
     reference = kernel_reference(apply, params0, X, method=kernel_method)
     K0 = reference.kernel
     K0_norm = float(jnp.linalg.norm(K0))
-    loss0, aux = start(params, X, y)
+    loss0, grad = value_and_grad(params, X, y)
     losses = jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(loss0)
     ceiling = divergence_factor * max(float(loss0), float(jnp.finfo(dtype).tiny))
     lr_ = jnp.asarray(learning_rate, dtype)
-    state = (params, loss0, aux, losses, jnp.asarray(0))
+    state = (params, loss0, grad, losses, jnp.asarray(0))
     steps_seen, delta_k, kernels = [0], [0.0], [np.asarray(K0)]
 
     step, current = 0, float(loss0)
