@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_linearity import DivergenceError, empirical_ntk, gradient_descent, mlp
+from ntk_linearity import DivergenceError, delta_k_noise_floor, empirical_ntk, gradient_descent, mlp
 
 
 def _problem(n=12, d=3, seed=0):
@@ -107,3 +107,17 @@ def test_the_critical_learning_rate_separates_convergence_from_divergence_on_a_l
     else:
         with pytest.raises(DivergenceError):
             run()
+
+
+def test_noise_floor_from_the_training_run_equals_its_own_float32_repeat():
+    """gradient_descent's first kernel and last kernel change are what delta_k_noise_floor's float32
+    side computes (the same programs): passing them gives the same floor, bit for bit."""
+    X, y = _problem()
+    model = mlp(3, [64], head="swish")
+    params0 = model.init(jax.random.key(4))
+    result = gradient_descent(model.apply, params0, X, y, learning_rate=1.0, max_steps=200, tol=0.0)
+    own = delta_k_noise_floor(model.apply, result.params, params0, X)
+    passed = delta_k_noise_floor(model.apply, result.params, params0, X,
+                                 float32=(result.kernels[0], result.delta_k[-1]))
+    assert passed == own
+    assert own.delta_k_float32 == result.delta_k[-1] > 0

@@ -470,15 +470,21 @@ class NoiseFloor(NamedTuple):
     kernel_rounding: float
 
 
-def delta_k_noise_floor(apply: Callable, params, params_ref, X: jax.Array, method: str = "auto") -> NoiseFloor:
-    """Measure the float32 noise floor of Delta K by repeating the computation in float64."""
+def delta_k_noise_floor(
+    apply: Callable, params, params_ref, X: jax.Array, method: str = "auto", float32=None
+) -> NoiseFloor:
+    """Measure the float32 noise floor of Delta K by repeating the computation in float64.
+
+    ``float32``: ``(K(w_ref), Delta K)`` when the caller already has them from the float32 programs of
+    :func:`kernel_reference` (as :func:`~ntk_linearity.numerics.training.gradient_descent` does: its first
+    kernel and its last kernel change); only the float64 side is then computed."""
 
     def measure(params, params_ref, X):
         reference = kernel_reference(apply, params_ref, X, method=method)
         dK = reference.difference(params)
         return reference.kernel, float(jnp.linalg.norm(dK) / jnp.linalg.norm(reference.kernel))
 
-    K32, dk32 = measure(params, params_ref, X)
+    K32, dk32 = measure(params, params_ref, X) if float32 is None else (jnp.asarray(float32[0]), float(float32[1]))
     with jax.enable_x64(True), one_shot():  # float64 programs that run once per shape
         to64 = lambda tree: jax.tree.map(lambda a: jnp.asarray(a, jnp.float64), tree)  # noqa: E731
         K64, dk64 = measure(to64(params), to64(params_ref), to64(X))

@@ -186,7 +186,8 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         logger.warning("%s; on_divergence=skip, the sweep goes on", error)
         return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
 
-    floor = delta_k_noise_floor(model.apply, result.params, params0, X)
+    floor = delta_k_noise_floor(model.apply, result.params, params0, X,
+                                float32=(result.kernels[0], result.delta_k[-1]))
     # The spectra of the objective's kernel, like lambda_0: K_alpha / alpha^2 of L / alpha^2 (K at alpha = 1)
     spectrum = kernel_spectrum(result.kernels / alpha**2, X.shape[0], outputs_sum_to_one=run.head in SIMPLEX_HEADS)
     metrics = record | path_metrics(result.losses, spectrum, learning_rate) | {
