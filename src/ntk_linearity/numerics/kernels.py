@@ -477,12 +477,12 @@ def delta_k_noise_floor(
 
     ``float32``: ``(K(w_ref), Delta K)`` when the caller already has them from the float32 programs of
     :func:`kernel_reference` (as :func:`~ntk_linearity.numerics.training.gradient_descent` does: its first
-    kernel and its last kernel change); only the float64 side is then computed."""
+    kernel and its last kernel change, divided in the same way); only the float64 side is then computed."""
 
     def measure(params, params_ref, X):
         reference = kernel_reference(apply, params_ref, X, method=method)
         dK = reference.difference(params)
-        return reference.kernel, float(jnp.linalg.norm(dK) / jnp.linalg.norm(reference.kernel))
+        return reference.kernel, float(jnp.linalg.norm(dK)) / float(jnp.linalg.norm(reference.kernel))
 
     K32, dk32 = measure(params, params_ref, X) if float32 is None else (jnp.asarray(float32[0]), float(float32[1]))
     with jax.enable_x64(True), one_shot():  # float64 programs that run once per shape
