@@ -668,12 +668,12 @@ def format_results(selected: list[Case], results: dict[str, dict]) -> str:
         r = results.get(name)
         if r and r.get("status") == "ok":
             lines.append(
-                f"  {name:23s} |H| = {r['norm']:.6g}, residual = {r['residual']:.3g} "
+                f"  {name:27s} |H| = {r['norm']:.6g}, residual = {r['residual']:.3g} "
                 f"(rel {r['residual'] / max(r['norm'], 1e-30):.1e}), steps = {r['steps_taken']}, "
                 f"lambda in [{r['lambda_min']:.4g}, {r['lambda_max']:.4g}], "
                 f"{r['median_s']:.3f} s/call ({r['compile_s_per_call']:.2f} s of it compiling)")
         elif r:
-            lines.append(f"  {name:23s} not measured: {r.get('note') or r.get('status')}")
+            lines.append(f"  {name:27s} not measured: {r.get('note') or r.get('status')}")
     pairs = (
         ("hessian_shallow", "hessian_shallow_lanczos", "hessian_shallow_closed", "lanczos / closed_form"),
         ("hessian_bottleneck", "hessian_bottleneck", "hessian_bottleneck_subspace", "lanczos / subspace"),
