@@ -41,9 +41,10 @@ class SpectralNorm(NamedTuple):
     Lanczos: ``residual`` is the Ritz residual ``||H y - theta y||`` of the top pair (some eigenvalue
     of H lies within it of ``theta``), ``lambda_min``/``lambda_max`` are the extreme Ritz values of the
     Krylov space and ``steps`` the Lanczos steps taken (fewer than requested after early stopping).
-    Closed form: ``lambda_min``/``lambda_max`` are the extreme eigenvalues of H, ``residual`` bounds
-    ``|norm - ||H|||`` in exact arithmetic (half the final bisection bracket, i.e. machine precision;
-    0 for the linear head), and ``steps`` counts bisection steps (0 for the linear head).
+    Closed form: ``lambda_min``/``lambda_max`` are the extreme eigenvalues of H (to machine precision
+    relative to ``norm``), ``residual`` bounds ``|norm - ||H|||`` in exact arithmetic (``||H||`` lies
+    below ``norm + residual``, the far end of the final bisection brackets: machine precision; 0 for
+    the linear head), and ``steps`` counts bisection steps (0 for the linear head).
     """
 
     norm: jax.Array
@@ -344,7 +345,7 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array, rtol: float = 0.0) -
       over the neurons, O(m C^2), and the inertia of a C x C matrix. It starts from the Weyl
       bracket ``lambda(B) +- ||Lambda|| ||U^T U||`` and runs to machine precision.
 
-    ``rtol`` > 0 stops the bisection once its bracket is within ``rtol`` (relative) instead of machine
+    ``rtol`` > 0 stops the bisection once its brackets are within ``rtol`` of the norm instead of machine
     precision: ``norm + residual`` is then still an upper bound of ``||H||`` (the bracket's end).
 
     Returns :class:`SpectralNorm` fields of shape (C,) (one Hessian per output), dtype of the
@@ -407,7 +408,10 @@ def shallow_spectral_norm(model: MLP, params, x: jax.Array, rtol: float = 0.0) -
 def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, trainable, eps, tiny, stop):
     """Extreme eigenvalues of ``A = B + U S U^T`` on the reduced space (see
     :func:`shallow_spectral_norm`) by bisection on exact eigenvalue counts, until each bracket is
-    within ``stop`` (relative; machine epsilon for full precision)."""
+    within ``stop`` (machine epsilon for full precision) relative to ``max(|lambda_min|, |lambda_max|)``,
+    the scale of the norm (an extreme much smaller than the norm needs no finer bracket). Returns both
+    estimates, the bound ``residual`` with ``max(|lambda_min|, |lambda_max|) <= norm + residual`` (the
+    brackets' far ends) and the steps taken."""
     dtype = alpha.dtype
     m, C = gamma.shape
     Lam, Q = jnp.linalg.eigh(S)
@@ -452,7 +456,9 @@ def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, tr
     def not_done(carry):
         lo, hi, it = carry
         mid = (lo + hi) / 2
-        open_ = (hi - lo > 2 * stop * jnp.maximum(jnp.abs(lo), jnp.abs(hi))) & (mid > lo) & (mid < hi)
+        # ||H|| = max(|lambda_min|, |lambda_max|) needs each extreme only to `stop` times ||H||'s scale
+        scale = jnp.max(jnp.maximum(jnp.abs(lo), jnp.abs(hi)))
+        open_ = (hi - lo > 2 * stop * scale) & (mid > lo) & (mid < hi)
         return jnp.any(open_) & (it < MAX_BISECTION_STEPS)
 
     def step(carry):
@@ -468,9 +474,8 @@ def _bisect_extremes(alpha, beta, bp2, gamma, w, p, S, gram, top_b, bottom_b, tr
 
     lo, hi, iters = jax.lax.while_loop(not_done, step, (lo, hi, jnp.asarray(0, jnp.int32)))
     est = (lo + hi) / 2
-    half = (hi - lo) / 2
-    which = jnp.argmax(jnp.abs(est))
-    return est[0], est[1], half[which], iters
+    upper = jnp.max(jnp.maximum(jnp.abs(lo), jnp.abs(hi)))  # ||H|| lies below the brackets' far ends
+    return est[0], est[1], upper - jnp.max(jnp.abs(est)), iters
 
 
 @lru_cache(maxsize=32)
