@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ntk_linearity import DivergenceError, delta_k_noise_floor, empirical_ntk, gradient_descent, mlp
+from ntk_linearity.numerics import training
 
 
 def _problem(n=12, d=3, seed=0):
@@ -121,3 +122,26 @@ def test_noise_floor_from_the_training_run_equals_its_own_float32_repeat():
                                  float32=(result.kernels[0], result.delta_k[-1]))
     assert passed == own
     assert own.delta_k_float32 == result.delta_k[-1] > 0
+
+
+def test_segments_cut_by_time_change_no_number(monkeypatch):
+    """With SEGMENT_SECONDS = 0 every compiled segment takes one step (progress after each), yet the
+    losses, kernel changes and final weights are bit-identical to the run in long segments."""
+    X, y = _problem()
+    model = mlp(3, [96], head="swish")
+    params0 = model.init(jax.random.key(5))
+
+    def descend():
+        calls = []
+        result = gradient_descent(model.apply, params0, X, y, learning_rate=1.0, max_steps=60, tol=0.0,
+                                  progress=lambda step, total, loss: calls.append(step))
+        return result, calls
+
+    long_segments, long_calls = descend()
+    monkeypatch.setattr(training, "SEGMENT_SECONDS", 0.0)
+    one_step, calls = descend()
+    assert calls == list(range(1, 61)) and len(long_calls) < 30
+    np.testing.assert_array_equal(one_step.losses, long_segments.losses)
+    np.testing.assert_array_equal(one_step.delta_k, long_segments.delta_k)
+    np.testing.assert_array_equal(one_step.snapshot_steps, long_segments.snapshot_steps)
+    np.testing.assert_array_equal(one_step.params["layer_1"], long_segments.params["layer_1"])

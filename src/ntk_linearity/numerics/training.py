@@ -9,6 +9,7 @@ loss falls to ``tol`` or after ``max_steps``; a non-finite or exploding loss rai
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Callable
 
@@ -21,6 +22,7 @@ from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
 from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
+SEGMENT_SECONDS = 5.0  # the longest a compiled stretch of GD steps runs between two host checkpoints
 SPACINGS = ("log", "linear")
 
 
@@ -139,7 +141,8 @@ def gradient_descent(
 
     The kernel ``K(w_t)`` is recorded at ``snapshot_steps`` (default: ``n_snapshots`` log-spaced steps)
     and at the stopping step. ``progress(step, max_steps, loss)`` is called at every checkpoint
-    (snapshots, and every ``progress_every`` steps). A loss that becomes non-finite or exceeds
+    (snapshots, every ``progress_every`` steps, and at least every ``SEGMENT_SECONDS`` of steps, so that
+    progress and Ctrl-C never wait for a long stretch of steps on a wide network). A loss that becomes non-finite or exceeds
     ``divergence_factor`` times its initial value raises :class:`DivergenceError`, whose message
     starts with ``label`` and names the learning rate.
     """
@@ -175,9 +178,18 @@ def gradient_descent(
     steps_seen, delta_k, kernels = [0], [0.0], [np.asarray(K0)]
 
     step, current = 0, float(loss0)
-    for stop in sorted(checkpoints - {0}):
+    targets = iter(sorted(checkpoints - {0}))
+    target, seconds_per_step = next(targets), None
+    while True:
+        # at most SEGMENT_SECONDS per compiled segment: Ctrl-C and progress never wait longer (where a
+        # segment stops does not change a number: the loop's state passes through unchanged)
+        stop = target if seconds_per_step is None else min(
+            target, step + max(1, int(SEGMENT_SECONDS / seconds_per_step)))
+        started, before = time.perf_counter(), step
         state = segment(*state, stop, lr_, tol, ceiling, X, y)
         step, current = int(state[4]), float(state[1])
+        if step > before:
+            seconds_per_step = (time.perf_counter() - started) / (step - before)
         if not np.isfinite(current) or current > ceiling:
             raise DivergenceError(
                 f"{label + ': ' if label else ''}gradient descent diverged at step {step} "
@@ -195,7 +207,9 @@ def gradient_descent(
             kernels.append(np.asarray(K0 + dK))
         if progress is not None:
             progress(step, max_steps, current)
-        if converged:
+        if step >= target:
+            target = next(targets, None)
+        if converged or target is None:
             break
 
     l2, linf = _weight_change(state[0], params0)
