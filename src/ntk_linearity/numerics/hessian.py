@@ -189,7 +189,8 @@ class LayerFrame(NamedTuple):
 
 
 def _unit_or_first_axis(v: jax.Array) -> jax.Array:
-    """``v / |v|``, or ``e_1`` when ``v = 0`` (any unit vector then spans a superset of nothing)."""
+    """``v / |v|``, or ``e_1`` when ``v = 0`` (the layer's term of H then has no component along v, and
+    any unit vector keeps the subspace a superset of the range)."""
     norm = jnp.linalg.norm(v)
     e1 = jnp.zeros_like(v).at[0].set(1.0)
     return jnp.where(norm > 0, v / jnp.where(norm > 0, norm, 1.0), e1)
@@ -233,8 +234,9 @@ def _project(frame: LayerFrame, dW: jax.Array) -> tuple[jax.Array, jax.Array]:
 
 def subspace_dimension(model: MLP) -> int:
     """``sum_l (fan_in + fan_out - 1)`` over the trainable layers: the size of the Lanczos vectors."""
-    shapes = dict(zip(model.layer_names, zip(model.fan_ins, model.fan_outs)))
-    return sum(fan_in + fan_out - 1 for name in model.trainable_layers for fan_in, fan_out in [shapes[name]])
+    trainable = set(model.trainable_layers)
+    return sum(fan_in + fan_out - 1 for name, fan_in, fan_out in zip(model.layer_names, model.fan_ins, model.fan_outs)
+               if name in trainable)
 
 
 def subspace_hessian_vector_product(model: MLP, params, x: jax.Array, output: int | jax.Array = 0):

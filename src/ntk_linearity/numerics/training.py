@@ -22,8 +22,8 @@ from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
 from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
-SEGMENT_SECONDS = 5.0  # the longest a compiled stretch of GD steps runs between two host checkpoints
 SPACINGS = ("log", "linear")
+SEGMENT_SECONDS = 5.0  # the longest a compiled stretch of GD steps runs between two host checkpoints
 
 
 class DivergenceError(RuntimeError):
@@ -142,8 +142,8 @@ def gradient_descent(
     The kernel ``K(w_t)`` is recorded at ``snapshot_steps`` (default: ``n_snapshots`` log-spaced steps)
     and at the stopping step. ``progress(step, max_steps, loss)`` is called at every checkpoint
     (snapshots, every ``progress_every`` steps, and at least every ``SEGMENT_SECONDS`` of steps, so that
-    progress and Ctrl-C never wait for a long stretch of steps on a wide network). A loss that becomes non-finite or exceeds
-    ``divergence_factor`` times its initial value raises :class:`DivergenceError`, whose message
+    progress and Ctrl-C never wait for a long stretch of steps on a wide network). A loss that becomes
+    non-finite or exceeds ``divergence_factor`` times its initial value raises :class:`DivergenceError`, whose message
     starts with ``label`` and names the learning rate.
     """
     if loss not in LOSS_FUNCTIONS:
