@@ -162,9 +162,9 @@ def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure
         reference = linear.loc[linear["width"] == m, "delta_k"]
         if not reference.empty:
             ax.axhline(reference.median(), color=ARCHITECTURES["linear_output"].color, ls="--", lw=1,
-                       label=f"one hidden layer of width {m}, linear output (no bottleneck)")
+                       label=f"one hidden layer of width {m:g}, linear output (no bottleneck)")
     ax.set_ylabel(r"$\Delta K$")
-    outer = f", m = {', '.join(map(str, widths))}" if len(widths) else ""
+    outer = f", m = {', '.join(f'{m:g}' for m in widths)}" if len(widths) else ""
     ax.set_title(f"Fig. 2: kernel change vs bottleneck width{outer}\n{_seed_note(runs)}", fontsize=10)
     _legend(ax, fontsize=8)
     return fig
