@@ -52,7 +52,7 @@ run-paper: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro run --env paper $(ARGS)
 
 run-dask: $(STAMP)
-	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro run --runner ntk_linearity.runners.DaskRunner $(ARGS)
+	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro run --runner ntk_linearity.execution.runners.DaskRunner $(ARGS)
 
 test: $(STAMP)
 	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q -m "not slow" $(ARGS)

@@ -25,7 +25,7 @@ from kedro.framework.project import configure_project
 from kedro.framework.session import KedroSession
 from slugify import slugify
 
-from ntk_linearity import run_config
+from ntk_linearity.experiment import config as run_config
 from ntk_linearity.pipeline_registry import register_pipelines
 from ntk_linearity.pipelines.reporting.report import find_template
 
@@ -123,7 +123,7 @@ def test_reporting_dag_bakes_in_the_project_and_names_every_node(generated):
             run_nodes.update(ast.literal_eval(keyword.value))
     # The DAG was generated from the copy's conf/base (env local): the same configuration here, whatever
     # environment an earlier test of the session left active.
-    from ntk_linearity.run_config import active_config_loader, default_config_loader, set_active_config_loader  # noqa: PLC0415
+    from ntk_linearity.experiment.config import active_config_loader, default_config_loader, set_active_config_loader  # noqa: PLC0415
 
     previous = active_config_loader()
     set_active_config_loader(default_config_loader("local"))

@@ -11,11 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ntk_linearity.families import MlpSettings
+from ntk_linearity.experiment.families import MlpSettings
+from ntk_linearity.pipelines import schema
 from ntk_linearity.pipelines.reporting import figures, summaries, tables
-from ntk_linearity.pipelines.validation import ParameterError, validate_parameters
-from ntk_linearity.run_config import default_config_loader
-from ntk_linearity.vocabulary import AXES, axis_token
+from ntk_linearity.experiment.parameters import ParameterError, validate_parameters
+from ntk_linearity.experiment.config import default_config_loader
+from ntk_linearity.experiment.vocabulary import AXES, axis_token
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def test_settings_default_to_the_papers_network_and_check_their_values():
         with pytest.raises(ValueError):
             MlpSettings.model_validate(settings.model_dump() | bad)
     assert axis_token("output_scale", 10) == "a10" and axis_token("parameterization", "standard") == "standard"
-    assert {"parameterization", "output_scale"} <= set(tables.RUN_COLUMNS) <= set(tables.RUN_COLUMNS) | set(AXES)
+    assert {"parameterization", "output_scale"} <= set(schema.RUN_COLUMNS) <= set(schema.RUN_COLUMNS) | set(AXES)
 
 
 def test_conf_base_sweeps_resolve_nested_lookups_and_name_their_runs(base):
@@ -90,7 +91,7 @@ def _parameterization_runs(noise: float = 0.01) -> pd.DataFrame:
 
 
 def _scaling(runs: pd.DataFrame, fit_against: str) -> pd.DataFrame:
-    return tables.sweep_scaling(runs.reindex(columns=tables.RUN_COLUMNS), sweep=runs["sweep"].iloc[0],
+    return tables.sweep_scaling(runs.reindex(columns=schema.RUN_COLUMNS), sweep=runs["sweep"].iloc[0],
                                 fit_against=fit_against, reporting_params=REPORTING)
 
 
@@ -132,7 +133,7 @@ def _width_runs() -> pd.DataFrame:
 def test_output_scaling_statement_separates_scaling_from_width():
     scaled, widened = _scaled_runs(), _width_runs()
     runs = pd.concat([scaled, widened], ignore_index=True)
-    table1 = tables.scaling_table(runs.reindex(columns=tables.RUN_COLUMNS), reporting_params=REPORTING)
+    table1 = tables.scaling_table(runs.reindex(columns=schema.RUN_COLUMNS), reporting_params=REPORTING)
     text = summaries.output_scaling_statement(runs, _scaling(scaled, "output_scale"), table1, ["lazy"], 0.95)
     assert "median ΔK goes from 0.603 at α = 1 to 0.00603 at α = 100 (slope −1.00" in text
     assert text.count(": falls)") == 3  # both scaled heads, and the linear output against width
@@ -152,7 +153,7 @@ def test_figures_draw_every_group_and_say_when_nothing_is_there():
     plt.close(fig)
     scaled, widened = _scaled_runs(), _width_runs()
     everything = pd.concat([scaled, widened], ignore_index=True)
-    table1 = tables.scaling_table(everything.reindex(columns=tables.RUN_COLUMNS), reporting_params=REPORTING)
+    table1 = tables.scaling_table(everything.reindex(columns=schema.RUN_COLUMNS), reporting_params=REPORTING)
     fig = figures.output_scaling_figure(everything, _scaling(scaled, "output_scale"), table1, sweeps=["lazy"])
     assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2, 3, 2, 3]
     plt.close(fig)

@@ -1,4 +1,4 @@
-"""``ntk_linearity.compilation_cache``: where the cache lives and what enabling it sets."""
+"""``ntk_linearity.execution.compilation_cache``: where the cache lives and what enabling it sets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ntk_linearity.compilation_cache import ENV_CACHE, cache_directory
+from ntk_linearity.execution.compilation_cache import ENV_CACHE, cache_directory
 
 
 @pytest.mark.parametrize(("value", "expected"), [
@@ -32,7 +32,7 @@ def test_enabling_sets_jax_and_the_environment_of_child_processes(tmp_path):
     """In a fresh interpreter (JAX's configuration is global to a process)."""
     script = f"""
 import os, jax
-from ntk_linearity.compilation_cache import enable_compilation_cache
+from ntk_linearity.execution.compilation_cache import enable_compilation_cache
 os.environ["{ENV_CACHE}"] = "cache"
 directory = enable_compilation_cache({str(tmp_path)!r})
 assert str(directory) == {str(tmp_path / "cache")!r}, directory

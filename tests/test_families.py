@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ntk_linearity.families import FAMILIES, IMAGES, VECTORS, CnnSettings, ResNetSettings
+from ntk_linearity.experiment.families import FAMILIES, IMAGES, VECTORS, CnnSettings, ResNetSettings
 from ntk_linearity.numerics import CNN, MLP, ResNet, cnn, resnet
 
 DEFAULTS = {"activation": "tanh", "train_last_layer": True, "init_scheme": "antisymmetric", "dtype": "float32"}

@@ -1,4 +1,4 @@
-"""``ntk_linearity.progress``: counts, time left, log lines, publishing in-process and from a Dask worker.
+"""``ntk_linearity.execution.progress``: counts, time left, log lines, publishing in-process and from a Dask worker.
 
 Times come from injected clocks; every expected number is worked out by hand in the comments.
 """
@@ -19,8 +19,8 @@ from kedro.pipeline import Pipeline, node
 from kedro_datasets.json import JSONDataset
 from rich.console import Console
 
-from ntk_linearity import progress
-from ntk_linearity.progress import (
+from ntk_linearity.execution import progress
+from ntk_linearity.execution.progress import (
     LogDisplay,
     ProgressHooks,
     ProgressState,

@@ -1,4 +1,4 @@
-"""Tests for ``ntk_linearity.run_config``, ``hooks`` and ``settings``."""
+"""Tests for ``ntk_linearity.experiment.config``, ``hooks`` and ``settings``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from ntk_linearity import run_config
+from ntk_linearity.experiment import config as run_config
 from ntk_linearity.hooks import ProjectHooks
 
 
@@ -95,7 +95,7 @@ def test_settings_are_valid_for_kedro():
 
 
 def test_a_missing_environment_or_conf_folder_is_named(tmp_path):
-    from ntk_linearity.run_config import ConfigurationError, check_configuration
+    from ntk_linearity.experiment.config import ConfigurationError, check_configuration
 
     (tmp_path / "conf" / "base").mkdir(parents=True)
     (tmp_path / "conf" / "paper").mkdir()

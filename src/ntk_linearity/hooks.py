@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from ntk_linearity.catalog import LedgerCatalog
-from ntk_linearity.compilation_cache import enable_compilation_cache
+from ntk_linearity.provenance.catalog import LedgerCatalog
+from ntk_linearity.execution.compilation_cache import enable_compilation_cache
 from ntk_linearity.datasets.atomic import remove_stale_temporaries
 from ntk_linearity.pipelines.data_generation.nodes import generate_dataset
-from ntk_linearity.pipelines.validation import validate_parameters
-from ntk_linearity.resources import check_resources
-from ntk_linearity.resume import log_plan, plan_resume
-from ntk_linearity.run_config import active_parameters, set_active_config_loader
+from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.provenance.resources import check_resources
+from ntk_linearity.provenance.resume import log_plan, plan_resume
+from ntk_linearity.experiment.config import active_parameters, set_active_config_loader
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -30,12 +30,12 @@ class ProjectHooks:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         """Record the run environment's config loader and switch on JAX's compilation cache
-        (:mod:`ntk_linearity.compilation_cache`).
+        (:mod:`ntk_linearity.execution.compilation_cache`).
 
         ``KedroSession.run`` creates the context (firing this hook) before it
         first reads ``kedro.framework.project.pipelines``, so
         ``pipeline_registry.register_pipelines`` sees the loader of the active
-        ``--env`` through ``ntk_linearity.run_config.active_parameters()``.
+        ``--env`` through ``ntk_linearity.experiment.config.active_parameters()``.
         """
         set_active_config_loader(context.config_loader)
         enable_compilation_cache(context.project_path)
@@ -49,8 +49,8 @@ class ProjectHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
         """Before any node: refuse a run that cannot fit in memory
-        (:func:`ntk_linearity.resources.check_resources`), and decide which results on disk the
-        run may trust (:func:`ntk_linearity.resume.plan_resume`); results it reads but cannot trust
+        (:func:`ntk_linearity.provenance.resources.check_resources`), and decide which results on disk the
+        run may trust (:func:`ntk_linearity.provenance.resume.plan_resume`); results it reads but cannot trust
         stop it here. With ``--only-missing-outputs`` the untrusted ones count as missing."""
         experiment = validate_parameters(active_parameters())
         remove_stale_temporaries(self._data_root())

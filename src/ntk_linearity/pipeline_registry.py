@@ -6,7 +6,7 @@ from the persisted per-run results without training.
 
 The sweeps come from the parameters of the active run environment (``conf/base`` by default,
 ``conf/paper`` with ``--env paper``). They are validated first
-(:mod:`ntk_linearity.pipelines.validation`): ``register_pipelines`` runs before any node, so a bad
+(:mod:`ntk_linearity.experiment.parameters`): ``register_pipelines`` runs before any node, so a bad
 parameter stops ``kedro run`` with a one-line error before anything is computed or written.
 """
 
@@ -16,8 +16,8 @@ import jax
 from kedro.pipeline import Pipeline
 
 from ntk_linearity.pipelines import data_generation, reporting, sweep
-from ntk_linearity.pipelines.validation import validate_parameters
-from ntk_linearity.run_config import active_parameters
+from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.experiment.config import active_parameters
 
 
 def register_pipelines() -> dict[str, Pipeline]:
@@ -26,7 +26,7 @@ def register_pipelines() -> dict[str, Pipeline]:
         # Before any node, for `kedro run` and kedro-viz alike (viz runs no project hooks).
         jax.config.update("jax_enable_x64", True)
     data_settings = experiment.data_settings
-    gathers = {spec.name: sweep.gather_pipeline(spec, experiment.parameters.reporting, data_settings)
+    gathers = {spec.name: reporting.gather_pipeline(spec, experiment.parameters.reporting, data_settings)
                for spec in experiment.sweeps}
     pipelines = {"data_generation": data_generation.create_pipeline(experiment.parameters.data,
                                                                     experiment.parameters.images)}

@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ntk_linearity.ledger import run_fingerprint
+from ntk_linearity.provenance.ledger import run_fingerprint
 from ntk_linearity.pipelines import BALL_FILE, RUN_FILES, run_files
-from ntk_linearity.pipelines.reporting.tables import BALL_COLUMNS, ball_scaling, ball_sups
-from ntk_linearity.pipelines.validation import ParameterError, validate_parameters
-from ntk_linearity.run_config import default_config_loader
+from ntk_linearity.pipelines.reporting.tables import ball_scaling, ball_sups
+from ntk_linearity.pipelines.schema import BALL_COLUMNS
+from ntk_linearity.experiment.parameters import ParameterError, validate_parameters
+from ntk_linearity.experiment.config import default_config_loader
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""``ntk_linearity.runners.DaskRunner``: grouping, failures, Ctrl-C, and the same results as the
+"""``ntk_linearity.execution.runners.DaskRunner``: grouping, failures, Ctrl-C, and the same results as the
 SequentialRunner.
 
 * Grouping and the persisted-boundary check need no cluster.
@@ -29,8 +29,8 @@ from kedro.io import DataCatalog
 from kedro.pipeline import Pipeline, node
 from kedro_datasets.json import JSONDataset
 
-from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
-from ntk_linearity.runners import STOP_EVENT_PREFIX, DaskRunner, DaskRunnerError, group_nodes
+from ntk_linearity.pipelines.schema import TIMING_COLUMNS
+from ntk_linearity.execution.runners import STOP_EVENT_PREFIX, DaskRunner, DaskRunnerError, group_nodes
 
 from kedro_project_utils import KEDRO, MINI, N_SMALL_RUNS, data_files, latest, make_project, run_kedro, sweep_grid, write_env
 
@@ -169,7 +169,7 @@ def test_a_memory_dataset_between_tasks_is_refused_before_anything_runs(tmp_path
 def test_failing_run_is_named_and_stops_the_others(scheduler, tmp_path, caplog):
     pipeline = toy_pipeline({"bad": [fail], "slow": [add_one_after_the_stop, add_one]}, gather=total)
     catalog = toy_catalog(tmp_path, outputs_of(pipeline))
-    with caplog.at_level(logging.INFO, logger="ntk_linearity.runners"), \
+    with caplog.at_level(logging.INFO, logger="ntk_linearity.execution.runners"), \
             pytest.raises(ValueError, match="boom at 1") as error:
         DaskRunner(scheduler_address=scheduler).run(pipeline, catalog, run_id="toy-failure")
     assert any("task group 'sweep.bad' failed at node 'sweep.bad.step0'" in note
@@ -270,7 +270,7 @@ def test_ctrl_c_shuts_the_local_cluster_down(tmp_path):
     project = _grid_project(tmp_path, "interrupted", dask=True)
     with open(project / "kedro.log", "w") as log:
         process = subprocess.Popen(
-            [str(KEDRO), "run", "--env", "grid", "--runner", "ntk_linearity.runners.DaskRunner"],
+            [str(KEDRO), "run", "--env", "grid", "--runner", "ntk_linearity.execution.runners.DaskRunner"],
             cwd=project, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             env=os.environ | {"JAX_PLATFORMS": "cpu", "KEDRO_DISABLE_TELEMETRY": "1"},
         )

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ntk_linearity.pipelines.reporting.tables import RUN_COLUMNS, TABLE1_COLUMNS
+from ntk_linearity.pipelines.reporting.tables import TABLE1_COLUMNS
+from ntk_linearity.pipelines.schema import RUN_COLUMNS
 
 from kedro_project_utils import N_SMALL_APPENDIX_RUNS, N_SMALL_LR_RUNS, TINY, latest, run_kedro, sweep_grid, write_env
 

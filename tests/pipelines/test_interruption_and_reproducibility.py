@@ -23,7 +23,7 @@ from kedro.io import DatasetError
 from kedro_datasets.json import JSONDataset
 
 from ntk_linearity.datasets import AtomicJSONDataset
-from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
+from ntk_linearity.pipelines.schema import TIMING_COLUMNS
 
 from kedro_project_utils import MINI, data_files, kedro_cli, latest, make_project, run_kedro, write_env
 

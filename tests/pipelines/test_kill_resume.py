@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
+from ntk_linearity.pipelines.schema import TIMING_COLUMNS
 
 from kedro_project_utils import latest, make_project, run_kedro, sweep_grid, write_env
 

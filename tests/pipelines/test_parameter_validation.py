@@ -8,8 +8,8 @@ import copy
 import pytest
 from kedro.config import OmegaConfigLoader
 
-from ntk_linearity.pipelines.validation import ParameterError, validate_parameters
-from ntk_linearity.run_config import default_config_loader
+from ntk_linearity.experiment.parameters import ParameterError, validate_parameters
+from ntk_linearity.experiment.config import default_config_loader
 
 from kedro_project_utils import MINI, ROOT, TINY, data_files, kedro_cli, make_project
 

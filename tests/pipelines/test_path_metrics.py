@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from ntk_linearity.numerics import KernelSpectrum
-from ntk_linearity.pipelines.reporting.tables import RUN_COLUMNS
+from ntk_linearity.pipelines.schema import RUN_COLUMNS
 from ntk_linearity.pipelines.sweep.nodes import (
     PATH_METRICS,
     eta_lambda0_of,
     learning_rate_of,
     path_metrics,
-    run_curves,
 )
-from ntk_linearity.pipelines.validation import validate_parameters
-from ntk_linearity.run_config import default_config_loader
+from ntk_linearity.pipelines.sweep.collect import run_curves
+from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.experiment.config import default_config_loader
 
 
 @pytest.fixture(scope="module")

@@ -20,11 +20,11 @@ from kedro.config import OmegaConfigLoader
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
-from ntk_linearity.ledger import StaleDataError, StaleResultsError
-from ntk_linearity.pipelines.reporting.tables import TIMING_COLUMNS
-from ntk_linearity.pipelines.validation import validate_parameters
-from ntk_linearity.resume import plan_resume
-from ntk_linearity.run_config import default_config_loader
+from ntk_linearity.provenance.ledger import StaleDataError, StaleResultsError
+from ntk_linearity.pipelines.schema import TIMING_COLUMNS
+from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.provenance.resume import plan_resume
+from ntk_linearity.experiment.config import default_config_loader
 
 from kedro_project_utils import latest
 

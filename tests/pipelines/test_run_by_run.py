@@ -9,7 +9,7 @@ from kedro.pipeline import Pipeline, node
 from kedro.runner import SequentialRunner
 
 from ntk_linearity import cli as project_cli
-from ntk_linearity.runners import RunByRunRunner
+from ntk_linearity.execution.runners import RunByRunRunner
 
 pytestmark = pytest.mark.filterwarnings("ignore:One or more dataset names contain")
 
@@ -59,6 +59,6 @@ def test_kedro_run_defaults_to_the_run_by_run_runner(monkeypatch):
     monkeypatch.setattr(project_cli.kedro_run, "callback", lambda **options: seen.update(options))
     command = project_cli.cli.commands["run"]
     assert CliRunner().invoke(command, []).exit_code == 0
-    assert seen["runner"] == project_cli.DEFAULT_RUNNER == "ntk_linearity.runners.RunByRunRunner"
+    assert seen["runner"] == project_cli.DEFAULT_RUNNER == "ntk_linearity.execution.runners.RunByRunRunner"
     assert CliRunner().invoke(command, ["--runner", "SequentialRunner", "--env", "paper"]).exit_code == 0
     assert seen["runner"] == "SequentialRunner" and seen["env"] == "paper"

@@ -1,4 +1,4 @@
-"""Run fingerprints, content digests and commit records (ntk_linearity.ledger), on real RunSpecs of
+"""Run fingerprints, content digests and commit records (ntk_linearity.provenance.ledger), on real RunSpecs of
 conf/base and real files written by the project's datasets."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ntk_linearity.datasets import AtomicJSONDataset, NpzDataset
-from ntk_linearity.ledger import (
+from ntk_linearity.provenance.ledger import (
     StaleDataError,
     commit_problems,
     commit_record,
@@ -22,8 +22,8 @@ from ntk_linearity.ledger import (
     stale_results_message,
     stamp_data,
 )
-from ntk_linearity.pipelines.validation import validate_parameters
-from ntk_linearity.run_config import default_config_loader
+from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.experiment.config import default_config_loader
 
 
 @pytest.fixture(scope="module")

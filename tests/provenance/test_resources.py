@@ -1,4 +1,4 @@
-"""The memory estimate of a run and the check that refuses what cannot fit (ntk_linearity.resources)."""
+"""The memory estimate of a run and the check that refuses what cannot fit (ntk_linearity.provenance.resources)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from ntk_linearity.numerics import mlp
 from ntk_linearity.numerics.memory import peak_memory_bytes
 from ntk_linearity.pipelines.data_generation.nodes import generate_synthetic_data
-from ntk_linearity.pipelines.validation import validate_parameters
-from ntk_linearity.resources import (
+from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.provenance.resources import (
     MEMORY_LIMIT_ENV,
     ResourceError,
     USABLE_FRACTION,
@@ -21,7 +21,7 @@ from ntk_linearity.resources import (
     parse_bytes,
     run_peak_memory,
 )
-from ntk_linearity.run_config import default_config_loader
+from ntk_linearity.experiment.config import default_config_loader
 
 
 def test_estimate_of_a_shallow_network_counts_each_array_by_hand():

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ntk_linearity.pipelines import schema
 from ntk_linearity.pipelines.reporting import tables
-from ntk_linearity.pipelines.validation import Experiment, validate_parameters
-from ntk_linearity.run_config import default_config_loader
-from ntk_linearity.vocabulary import ARCHITECTURES
+from ntk_linearity.experiment.parameters import Experiment, validate_parameters
+from ntk_linearity.experiment.config import default_config_loader
+from ntk_linearity.experiment.vocabulary import ARCHITECTURES
 
 from kedro_project_utils import TINY
 
@@ -76,12 +77,12 @@ def _curves(runs: pd.DataFrame) -> pd.DataFrame:
     """ΔK(t) rising to the run's ΔK and a loss falling to its final loss, at a few steps."""
     rows = []
     for run in runs[~runs["diverged"]].itertuples(index=False):
-        keys = {key: getattr(run, key) for key in tables.CURVE_KEYS}
+        keys = {key: getattr(run, key) for key in schema.CURVE_KEYS}
         rows += [keys | {"curve": "delta_k", "step": s, "value": run.delta_k * s / STEPS[-1]} for s in STEPS]
         rows += [keys | {"curve": "loss", "step": s, "value": 0.1 * 1e-3 ** (s / STEPS[-1])} for s in STEPS]
         rows += [keys | {"curve": "lambda_max", "step": s, "value": run.eta_lambda_max_final} for s in STEPS]
         rows += [keys | {"curve": "lambda_min", "step": s, "value": run.lambda_min_path} for s in STEPS]
-    return pd.DataFrame(rows, columns=[*tables.CURVE_KEYS, "curve", "step", "value"])
+    return pd.DataFrame(rows, columns=[*schema.CURVE_KEYS, "curve", "step", "value"])
 
 
 def report_inputs(experiment: Experiment, diverged=(), missing=()) -> tuple[dict[str, pd.DataFrame], str]:
@@ -89,7 +90,7 @@ def report_inputs(experiment: Experiment, diverged=(), missing=()) -> tuple[dict
     namespace is in ``diverged`` marked diverged with NaN metrics and no curves (as
     ``on_divergence: skip`` leaves them), those in ``missing`` left out."""
     rows = [_run_row(run) for run in experiment.runs if run.namespace not in set(missing)]
-    runs = tables.sort_runs(pd.DataFrame(rows, columns=tables.RUN_COLUMNS).reindex(columns=tables.RUN_COLUMNS))
+    runs = schema.sort_runs(pd.DataFrame(rows, columns=schema.RUN_COLUMNS).reindex(columns=schema.RUN_COLUMNS))
     runs["diverged"] = runs["namespace"].isin(set(diverged))
     down = runs["diverged"]
     runs.loc[down, list(DIVERGED_METRICS)] = np.nan

@@ -6,9 +6,9 @@ import functools
 from typing import Callable
 
 # Dataset names the pipelines share (catalog entries in conf/base/catalog.yml); the synthetic data
-# sets are named by the model families (ntk_linearity.families.VECTORS, IMAGES).
+# sets are named by the model families (ntk_linearity.experiment.families.VECTORS, IMAGES).
 RUN_FILES = ("initial_params", "final_params", "training_history", "training_metrics", "hessian_metrics")
-RUN_COMMIT = "run_summary"  # a run's last output: commits the run (ntk_linearity.ledger)
+RUN_COMMIT = "run_summary"  # a run's last output: commits the run (ntk_linearity.provenance.ledger)
 SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep
 BALL_FILE = "ball_metrics"  # a run's ball analysis (Proposition 2.2), where its sweep switches it on
 BALL_OUTPUTS = ("ball_table", "ball_scaling")  # what reporting reads of a sweep with ball runs

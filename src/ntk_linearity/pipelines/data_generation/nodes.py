@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ntk_linearity.families import IMAGES
-from ntk_linearity.ledger import stamp_data
+from ntk_linearity.experiment.families import IMAGES
+from ntk_linearity.provenance.ledger import stamp_data
 from ntk_linearity.numerics import synthetic_dataset, synthetic_images
 
 

@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node
 
-from ntk_linearity.families import IMAGES, VECTORS
+from ntk_linearity.experiment.families import IMAGES, VECTORS
 from ntk_linearity.pipelines.data_generation.nodes import generate_synthetic_data, generate_synthetic_images
 from ntk_linearity.pipelines import bind
 

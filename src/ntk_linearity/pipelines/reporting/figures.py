@@ -18,7 +18,7 @@ from ntk_linearity.pipelines.reporting.tables import (  # noqa: E402
     slope_text,
     usable,
 )
-from ntk_linearity.vocabulary import (  # noqa: E402
+from ntk_linearity.experiment.vocabulary import (  # noqa: E402
     ARCHITECTURES,
     AXES,
     BALL_HESSIAN_SUP,

@@ -11,8 +11,8 @@ from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.pipelines.reporting import figures, report, tables
 from ntk_linearity.pipelines import BALL_OUTPUTS, SWEEP_OUTPUTS, bind
-from ntk_linearity.pipelines.validation import Experiment
-from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
+from ntk_linearity.experiment.parameters import Experiment
+from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
 
 OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",
            "fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ntk_linearity.run_config import DEFAULT_RUN_ENV, active_config_loader, project_root
+from ntk_linearity.experiment.config import DEFAULT_RUN_ENV, active_config_loader, project_root
 
 PACKAGES = ("jax", "jaxlib", "numpy", "pandas", "kedro", "kedro-datasets", "matplotlib", "papermill",
             "nbconvert")

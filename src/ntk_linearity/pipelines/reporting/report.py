@@ -33,7 +33,7 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
 from ntk_linearity.pipelines.reporting.provenance import run_metadata
-from ntk_linearity.run_config import active_project_root, project_root
+from ntk_linearity.experiment.config import active_project_root, project_root
 
 if TYPE_CHECKING:
     import nbformat

@@ -14,7 +14,7 @@ import pandas as pd
 
 from ntk_linearity.pipelines.reporting.markdown import code, escape, markdown_table
 from ntk_linearity.pipelines.reporting.tables import DECAY_SLOPE, linearity_verdict, slope_row, usable
-from ntk_linearity.vocabulary import ARCHITECTURES, AXES, FIG1_ARCHITECTURES, QUANTITIES
+from ntk_linearity.experiment.vocabulary import ARCHITECTURES, AXES, FIG1_ARCHITECTURES, QUANTITIES
 
 LABELS = {name: architecture.label for name, architecture in ARCHITECTURES.items()}
 

@@ -1,3 +1,3 @@
-from ntk_linearity.pipelines.sweep.pipeline import gather_pipeline, runs_pipeline
+from ntk_linearity.pipelines.sweep.pipeline import runs_pipeline
 
-__all__ = ["gather_pipeline", "runs_pipeline"]
+__all__ = ["runs_pipeline"]

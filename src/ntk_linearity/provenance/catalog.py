@@ -1,7 +1,7 @@
 """``LedgerCatalog``: Kedro's ``DataCatalog`` that can be told that a file on disk does not count.
 
 ``kedro run --only-missing-outputs`` skips a node when ``catalog.exists`` says its outputs exist.
-Before a run, :mod:`ntk_linearity.resume` finds the files that exist but must not be trusted (a
+Before a run, :mod:`ntk_linearity.provenance.resume` finds the files that exist but must not be trusted (a
 run that was never committed, results of other settings, tables derived from them) and marks them
 here, so the runner recomputes them; nothing on disk is deleted to get there.
 """

@@ -1,11 +1,11 @@
 """Which results on disk a run may trust, decided before any node runs.
 
 :func:`plan_resume` reads the commit record of every run the pipeline makes or reads
-(:mod:`ntk_linearity.ledger`) and the settings recorded in the synthetic data:
+(:mod:`ntk_linearity.provenance.ledger`) and the settings recorded in the synthetic data:
 
 * a run the pipeline **makes** that is not done (never committed, killed between two saves, made
   under other settings, data changed) is recomputed: with ``--only-missing-outputs`` its files
-  count as missing (:class:`~ntk_linearity.catalog.LedgerCatalog`);
+  count as missing (:class:`~ntk_linearity.provenance.catalog.LedgerCatalog`);
 * a run the pipeline only **reads** (``--pipelines reporting``) that is not done stops the run with
   one line naming it, what differs, and how to recompute it;
 * synthetic data generated under other settings is regenerated when the pipeline makes it and
@@ -24,8 +24,8 @@ from typing import Any
 from kedro.io import DatasetError
 from kedro.pipeline import Pipeline
 
-from ntk_linearity.families import DATA_GROUPS
-from ntk_linearity.ledger import (
+from ntk_linearity.experiment.families import DATA_GROUPS
+from ntk_linearity.provenance.ledger import (
     StaleDataError,
     StaleResultsError,
     commit_problems,
@@ -33,7 +33,7 @@ from ntk_linearity.ledger import (
     stale_results_message,
 )
 from ntk_linearity.pipelines import RUN_COMMIT, run_files
-from ntk_linearity.pipelines.validation import Experiment
+from ntk_linearity.experiment.parameters import Experiment
 
 logger = logging.getLogger(__name__)
 MAX_LOGGED_RUNS = 10

@@ -11,9 +11,9 @@ one at a time and an interruption loses at most the run in progress.
 
 Usage::
 
-    kedro run --runner ntk_linearity.runners.DaskRunner                 # LocalCluster, one worker per core
-    NTK_DASK_SCHEDULER=tcp://host:8786 kedro run --runner ntk_linearity.runners.DaskRunner
-    kedro run --env slurm --runner ntk_linearity.runners.DaskRunner     # conf/slurm/dask.yml
+    kedro run --runner ntk_linearity.execution.runners.DaskRunner                 # LocalCluster, one worker per core
+    NTK_DASK_SCHEDULER=tcp://host:8786 kedro run --runner ntk_linearity.execution.runners.DaskRunner
+    kedro run --env slurm --runner ntk_linearity.execution.runners.DaskRunner     # conf/slurm/dask.yml
 
 How it works (details and cluster recipes in ``docs/dask.md``):
 
@@ -36,7 +36,7 @@ How it works (details and cluster recipes in ``docs/dask.md``):
   which never runs on a worker) and a hook manager with the project's and plugins' hooks: node and dataset
   hooks run on the workers, pipeline hooks in the driver (the session).
 * **Progress.** The workers send their runs' progress (nodes, training steps) to the driver as
-  distributed events; ``ntk_linearity.progress`` shows it there (``README.md``, "Progress"). While a
+  distributed events; ``ntk_linearity.execution.progress`` shows it there (``README.md``, "Progress"). While a
   live progress display runs on the driver's terminal, worker processes send their log records to the
   driver too, which prints them above the display.
 * **Failures.** The first group that raises is logged with its namespace, node and worker; a distributed
@@ -63,7 +63,7 @@ from kedro.pipeline import Pipeline
 from kedro.runner import AbstractRunner, SequentialRunner
 from kedro.runner.task import Task
 
-from ntk_linearity.progress import forward_progress, route_worker_logs, run_namespace
+from ntk_linearity.execution.progress import forward_progress, route_worker_logs, run_namespace
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -179,7 +179,7 @@ def load_dask_config(config_loader: Any = None) -> dict[str, Any]:
     """``conf/<env>/dask.yml`` (merged over ``conf/base``) of the active run, or ``{}``."""
     from kedro.config import MissingConfigException  # noqa: PLC0415
 
-    from ntk_linearity.run_config import active_config_loader  # noqa: PLC0415
+    from ntk_linearity.experiment.config import active_config_loader  # noqa: PLC0415
 
     loader = config_loader if config_loader is not None else active_config_loader()
     if loader is None:
@@ -300,7 +300,7 @@ def _prepare_worker(ctx: WorkerContext) -> None:
             project.configure_logging(ctx.logging_config)
     logging.getLogger("distributed").setLevel(ctx.distributed_log_level)
     if ctx.config_loader is not None:
-        from ntk_linearity.run_config import set_active_config_loader  # noqa: PLC0415
+        from ntk_linearity.experiment.config import set_active_config_loader  # noqa: PLC0415
 
         settings = project.settings
         try:
@@ -403,7 +403,7 @@ class DaskRunner(AbstractRunner):
         cluster_kwargs: keyword arguments for the LocalCluster, over dask.yml's ``local_cluster:``.
         dask_config: used instead of ``conf/<env>/dask.yml`` (tests, notebooks).
 
-    From the command line: ``kedro run --runner ntk_linearity.runners.DaskRunner
+    From the command line: ``kedro run --runner ntk_linearity.execution.runners.DaskRunner
     --runner-params scheduler_address=tcp://host:8786``.
     """
 
@@ -466,7 +466,7 @@ class DaskRunner(AbstractRunner):
                         log_level: str, log_driver: str | None) -> WorkerContext:
         from kedro.framework import project  # noqa: PLC0415
 
-        from ntk_linearity.run_config import active_config_loader  # noqa: PLC0415
+        from ntk_linearity.experiment.config import active_config_loader  # noqa: PLC0415
 
         loader = active_config_loader()
         loader_spec = None

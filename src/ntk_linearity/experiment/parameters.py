@@ -4,7 +4,7 @@
 included) and calls :func:`validate_parameters` before it builds anything: a bad value stops
 ``kedro run`` with one line naming the parameter, its value and what is allowed, and nothing in
 ``data/`` is touched. The result, an :class:`Experiment`, holds the typed parameter groups and every
-sweep expanded into fully resolved runs (:mod:`ntk_linearity.experiment`); the nodes receive those
+sweep expanded into fully resolved runs (:mod:`ntk_linearity.experiment.sweeps`); the nodes receive those
 typed objects and never parse raw dictionaries.
 
 Unknown keys are refused at every level, with the closest known key suggested (a misspelt override
@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import click
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ntk_linearity.experiment import (
+from ntk_linearity.experiment.sweeps import (
     HessianParameters,
     Number,
     PositiveInt,
@@ -33,9 +33,9 @@ from ntk_linearity.experiment import (
     did_you_mean,
     expand_sweep,
 )
-from ntk_linearity.families import DATA_GROUPS, ModelDefaults, SettingsModel
+from ntk_linearity.experiment.families import DATA_GROUPS, ModelDefaults, SettingsModel
 from ntk_linearity.numerics.scaling import CI_METHODS
-from ntk_linearity.vocabulary import FIG1_ARCHITECTURES
+from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
 
 
 # The parameter group that generates each dataset a family trains on.

@@ -32,7 +32,7 @@ import click
 import jax
 import numpy as np
 
-from ntk_linearity.experiment import RunSpec
+from ntk_linearity.experiment.sweeps import RunSpec
 
 SETTINGS_KEY = "settings"  # the member of the synthetic data that records its settings (JSON)
 PROVENANCE_KEY = "provenance"  # the commit record's key in a run summary

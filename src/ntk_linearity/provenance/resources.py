@@ -19,8 +19,8 @@ import click
 import jax
 import psutil
 
-from ntk_linearity.experiment import RunSpec
-from ntk_linearity.families import FAMILIES
+from ntk_linearity.experiment.sweeps import RunSpec
+from ntk_linearity.experiment.families import FAMILIES
 from ntk_linearity.numerics.memory import peak_memory_bytes
 
 MEMORY_LIMIT_ENV = "NTK_LINEARITY_MEMORY_LIMIT"

@@ -4,7 +4,7 @@ Everything that names, labels, colours or predicts reads this module: the parame
 (which axes exist and how a namespace spells them), the tables (which quantities are fitted, the
 paper's Table 1 rows and theory slopes), the figures (labels and colours) and the report. Adding a
 head or an architecture means adding an entry here; adding a model family means adding an entry to
-:mod:`ntk_linearity.families`.
+:mod:`ntk_linearity.experiment.families`.
 """
 
 from __future__ import annotations

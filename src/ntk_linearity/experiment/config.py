@@ -51,11 +51,11 @@ def active_config_loader() -> AbstractConfigLoader | None:
 def project_root() -> Path:
     """The project root: the folder holding ``conf/``.
 
-    Found from this file's location (``<root>/src/ntk_linearity/run_config.py``);
+    Found from this file's location (``<root>/src/ntk_linearity/experiment/config.py``);
     falls back to the working directory when the package is installed
     non-editable and so lives away from ``conf/``.
     """
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     if (root / "conf").is_dir():
         return root
     return Path.cwd()

@@ -2,9 +2,9 @@
 
 ``sweeps:`` in the parameters maps a sweep name to
 
-* ``family``: a model family of :data:`ntk_linearity.families.FAMILIES` (``mlp``, ``cnn``,
+* ``family``: a model family of :data:`ntk_linearity.experiment.families.FAMILIES` (``mlp``, ``cnn``,
   ``resnet``); it also fixes the dataset the runs train on;
-* ``architecture``: an entry of :data:`ntk_linearity.vocabulary.ARCHITECTURES`, or a lookup
+* ``architecture``: an entry of :data:`ntk_linearity.experiment.vocabulary.ARCHITECTURES`, or a lookup
   ``{by: <axis>, values: {<axis value>: <architecture>}}`` (a value may itself be a lookup by another
   axis: ``{by: parameterization, values: {ntk: {by: head, values: {...}}, ...}}``);
 * ``settings``: fixed settings of every run (any field of the family's settings, ``seed``,
@@ -39,8 +39,8 @@ from typing import Annotated, Any, Literal, Mapping
 from pydantic import Field, TypeAdapter, ValidationError
 
 from ntk_linearity.numerics.training import LOSSES
-from ntk_linearity.families import FAMILIES, ModelDefaults, SettingsModel
-from ntk_linearity.vocabulary import ARCHITECTURES, AXES, SEED_AXIS, axis_token
+from ntk_linearity.experiment.families import FAMILIES, ModelDefaults, SettingsModel
+from ntk_linearity.experiment.vocabulary import ARCHITECTURES, AXES, SEED_AXIS, axis_token
 
 NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(gt=0)]

@@ -30,7 +30,7 @@
   ``Live`` display on that same console (log lines scroll above it): a bar of the runs' nodes done
   with runs done / total and the time elapsed and left, and one line per run with a node running (that
   node, and its training step / total and loss while it trains). Otherwise (CI, Airflow, pipes, pytest, notebooks): plain INFO lines on the logger
-  ``ntk_linearity.progress``, one every ``interval`` seconds (from a background thread, so long nodes
+  ``ntk_linearity.execution.progress``, one every ``interval`` seconds (from a background thread, so long nodes
   get lines too), and a last one when the pipeline ends. Both displays read the tracker when they draw;
   events only update it. The display stops on ``after_pipeline_run`` and ``on_pipeline_error``; Ctrl-C fires neither
   hook, so an ``atexit`` handler stops a live display still running.

@@ -1,7 +1,7 @@
 """Model families a sweep can train: their typed settings and how a network is built from them.
 
 A family is one entry of :data:`FAMILIES`: a pydantic model of the settings of one network (every
-field may be a sweep axis, see :mod:`ntk_linearity.vocabulary`), a function building the
+field may be a sweep axis, see :mod:`ntk_linearity.experiment.vocabulary`), a function building the
 network from those settings and the data, and the dataset its runs train on (``synthetic_data``:
 vectors on the sphere; ``synthetic_images``: smooth random images, stored flattened with their
 ``image_shape``). The pipelines only ever call ``family.build`` and read ``family.dataset``; adding
