@@ -9,7 +9,7 @@ import pytest
 from ntk_linearity.experiment.families import IMAGES, VECTORS
 from ntk_linearity.provenance.ledger import data_problems
 from ntk_linearity.pipelines.data_generation.nodes import generate_dataset, generate_synthetic_images
-from ntk_linearity.experiment.parameters import ImageParameters
+from ntk_linearity.experiment.groups import ImageParameters
 
 SETTINGS = dict(seed=3, n_samples=400, height=8, width=8, channels=2, smoothness=1.0, target_amplitude=0.25,
                 target_frequency=0.3, n_classes=3, class_temperature=0.4)

@@ -11,26 +11,20 @@ a family means adding a settings model and an entry here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import model_validator
+
+from ntk_linearity.experiment.groups import PositiveInt, PositiveNumber, SettingsModel
 
 from ntk_linearity.numerics import cnn, mlp, resnet
 from ntk_linearity.numerics.conv import POOLINGS
 from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, INIT_SCHEMES, PARAMETERIZATIONS, SUPPORTED_DTYPES
 
-PositiveInt = Annotated[int, Field(gt=0)]
-PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 VECTORS = "synthetic_data"    # inputs on the sphere (data_generation, parameter group `data`)
 IMAGES = "synthetic_images"   # smooth random images (data_generation, parameter group `images`)
 DATA_GROUPS = {VECTORS: "data", IMAGES: "images"}  # each dataset's parameter group
-
-
-class SettingsModel(BaseModel):
-    """Strict types (no ``"3"`` for 3, no 1.5 for an integer), no unknown keys, immutable."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
 
 class ModelDefaults(SettingsModel):
@@ -50,6 +44,18 @@ def _check_antisymmetric(settings: ModelDefaults, last: int, what: str) -> None:
                          "units of the last hidden layer)")
 
 
+def _check_narrow_layer(narrow: int | None, depth: int, what: str) -> None:
+    """A bottleneck is a narrow layer between wide ones (Section 4): it needs at least 3 layers."""
+    if narrow is not None and depth < 3:
+        raise ValueError(f"{what} needs depth >= 3 (a narrow layer between wide ones), got depth {depth}")
+
+
+def layer_sizes(wide: int, narrow: int | None, depth: int) -> tuple[int, ...]:
+    """The widths (or channels) of ``depth`` layers: ``wide`` each, except the middle one (index
+    ``depth // 2``), which is ``narrow`` when given (Fig. 2: ``(m, m_b, m)`` for depth 3)."""
+    return tuple(narrow if (i == depth // 2 and narrow is not None) else wide for i in range(depth))
+
+
 class MlpSettings(ModelDefaults):
     """A fully connected network (Eq. 4, 7, 9): ``depth`` hidden layers of width ``width``; with a
     ``bottleneck_width`` the middle hidden layer (index ``depth // 2``) has that width instead
@@ -66,17 +72,13 @@ class MlpSettings(ModelDefaults):
 
     @model_validator(mode="after")
     def _consistent(self) -> MlpSettings:
-        if self.bottleneck_width is not None and self.depth < 3:
-            raise ValueError(f"bottleneck_width needs depth >= 3 (a narrow layer between wide ones), "
-                             f"got depth {self.depth}")
+        _check_narrow_layer(self.bottleneck_width, self.depth, "bottleneck_width")
         _check_antisymmetric(self, self.hidden_widths[-1], "width")
         return self
 
     @property
     def hidden_widths(self) -> tuple[int, ...]:
-        middle = self.depth // 2
-        return tuple(self.bottleneck_width if (i == middle and self.bottleneck_width is not None)
-                     else self.width for i in range(self.depth))
+        return layer_sizes(self.width, self.bottleneck_width, self.depth)
 
 
 class ConvSettings(ModelDefaults):
@@ -107,17 +109,13 @@ class CnnSettings(ConvSettings):
 
     @model_validator(mode="after")
     def _consistent(self) -> CnnSettings:
-        if self.bottleneck_channels is not None and self.depth < 3:
-            raise ValueError(f"bottleneck_channels needs depth >= 3 (a narrow layer between wide ones), "
-                             f"got depth {self.depth}")
+        _check_narrow_layer(self.bottleneck_channels, self.depth, "bottleneck_channels")
         _check_antisymmetric(self, self.layer_channels[-1], "channels")
         return self
 
     @property
     def layer_channels(self) -> tuple[int, ...]:
-        middle = self.depth // 2
-        return tuple(self.bottleneck_channels if (i == middle and self.bottleneck_channels is not None)
-                     else self.channels for i in range(self.depth))
+        return layer_sizes(self.channels, self.bottleneck_channels, self.depth)
 
 
 class ResNetSettings(ConvSettings):

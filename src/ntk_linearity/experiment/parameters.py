@@ -14,27 +14,21 @@ would otherwise be ignored silently).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import click
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ntk_linearity.experiment.sweeps import (
+from ntk_linearity.experiment.families import DATA_GROUPS, ModelDefaults
+from ntk_linearity.experiment.groups import (
+    DataParameters,
     HessianParameters,
-    Number,
-    PositiveInt,
-    NonNegativeInt,
-    NonNegativeNumber,
-    PositiveNumber,
-    RunSpec,
+    ImageParameters,
+    ReportingParameters,
     SweepParameters,
-    SweepSpec,
     TrainingParameters,
-    did_you_mean,
-    expand_sweep,
 )
-from ntk_linearity.experiment.families import DATA_GROUPS, ModelDefaults, SettingsModel
-from ntk_linearity.numerics.scaling import CI_METHODS
+from ntk_linearity.experiment.sweeps import RunSpec, SweepSpec, did_you_mean, expand_sweep
 from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
 
 
@@ -44,39 +38,6 @@ from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
 class ParameterError(click.ClickException, ValueError):
     """Invalid run parameters. A ``click`` exception, so ``kedro run`` prints its one-line message
     (``Error: ...``) and exits with status 1 instead of showing a traceback."""
-
-
-class DataParameters(SettingsModel):
-    seed: NonNegativeInt
-    n_samples: PositiveInt
-    input_dim: PositiveInt
-    target_amplitude: Number
-    target_frequency: Number
-    n_classes: PositiveInt
-    class_temperature: Number
-
-
-class ImageParameters(SettingsModel):
-    """The ``images`` group: smooth random images for the convolutional families
-    (:func:`ntk_linearity.numerics.synthetic_images`)."""
-
-    seed: NonNegativeInt
-    n_samples: PositiveInt
-    height: PositiveInt
-    width: PositiveInt
-    channels: PositiveInt
-    smoothness: PositiveNumber
-    target_amplitude: Number
-    target_frequency: Number
-    n_classes: PositiveInt
-    class_temperature: Number
-
-
-class ReportingParameters(SettingsModel):
-    time_curve_width: PositiveInt
-    slope_ci_method: Literal[CI_METHODS]
-    confidence: Annotated[float, Field(gt=0, lt=1)]
-    linearity_threshold: NonNegativeNumber
 
 
 class Parameters(BaseModel):

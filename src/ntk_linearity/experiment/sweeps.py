@@ -34,95 +34,29 @@ import difflib
 import itertools
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Mapping
+from typing import Annotated, Any, Mapping
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
-from ntk_linearity.numerics.training import LOSSES
-from ntk_linearity.experiment.families import FAMILIES, ModelDefaults, SettingsModel
+from ntk_linearity.experiment.families import FAMILIES, ModelDefaults
+from ntk_linearity.experiment.groups import (
+    BallParameters,
+    HessianParameters,
+    Lookup,
+    NonNegativeInt,
+    PositiveNumber,
+    RelativeLearningRate,
+    SettingsModel,
+    SweepParameters,
+    TrainingParameters,
+)
 from ntk_linearity.experiment.vocabulary import ARCHITECTURES, AXES, SEED_AXIS, axis_token
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
-Number = Annotated[float, Field(allow_inf_nan=False)]
-PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 SWEEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 LEARNING_RATE = "learning_rate"
 ETA_LAMBDA0 = "eta_lambda0"  # the step size as eta * lambda_max(K(w_0)/n), the alternative to LEARNING_RATE
 ALL_RUNS_GROUP = "all"
-ON_DIVERGENCE = ("raise", "skip")
 RESERVED_NAMES = ("data_generation", "reporting")  # pipelines that are not sweeps
-
-
-class Lookup(SettingsModel):
-    """A setting that depends on an axis: ``{by: head, values: {linear: 8.0, swish: 20.0}}``; a value
-    may be a lookup by another axis (a setting that depends on two axes)."""
-
-    by: str
-    values: dict[Any, Any]
-
-
-class RelativeLearningRate(SettingsModel):
-    """eta = ``relative_to_critical`` x 2 / lambda_max(K(w_0)/n), the run's own stability limit."""
-
-    relative_to_critical: PositiveNumber
-
-
-class TrainingParameters(SettingsModel):
-    softmax_loss: Literal[LOSSES]
-    max_steps: PositiveInt
-    tol: NonNegativeNumber
-    n_snapshots: Annotated[int, Field(ge=2)]
-    progress_every: PositiveInt
-    divergence_factor: Annotated[float, Field(gt=1, allow_inf_nan=False)]
-    on_divergence: Literal[ON_DIVERGENCE]
-
-
-class HessianParameters(SettingsModel):
-    lanczos_steps: PositiveInt
-    probe_index: NonNegativeInt
-
-
-class PathRadius(SettingsModel):
-    """A radius relative to the run's own path: R = ``relative_to_path`` x ||w* - w_0||_2."""
-
-    relative_to_path: PositiveNumber
-
-
-class BallParameters(SettingsModel):
-    """The ball analysis of Proposition 2.2 (:mod:`ntk_linearity.numerics.ball`), switched on by a
-    ``ball:`` block in a sweep; it runs on the trained runs whose axis values are in ``where``.
-
-    ``radii``: numbers R, or ``{relative_to_path: r}`` for R = r ||w* - w_0||; ``directions``: unit
-    directions u per radius (the same for every radius, from the PRNG key of ``seed`` and the run's
-    seed); ``segment_points``: at least this many grid points on each segment [w_0, w_0 + R u] (one
-    grid per direction, nested over the radii) on which sup ||H|| is taken; ``path_points``: grid
-    points of the path w_0 -> w*; ``probes``: the first ``probes``
-    training inputs, at which ||H_x|| and the kernel are measured; ``hessian_rtol``: where the
-    bisection of a non-linear head's ||H|| stops (its bracket's upper end is used)."""
-
-    where: dict[str, list[Any]] = {}
-    radii: Annotated[list[PositiveNumber | PathRadius], Field(min_length=1)]
-    directions: PositiveInt
-    segment_points: Annotated[int, Field(ge=2)]
-    path_points: Annotated[int, Field(ge=2)]
-    probes: PositiveInt
-    hessian_rtol: NonNegativeNumber
-    seed: NonNegativeInt
-
-
-class SweepParameters(SettingsModel):
-    """One block of ``sweeps:`` as written in YAML (checked further by :func:`expand_sweep`)."""
-
-    family: str
-    architecture: str | Lookup
-    settings: dict[str, Any] = {}
-    axes: dict[str, list[Any]]
-    fit_against: str
-    group_by: list[str] = []
-    training: dict[str, Any] = {}
-    ball: BallParameters | None = None
 
 
 @dataclass(frozen=True)
@@ -286,49 +220,64 @@ def _selected(ball: BallParameters | None, point: Mapping[str, Any]) -> bool:
     return ball is not None and all(point[axis] in values for axis, values in ball.where.items())
 
 
-def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, training: TrainingParameters,
-                 hessian: HessianParameters) -> tuple[SweepSpec | None, list[str]]:
-    """The runs of one sweep, or ``None`` and every problem found (one line each)."""
+def _name_problems(name: str, sweep: SweepParameters) -> list[str]:
+    """A sweep name must not be a pipeline's and must be a valid Kedro namespace; its family must exist."""
     path = f"sweeps.{name}"
     if name in RESERVED_NAMES:
-        return None, [f"{path}: {name!r} is the name of a pipeline; choose another sweep name"]
+        return [f"{path}: {name!r} is the name of a pipeline; choose another sweep name"]
     if not SWEEP_NAME.match(name):
-        return None, [f"{path}: a sweep name must be lower-case letters, digits and underscores, "
-                      "starting with a letter (it becomes a Kedro namespace)"]
+        return [f"{path}: a sweep name must be lower-case letters, digits and underscores, "
+                "starting with a letter (it becomes a Kedro namespace)"]
     if sweep.family not in FAMILIES:
-        return None, [f"{path}.family = {sweep.family!r}: must be one of {list(FAMILIES)}"
-                      f"{did_you_mean(sweep.family, FAMILIES)}"]
-    family = FAMILIES[sweep.family]
-    allowed = [*family.settings.model_fields, SEED_AXIS, LEARNING_RATE, ETA_LAMBDA0]
+        return [f"{path}.family = {sweep.family!r}: must be one of {list(FAMILIES)}"
+                f"{did_you_mean(sweep.family, FAMILIES)}"]
+    return []
+
+
+def _values_problems(path: str, settings: type[SettingsModel], axis: str, values: list) -> list[str]:
+    """Each value of ``values`` must have the strict type of the setting ``axis``."""
+    adapter = _value_adapter(settings, axis)  # an axis of learning rates lists numbers
+    problems = []
+    for i, value in enumerate(values):
+        try:
+            adapter.validate_python(value, strict=True)
+        except ValidationError as error:
+            problems.append(f"{path}[{i}] = {value!r}: {_message(error.errors()[0])}")
+    return problems
+
+
+def _axes_problems(path: str, sweep: SweepParameters, settings: type[SettingsModel]) -> list[str]:
+    """Every axis must be a setting of the family (or seed, learning_rate, eta_lambda0) and list
+    distinct values of its type; every fixed setting must be a setting of the family."""
+    allowed = [*settings.model_fields, SEED_AXIS, LEARNING_RATE, ETA_LAMBDA0]
+    known = [axis for axis in allowed if axis in AXES]
     problems = []
     for axis, values in sweep.axes.items():
-        if axis not in allowed or axis not in AXES:
-            known = [a for a in allowed if a in AXES]
+        if axis not in known:
             problems.append(f"{path}.axes.{axis}: not an axis of family {sweep.family!r}"
                             f"{did_you_mean(axis, known)}; axes: {', '.join(known)}")
-            continue
-        if not values:
+        elif not values:
             problems.append(f"{path}.axes.{axis} = []: must not be empty")
-            continue
-        adapter = _value_adapter(family.settings, axis)  # an axis of learning rates lists numbers
-        for i, value in enumerate(values):
-            try:
-                adapter.validate_python(value, strict=True)
-            except ValidationError as error:
-                problems.append(f"{path}.axes.{axis}[{i}] = {value!r}: {_message(error.errors()[0])}")
-        tokens = [axis_token(axis, v) for v in values]
-        if len(set(tokens)) != len(tokens):
-            problems.append(f"{path}.axes.{axis} = {values!r}: must not repeat a value")
-    for key in sweep.settings:
-        if key not in allowed:
-            problems.append(f"{path}.settings.{key}: not a setting of family {sweep.family!r}"
-                            f"{did_you_mean(key, allowed)}")
+        else:
+            problems += _values_problems(f"{path}.axes.{axis}", settings, axis, values)
+            tokens = [axis_token(axis, v) for v in values]
+            if len(set(tokens)) != len(tokens):
+                problems.append(f"{path}.axes.{axis} = {values!r}: must not repeat a value")
+    problems += [f"{path}.settings.{key}: not a setting of family {sweep.family!r}{did_you_mean(key, allowed)}"
+                 for key in sweep.settings if key not in allowed]
     for key, value in sweep.settings.items():
         problems += _check_lookup(f"{path}.settings.{key}", value, sweep.axes)
-    problems += _check_lookup(f"{path}.architecture", sweep.architecture, sweep.axes)
-    if sweep.fit_against not in sweep.axes or sweep.fit_against == SEED_AXIS:
+    return problems + _check_lookup(f"{path}.architecture", sweep.architecture, sweep.axes)
+
+
+def _grouping_problems(path: str, sweep: SweepParameters) -> list[str]:
+    """``fit_against`` must be an axis other than the seed; ``group_by`` axes other than both; the
+    seed and exactly one step size must be set."""
+    problems = []
+    fit_axes = [a for a in sweep.axes if a != SEED_AXIS]
+    if sweep.fit_against not in fit_axes:
         problems.append(f"{path}.fit_against = {sweep.fit_against!r}: must be one of the sweep's axes "
-                        f"{[a for a in sweep.axes if a != SEED_AXIS]}{did_you_mean(sweep.fit_against, sweep.axes)}")
+                        f"{fit_axes}{did_you_mean(sweep.fit_against, fit_axes)}")
     for axis in sweep.group_by:
         if axis not in sweep.axes or axis in (sweep.fit_against, SEED_AXIS):
             problems.append(f"{path}.group_by: {axis!r} must be an axis of the sweep other than "
@@ -340,60 +289,110 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
         problems.append(f"{path}: {LEARNING_RATE} (or {ETA_LAMBDA0}) must be set, in settings or as an axis")
     elif len(step_size) > 1:
         problems.append(f"{path}: set the step size by {LEARNING_RATE} or by {ETA_LAMBDA0}, not both")
-    training, training_problems = _sweep_training(path, sweep.training, training)
-    problems += training_problems
-    if sweep.ball is not None:
-        for axis, values in sweep.ball.where.items():
-            if axis not in sweep.axes:
-                problems.append(f"{path}.ball.where.{axis}: not an axis of the sweep {list(sweep.axes)}"
-                                f"{did_you_mean(axis, sweep.axes)}")
-                continue
-            adapter = _value_adapter(family.settings, axis)
-            for i, value in enumerate(values):
-                try:
-                    adapter.validate_python(value, strict=True)
-                except ValidationError as error:
-                    problems.append(f"{path}.ball.where.{axis}[{i}] = {value!r}: {_message(error.errors()[0])}")
+    return problems
+
+
+def _ball_problems(path: str, sweep: SweepParameters, settings: type[SettingsModel]) -> list[str]:
+    """``ball.where`` must select by axes of the sweep, with values of their types."""
+    if sweep.ball is None:
+        return []
+    problems = []
+    for axis, values in sweep.ball.where.items():
+        if axis not in sweep.axes:
+            problems.append(f"{path}.ball.where.{axis}: not an axis of the sweep {list(sweep.axes)}"
+                            f"{did_you_mean(axis, sweep.axes)}")
+        else:
+            problems += _values_problems(f"{path}.ball.where.{axis}", settings, axis, values)
+    return problems
+
+
+@dataclass(frozen=True)
+class _SweepContext:
+    """What every run of one sweep shares while it is expanded."""
+
+    name: str
+    sweep: SweepParameters
+    defaults: ModelDefaults
+    training: TrainingParameters
+    hessian: HessianParameters
+
+    @property
+    def path(self) -> str:
+        return f"sweeps.{self.name}"
+
+
+def _step_size(value: Any, relative: bool) -> float | RelativeLearningRate:
+    """The run's step size from its ``eta_lambda0`` (``relative``) or ``learning_rate`` value."""
+    return _relative_learning_rate(value) if relative else _learning_rate(value)
+
+
+def _run_settings(context: _SweepContext, point: Mapping[str, Any]) -> tuple[Any, list[str]]:
+    """(model settings, seed, step size) of the run at the axis values ``point``, or ``None`` and
+    its problems."""
+    family = FAMILIES[context.sweep.family]
+    resolved = (context.defaults.model_dump()
+                | {k: _lookup(v, point) for k, v in context.sweep.settings.items()} | point)
+    seed = resolved.pop(SEED_AXIS)
+    relative = ETA_LAMBDA0 in resolved
+    step = resolved.pop(ETA_LAMBDA0 if relative else LEARNING_RATE)
+    try:
+        model = family.settings.model_validate(resolved)
+        seed = _value_adapter(family.settings, SEED_AXIS).validate_python(seed, strict=True)
+    except ValidationError as error:
+        return None, [f"{'.'.join(map(str, e['loc'])) + ' ' if e['loc'] else ''}{_message(e)}"
+                      for e in error.errors()]
+    try:
+        return (model, seed, _step_size(step, relative)), []
+    except ValidationError as error:
+        e = error.errors()[0]
+        where = ".".join(map(str, (ETA_LAMBDA0 if relative else LEARNING_RATE, *e["loc"])))
+        return None, [f"{where} = {step!r}: {_message(e)}"]
+
+
+def _expand_run(context: _SweepContext, point: Mapping[str, Any]) -> tuple[RunSpec | None, list[str]]:
+    """The :class:`RunSpec` at the axis values ``point``, or ``None`` and its problems."""
+    sweep, path = context.sweep, context.path
+    architecture = _lookup(sweep.architecture, point)
+    if architecture not in ARCHITECTURES:
+        return None, [f"{path}.architecture = {architecture!r}: must be one of "
+                      f"{list(ARCHITECTURES)}{did_you_mean(architecture, ARCHITECTURES)}"]
+    settings, problems = _run_settings(context, point)
+    if settings is None:
+        return None, problems
+    model, seed, learning_rate = settings
+    ball = sweep.ball if _selected(sweep.ball, point) else None
+    if ball is not None and (sweep.family != "mlp" or model.depth != 1):
+        return None, [f"{path}.ball: the ball analysis needs one-hidden-layer mlp runs "
+                      "(the closed-form ||H||); narrow ball.where"]
+    run_name = "_".join(axis_token(a, v) for a, v in point.items())
+    group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP
+    return RunSpec(context.name, run_name, sweep.family, architecture, group, tuple(point.items()),
+                   seed, model, learning_rate, context.training, context.hessian, ball), []
+
+
+def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, training: TrainingParameters,
+                 hessian: HessianParameters) -> tuple[SweepSpec | None, list[str]]:
+    """The runs of one sweep, or ``None`` and every problem found (one line each; a problem that
+    several runs share is named once, with the first run that has it)."""
+    path = f"sweeps.{name}"
+    problems = _name_problems(name, sweep)
     if problems:
         return None, problems
-
+    settings = FAMILIES[sweep.family].settings
+    problems = _axes_problems(path, sweep, settings) + _grouping_problems(path, sweep)
+    sweep_training, training_problems = _sweep_training(path, sweep.training, training)
+    problems += training_problems + _ball_problems(path, sweep, settings)
+    if problems:
+        return None, problems
+    context = _SweepContext(name, sweep, defaults, sweep_training, hessian)
     runs, run_problems = [], {}
-    axis_names = list(sweep.axes)
     for combination in itertools.product(*sweep.axes.values()):
-        point = dict(zip(axis_names, combination))
-        run_name = "_".join(axis_token(a, v) for a, v in point.items())
-        resolved = defaults.model_dump() | {k: _lookup(v, point) for k, v in sweep.settings.items()} | point
-        seed = resolved.pop(SEED_AXIS)
-        relative = ETA_LAMBDA0 in resolved
-        learning_rate = resolved.pop(ETA_LAMBDA0 if relative else LEARNING_RATE)
-        architecture = _lookup(sweep.architecture, point)
-        if architecture not in ARCHITECTURES:
-            run_problems.setdefault(f"{path}.architecture = {architecture!r}: must be one of "
-                                    f"{list(ARCHITECTURES)}{did_you_mean(architecture, ARCHITECTURES)}", run_name)
-            continue
-        try:
-            model = family.settings.model_validate(resolved)
-            seed = _value_adapter(family.settings, SEED_AXIS).validate_python(seed, strict=True)
-        except ValidationError as error:
-            for e in error.errors():
-                where = ".".join(map(str, e["loc"]))
-                run_problems.setdefault(f"{where + ' ' if where else ''}{_message(e)}", run_name)
-            continue
-        try:
-            learning_rate = _relative_learning_rate(learning_rate) if relative else _learning_rate(learning_rate)
-        except ValidationError as error:
-            e = error.errors()[0]
-            where = ".".join(map(str, (ETA_LAMBDA0 if relative else LEARNING_RATE, *e["loc"])))
-            run_problems.setdefault(f"{where} = {learning_rate!r}: {_message(e)}", run_name)
-            continue
-        group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP
-        ball = sweep.ball if _selected(sweep.ball, point) else None
-        if ball is not None and (sweep.family != "mlp" or model.depth != 1):
-            run_problems.setdefault(f"{path}.ball: the ball analysis needs one-hidden-layer mlp runs "
-                                    "(the closed-form ||H||); narrow ball.where", run_name)
-            continue
-        runs.append(RunSpec(name, run_name, sweep.family, architecture, group, tuple(point.items()),
-                            seed, model, learning_rate, training, hessian, ball))
+        point = dict(zip(sweep.axes, combination))
+        run, problems = _expand_run(context, point)
+        for problem in problems:
+            run_problems.setdefault(problem, "_".join(axis_token(a, v) for a, v in point.items()))
+        if run is not None:
+            runs.append(run)
     if run_problems:
         return None, [f"{path} (run {run}): {problem}" for problem, run in run_problems.items()]
     axes = tuple((axis, tuple(values)) for axis, values in sweep.axes.items())

@@ -13,7 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_linearity.experiment.sweeps import PathRadius, RelativeLearningRate, RunSpec
+from ntk_linearity.experiment.groups import PathRadius, RelativeLearningRate
+from ntk_linearity.experiment.sweeps import RunSpec
 from ntk_linearity.experiment.families import DATA_GROUPS
 from ntk_linearity.provenance.ledger import require_data
 from ntk_linearity.numerics import (

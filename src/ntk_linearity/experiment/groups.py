@@ -1,0 +1,134 @@
+"""The typed parameter groups as they are written in ``conf/<env>/parameters*.yml``.
+
+Every group is a :class:`SettingsModel`: strict types (no ``"3"`` for 3), no unknown keys,
+immutable. ``data`` and ``images`` generate the synthetic data sets, ``training`` and ``hessian``
+are the defaults of every run (a sweep's ``training:`` block overrides keys for its runs),
+``reporting`` sets the fits and verdicts, and each block of ``sweeps:`` is a
+:class:`SweepParameters` (expanded into runs by :mod:`ntk_linearity.experiment.sweeps`). The model
+families' own settings are in :mod:`ntk_linearity.experiment.families`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ntk_linearity.numerics.scaling import CI_METHODS
+from ntk_linearity.numerics.training import LOSSES
+
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+Number = Annotated[float, Field(allow_inf_nan=False)]
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegativeNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+ON_DIVERGENCE = ("raise", "skip")
+
+
+class SettingsModel(BaseModel):
+    """Strict types (no ``"3"`` for 3, no 1.5 for an integer), no unknown keys, immutable."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class Lookup(SettingsModel):
+    """A setting that depends on an axis: ``{by: head, values: {linear: 8.0, swish: 20.0}}``; a value
+    may be a lookup by another axis (a setting that depends on two axes)."""
+
+    by: str
+    values: dict[Any, Any]
+
+
+class RelativeLearningRate(SettingsModel):
+    """eta = ``relative_to_critical`` x 2 / lambda_max(K(w_0)/n), the run's own stability limit."""
+
+    relative_to_critical: PositiveNumber
+
+
+class TrainingParameters(SettingsModel):
+    softmax_loss: Literal[LOSSES]
+    max_steps: PositiveInt
+    tol: NonNegativeNumber
+    n_snapshots: Annotated[int, Field(ge=2)]
+    progress_every: PositiveInt
+    divergence_factor: Annotated[float, Field(gt=1, allow_inf_nan=False)]
+    on_divergence: Literal[ON_DIVERGENCE]
+
+
+class HessianParameters(SettingsModel):
+    lanczos_steps: PositiveInt
+    probe_index: NonNegativeInt
+
+
+class PathRadius(SettingsModel):
+    """A radius relative to the run's own path: R = ``relative_to_path`` x ||w* - w_0||_2."""
+
+    relative_to_path: PositiveNumber
+
+
+class BallParameters(SettingsModel):
+    """The ball analysis of Proposition 2.2 (:mod:`ntk_linearity.numerics.ball`), switched on by a
+    ``ball:`` block in a sweep; it runs on the trained runs whose axis values are in ``where``.
+
+    ``radii``: numbers R, or ``{relative_to_path: r}`` for R = r ||w* - w_0||; ``directions``: unit
+    directions u per radius (the same for every radius, from the PRNG key of ``seed`` and the run's
+    seed); ``segment_points``: at least this many grid points on each segment [w_0, w_0 + R u] (one
+    grid per direction, nested over the radii) on which sup ||H|| is taken; ``path_points``: grid
+    points of the path w_0 -> w*; ``probes``: the first ``probes``
+    training inputs, at which ||H_x|| and the kernel are measured; ``hessian_rtol``: where the
+    bisection of a non-linear head's ||H|| stops (its bracket's upper end is used)."""
+
+    where: dict[str, list[Any]] = {}
+    radii: Annotated[list[PositiveNumber | PathRadius], Field(min_length=1)]
+    directions: PositiveInt
+    segment_points: Annotated[int, Field(ge=2)]
+    path_points: Annotated[int, Field(ge=2)]
+    probes: PositiveInt
+    hessian_rtol: NonNegativeNumber
+    seed: NonNegativeInt
+
+
+class SweepParameters(SettingsModel):
+    """One block of ``sweeps:`` as written in YAML (checked further by :func:`expand_sweep`)."""
+
+    family: str
+    architecture: str | Lookup
+    settings: dict[str, Any] = {}
+    axes: dict[str, list[Any]]
+    fit_against: str
+    group_by: list[str] = []
+    training: dict[str, Any] = {}
+    ball: BallParameters | None = None
+
+
+class DataParameters(SettingsModel):
+    seed: NonNegativeInt
+    n_samples: PositiveInt
+    input_dim: PositiveInt
+    target_amplitude: Number
+    target_frequency: Number
+    n_classes: PositiveInt
+    class_temperature: Number
+
+
+class ImageParameters(SettingsModel):
+    """The ``images`` group: smooth random images for the convolutional families
+    (:func:`ntk_linearity.numerics.synthetic_images`)."""
+
+    seed: NonNegativeInt
+    n_samples: PositiveInt
+    height: PositiveInt
+    width: PositiveInt
+    channels: PositiveInt
+    smoothness: PositiveNumber
+    target_amplitude: Number
+    target_frequency: Number
+    n_classes: PositiveInt
+    class_temperature: Number
+
+
+class ReportingParameters(SettingsModel):
+    time_curve_width: PositiveInt
+    slope_ci_method: Literal[CI_METHODS]
+    confidence: Annotated[float, Field(gt=0, lt=1)]
+    linearity_threshold: NonNegativeNumber
