@@ -1,0 +1,162 @@
+"""Printing: the environment header, the results table and the ratio lines."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+from pathlib import Path
+
+from ntk_linearity.bench.cases import CONV_NETS, D_IN, GB, IMAGE_SHAPE, KERNEL_SIZE, MB, N_IMAGES, N_SAMPLES, Case
+from ntk_linearity.bench.runner import mem_available_bytes
+
+
+def _fmt(x, spec: str, none: str = "-") -> str:
+    return none if x is None else format(x, spec)
+
+
+def format_table(header: list[str], rows: list[list[str]], right: set[int]) -> str:
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+
+    def line(cells):
+        out = []
+        for i, (c, w) in enumerate(zip(cells, widths)):
+            last = i == len(cells) - 1
+            out.append(c.rjust(w) if i in right else (c if last else c.ljust(w)))
+        return "  ".join(out).rstrip()
+
+    sep = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def print_header(args: argparse.Namespace) -> None:
+    import jax
+
+    try:
+        import jaxlib
+
+        jaxlib_version = jaxlib.__version__
+    except Exception:  # noqa: BLE001
+        jaxlib_version = "?"
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    avail = mem_available_bytes()
+    total = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                total = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    print("ntk_linearity benchmark: empirical_ntk structured vs jacobian, Hessian spectral norm")
+    print(f"  devices     : {jax.devices()}")
+    print(f"  jax         : {jax.__version__} (jaxlib {jaxlib_version}), python {platform.python_version()}")
+    print(f"  cpu count   : {os.cpu_count()} (usable: {affinity})")
+    print(f"  memory      : total {_fmt(total and total / GB, '.1f')} GB, "
+          f"available {_fmt(avail and avail / GB, '.1f')} GB; skip a case above "
+          f"{args.mem_fraction:.0%} of available")
+    print(f"  inputs      : n = {N_SAMPLES}, d = {D_IN}, unit sphere, float32"
+          + ("   [--quick: every width / 100]" if args.quick else ""))
+    print(f"  conv inputs : n = {N_IMAGES} smooth images {IMAGE_SHAPE}, {KERNEL_SIZE}x{KERNEL_SIZE} SAME "
+          f"convolutions, global average pooling, float32"
+          + ("   [--quick: channels / 16, at least 4]" if args.quick else ""))
+    print(f"  timing      : first call (trace+compile+run), then median of up to {args.reps} calls "
+          f"(<= {args.rep_budget:.0f} s of repetitions), block_until_ready")
+    print(f"  memory      : ru_maxrss of a fresh child per case; delta = minus baseline child")
+    print(flush=True)
+
+
+def format_results(selected: list[Case], results: dict[str, dict]) -> str:
+    """The results table and the ratio lines, as printed by ``main``."""
+    base_rss = results.get("baseline", {}).get("maxrss_bytes")
+    header = ["case", "model", "p", "method", "est GB", "first s", "median s", "compile s",
+              "excl.comp s", "reps", "peak RSS MB", "delta MB", "dev peak MB", "note"]
+    rows = []
+    for case in selected:
+        r = results[case.name]
+        ok = r.get("status") == "ok"
+        get = lambda key: r.get(key) if ok else None  # noqa: E731
+        rss = get("maxrss_bytes")
+        delta = rss - base_rss if rss is not None and base_rss is not None else None
+        method = case.method or {"baseline": "-", "matmul": "jnp.matmul", "hessian": "lanczos"}[case.kind]
+        if case.kind == "hessian" and case.method == "lanczos":
+            method += "(all steps)" if case.tol == 0 else "(early stop)"
+        timed = case.kind != "baseline"
+        rows.append([
+            case.name,
+            case.label,
+            str(case.n_params) if case.kind in ("ntk", "hessian") else "-",
+            method,
+            f"{r['estimate_bytes'] / GB:.2f}" if timed else "-",
+            _fmt(get("first_s") if timed else None, ".3f"),
+            _fmt(get("median_s") if timed else None, ".4f"),
+            _fmt(get("compile_s_per_call") if timed else None, ".4f"),
+            _fmt(get("median_excl_compile_s") if timed else None, ".4f"),
+            _fmt(get("reps") if timed else None, "d"),
+            _fmt(rss and rss / MB, ".0f"),
+            _fmt(delta and delta / MB, ".0f") if timed else "0",
+            _fmt(get("device_peak_bytes") and r["device_peak_bytes"] / MB, ".0f"),
+            r.get("note", ""),
+        ])
+    lines = [format_table(header, rows, right=set(range(2, 13)) - {3})]
+    lines.append("")
+    lines.append("compile s = time per call spent tracing/lowering/compiling (jax.monitoring); "
+                 "excl.comp s = median s minus it.")
+    lines.append("")
+    lines.append("Ratios (same run):  API = median s,  compute = excl.comp s")
+
+    def get(name, key):
+        r = results.get(name)
+        return r[key] if r and r.get("status") == "ok" else None
+
+    for net in ("shallow_1e4", "shallow_1e5", "shallow_1e6", "bottleneck", *CONV_NETS):
+        sname, jname = f"{net}_structured", f"{net}_jacobian"
+        if sname not in results and jname not in results:
+            continue
+        s, j = get(sname, "median_s"), get(jname, "median_s")
+        if s is not None and j is not None:
+            sc, jc = get(sname, "median_excl_compile_s"), get(jname, "median_excl_compile_s")
+            agree = results[jname].get("K_max_rel_diff")
+            verdict = "" if net in CONV_NETS else (
+                " (meets goal >= 10x)" if j / s >= 10 else " (MISSES goal >= 10x)")
+            lines.append(
+                f"  {net:12s} jacobian / structured  API {j / s:8.1f}x{verdict}   "
+                f"compute {jc / max(sc, 1e-9):8.1f}x   max|K_s-K_j|/max|K| = {_fmt(agree, '.1e')}")
+        else:
+            missing = jname if j is None else sname
+            r = results.get(missing, {})
+            lines.append(f"  {net:12s} jacobian / structured  n/a ({missing}: "
+                         f"{r.get('note') or r.get('status', 'not run')})")
+    s, mm = get("shallow_1e6_structured", "median_s"), get("matmul_1e6", "median_s")
+    if s is not None and mm is not None:
+        sc, mmc = get("shallow_1e6_structured", "median_excl_compile_s"), get("matmul_1e6", "median_excl_compile_s")
+        verdict = "meets" if s / mm <= 4 else "MISSES"
+        lines.append(
+            f"  {'shallow_1e6':12s} structured / matmul    API {s / mm:8.2f}x ({verdict} goal <= 4x)   "
+            f"compute {sc / max(mmc, 1e-9):8.2f}x   (matmul {mm:.4f} s, structured {s:.4f} s)")
+    for name in ("hessian_shallow_closed", "hessian_shallow_lanczos", "hessian_bottleneck",
+                 "hessian_bottleneck_subspace", "hessian_bneck_full", "hessian_bneck_early"):
+        r = results.get(name)
+        if r and r.get("status") == "ok":
+            lines.append(
+                f"  {name:27s} |H| = {r['norm']:.6g}, residual = {r['residual']:.3g} "
+                f"(rel {r['residual'] / max(r['norm'], 1e-30):.1e}), steps = {r['steps_taken']}, "
+                f"lambda in [{r['lambda_min']:.4g}, {r['lambda_max']:.4g}], "
+                f"{r['median_s']:.3f} s/call ({r['compile_s_per_call']:.2f} s of it compiling)")
+        elif r:
+            lines.append(f"  {name:27s} not measured: {r.get('note') or r.get('status')}")
+    pairs = (
+        ("hessian_shallow", "hessian_shallow_lanczos", "hessian_shallow_closed", "lanczos / closed_form"),
+        ("hessian_bottleneck", "hessian_bottleneck", "hessian_bottleneck_subspace", "lanczos / subspace"),
+        ("hessian_bneck", "hessian_bneck_full", "hessian_bneck_early", "full / early stop"),
+    )
+    for label, slow, fast, what in pairs:
+        a, b = get(slow, "median_s"), get(fast, "median_s")
+        if a is None or b is None:
+            continue
+        ac, bc = get(slow, "median_excl_compile_s"), get(fast, "median_excl_compile_s")
+        na, nb = get(slow, "norm"), get(fast, "norm")
+        lines.append(
+            f"  {label:15s} {what:22s} API {a / max(b, 1e-9):8.1f}x   compute {ac / max(bc, 1e-9):8.1f}x   "
+            f"({a:.4f} s vs {b:.4f} s; steps {get(slow, 'steps_taken')} vs {get(fast, 'steps_taken')}; "
+            f"| |H|_a - |H|_b | / |H|_b = {abs(na - nb) / max(abs(nb), 1e-30):.1e})")
+    return "\n".join(lines)
