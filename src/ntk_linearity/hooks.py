@@ -11,11 +11,11 @@ from kedro.framework.hooks import hook_impl
 from ntk_linearity.provenance.catalog import LedgerCatalog
 from ntk_linearity.execution.compilation_cache import enable_compilation_cache
 from ntk_linearity.datasets.atomic import remove_stale_temporaries
-from ntk_linearity.pipelines.data_generation.nodes import generate_dataset
-from ntk_linearity.experiment.parameters import validate_parameters
+from ntk_linearity.experiment.parameters import session_experiment
+from ntk_linearity.pipelines.data_generation.nodes import data_shapes
 from ntk_linearity.provenance.resources import check_resources
 from ntk_linearity.provenance.resume import log_plan, plan_resume
-from ntk_linearity.experiment.config import active_parameters, set_active_config_loader
+from ntk_linearity.experiment.config import set_active_config_loader
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -49,16 +49,17 @@ class ProjectHooks:
     @hook_impl
     def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline, catalog: Any) -> None:
         """Before any node: refuse a run that cannot fit in memory
-        (:func:`ntk_linearity.provenance.resources.check_resources`), and decide which results on disk the
+        (:func:`ntk_linearity.provenance.resources.check_resources`, from the data's settings: no
+        data is generated), and decide which results on disk the
         run may trust (:func:`ntk_linearity.provenance.resume.plan_resume`); results it reads but cannot trust
         stop it here. With ``--only-missing-outputs`` the untrusted ones count as missing."""
-        experiment = validate_parameters(active_parameters())
+        experiment = session_experiment()
         remove_stale_temporaries(self._data_root())
         nodes = {node.name for node in pipeline.nodes}
         trained = [run for run in experiment.runs if f"{run.namespace}.train_network" in nodes]
         for dataset in dict.fromkeys(run.dataset for run in trained):
             check_resources([run for run in trained if run.dataset == dataset],
-                            generate_dataset(dataset, experiment.parameters))
+                            data_shapes(dataset, experiment.parameters))
         only_missing = bool(run_params.get("only_missing_outputs"))
         plan = plan_resume(experiment, pipeline, catalog, only_missing)
         if not only_missing:

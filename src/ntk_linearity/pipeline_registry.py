@@ -5,9 +5,10 @@
 from the persisted per-run results without training.
 
 The sweeps come from the parameters of the active run environment (``conf/base`` by default,
-``conf/paper`` with ``--env paper``). They are validated first
-(:mod:`ntk_linearity.experiment.parameters`): ``register_pipelines`` runs before any node, so a bad
-parameter stops ``kedro run`` with a one-line error before anything is computed or written.
+``conf/paper`` with ``--env paper``). They are validated first,
+once per session (:func:`ntk_linearity.experiment.parameters.session_experiment`, which the hooks
+reuse): ``register_pipelines`` runs before any node, so a bad parameter stops ``kedro run`` with a
+one-line error before anything is computed or written.
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import jax
 from kedro.pipeline import Pipeline
 
 from ntk_linearity.pipelines import data_generation, reporting, sweep
-from ntk_linearity.experiment.parameters import validate_parameters
-from ntk_linearity.experiment.config import active_parameters
+from ntk_linearity.experiment.parameters import session_experiment
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    experiment = validate_parameters(active_parameters())
+    experiment = session_experiment()
     if any(run.model.dtype == "float64" for run in experiment.runs):
         # Before any node, for `kedro run` and kedro-viz alike (viz runs no project hooks).
         jax.config.update("jax_enable_x64", True)

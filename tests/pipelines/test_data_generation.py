@@ -8,11 +8,17 @@ import pytest
 
 from ntk_linearity.experiment.families import IMAGES, VECTORS
 from ntk_linearity.provenance.ledger import data_problems
-from ntk_linearity.pipelines.data_generation.nodes import generate_dataset, generate_synthetic_images
-from ntk_linearity.experiment.groups import ImageParameters
+from ntk_linearity.pipelines.data_generation.nodes import (
+    data_shapes,
+    generate_synthetic_data,
+    generate_synthetic_images,
+)
+from ntk_linearity.experiment.groups import DataParameters, ImageParameters
 
 SETTINGS = dict(seed=3, n_samples=400, height=8, width=8, channels=2, smoothness=1.0, target_amplitude=0.25,
                 target_frequency=0.3, n_classes=3, class_temperature=0.4)
+VECTOR_SETTINGS = dict(seed=0, n_samples=5, input_dim=3, target_amplitude=0.25, target_frequency=1.5, n_classes=4,
+                       class_temperature=1.5)
 
 
 @pytest.fixture(scope="module")
@@ -80,9 +86,19 @@ def test_soft_labels_are_a_softmax_of_linear_logits(small_images):
     assert np.max(np.abs(X @ W - logits)) < 1e-3
 
 
-def test_generate_dataset_names_the_node_of_each_family_dataset():
-    parameters = type("P", (), {"images": ImageParameters(**SETTINGS | {"n_samples": 4})})()
-    images = generate_dataset(IMAGES, parameters)
-    assert images["X"].shape == (4, 128) and "image_shape" in images
-    with pytest.raises(AttributeError):  # the vector data reads the `data` group, which this object lacks
-        generate_dataset(VECTORS, parameters)
+@pytest.mark.parametrize("dataset", [VECTORS, IMAGES])
+def test_data_shapes_are_the_generated_shapes_without_the_data(dataset):
+    """The stand-ins the memory check builds networks from have exactly the shapes and dtypes of the
+    data the node generates, and hold one number however large the data set."""
+    parameters = type("P", (), {"images": ImageParameters(**SETTINGS | {"n_samples": 4}),
+                                "data": DataParameters(**VECTOR_SETTINGS)})()
+    generated = (generate_synthetic_images(image_params=parameters.images) if dataset == IMAGES
+                 else generate_synthetic_data(data_params=parameters.data))
+    shapes = data_shapes(dataset, parameters)
+    for name, stand_in in shapes.items():
+        assert (stand_in.shape, stand_in.dtype) == (generated[name].shape, generated[name].dtype), name
+    np.testing.assert_array_equal(shapes.get("image_shape", 0), generated.get("image_shape", 0))
+    huge = type("P", (), {"images": ImageParameters(**SETTINGS | {"n_samples": 10**9}),
+                          "data": DataParameters(**VECTOR_SETTINGS | {"n_samples": 10**9})})()
+    assert data_shapes(dataset, huge)["X"].shape[0] == 10**9
+    assert all(array.base is None or array.base.size == 1 for array in data_shapes(dataset, huge).values())

@@ -267,3 +267,21 @@ def test_eta_lambda0_names_runs_and_sets_the_relative_learning_rate(base):
     depth = next(s for s in validate_parameters(fixed).sweeps if s.name == "depth_sweep")
     reference = next(s for s in experiment.sweeps if s.name == "depth_sweep")
     assert [r.learning_rate for r in depth.runs] == [r.learning_rate for r in reference.runs]
+
+
+def test_a_session_validates_its_parameters_once(monkeypatch):
+    """``register_pipelines`` and the hooks share one validation per Kedro session (per recorded config
+    loader); a new session (a new loader) validates again."""
+    from ntk_linearity.experiment import config, parameters
+
+    calls = []
+    real = parameters.validate_parameters
+    monkeypatch.setattr(parameters, "validate_parameters", lambda p: calls.append(1) or real(p))
+    try:
+        config.set_active_config_loader(default_config_loader("base"))
+        first = parameters.session_experiment()
+        assert parameters.session_experiment() is first and len(calls) == 1
+        config.set_active_config_loader(default_config_loader("base"))
+        assert parameters.session_experiment() is not first and len(calls) == 2
+    finally:
+        config.set_active_config_loader(None)

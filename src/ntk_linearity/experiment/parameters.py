@@ -19,6 +19,7 @@ from typing import Any
 import click
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ntk_linearity.experiment.config import active_config_loader, active_parameters
 from ntk_linearity.experiment.families import DATA_GROUPS, ModelDefaults
 from ntk_linearity.experiment.groups import (
     DataParameters,
@@ -172,3 +173,23 @@ def validate_parameters(parameters: dict[str, Any]) -> Experiment:
     if problems:
         raise ParameterError("invalid parameters: " + "; ".join(problems))
     return Experiment(params, tuple(sweeps))
+
+
+_session_experiment: tuple[Any, Experiment] | None = None
+
+
+def session_experiment() -> Experiment:
+    """The validated :class:`Experiment` of the active run, validated once per Kedro session.
+
+    ``register_pipelines`` and the hooks that run before any node both need it; a session records its
+    config loader (:mod:`ntk_linearity.experiment.config`, runtime ``--params`` included), and the
+    experiment is kept for that loader. Without a recorded loader (a notebook, a test) the parameters
+    are read and validated on every call."""
+    global _session_experiment  # noqa: PLW0603
+    loader = active_config_loader()
+    if loader is not None and _session_experiment is not None and _session_experiment[0] is loader:
+        return _session_experiment[1]
+    experiment = validate_parameters(active_parameters())
+    if loader is not None:
+        _session_experiment = (loader, experiment)
+    return experiment

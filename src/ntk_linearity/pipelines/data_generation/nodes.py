@@ -50,9 +50,18 @@ def generate_synthetic_images(*, image_params) -> dict[str, np.ndarray]:
     return stamp_data(arrays | {"image_shape": np.asarray(shape, np.int64)}, image_params.model_dump())
 
 
-def generate_dataset(dataset: str, parameters) -> dict[str, np.ndarray]:
-    """The synthetic dataset named ``dataset`` (``synthetic_data`` or ``synthetic_images``) of the
-    validated ``parameters``, as its node makes it (for checks that run before any node)."""
+def data_shapes(dataset: str, parameters) -> dict[str, np.ndarray]:
+    """Stand-ins for the arrays of the synthetic dataset named ``dataset`` (``synthetic_data`` or
+    ``synthetic_images``) of the validated ``parameters``: arrays of the shapes and dtype its node
+    makes (``X``, ``y``, ``y_class``; ``image_shape`` for images), read-only views of one zero, so
+    that a network can be built and its memory estimated before any node runs without generating
+    or allocating the data (:mod:`ntk_linearity.provenance.resources`)."""
+    group = parameters.images if dataset == IMAGES else parameters.data
+    n = group.n_samples
+    dim = group.height * group.width * group.channels if dataset == IMAGES else group.input_dim
+    zero = np.zeros((), np.float32)
+    arrays = {"X": np.broadcast_to(zero, (n, dim)), "y": np.broadcast_to(zero, (n,)),
+              "y_class": np.broadcast_to(zero, (n, group.n_classes))}
     if dataset == IMAGES:
-        return generate_synthetic_images(image_params=parameters.images)
-    return generate_synthetic_data(data_params=parameters.data)
+        arrays["image_shape"] = np.asarray((group.height, group.width, group.channels), np.int64)
+    return arrays
