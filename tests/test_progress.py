@@ -19,24 +19,35 @@ from kedro.pipeline import Pipeline, node
 from kedro_datasets.json import JSONDataset
 from rich.console import Console
 
-from ntk_linearity.execution import progress
-from ntk_linearity.execution.progress import (
+from ntk_linearity.execution.progress.display import (
     LogDisplay,
-    ProgressHooks,
-    ProgressState,
     RichDisplay,
-    RunProgress,
-    RunTracker,
-    estimate_time_left,
     format_duration,
     format_final_line,
     format_line,
-    forward_progress,
-    publish_step,
     render,
+)
+from ntk_linearity.execution.progress.events import (
+    ActiveProgress,
+    activate,
+    active_progress,
+    close_active,
+    forward_progress,
+    publish,
+    publish_step,
     route_worker_logs,
+    set_run_id,
+)
+from ntk_linearity.execution.progress.hooks import ENV_INTERVAL, ENV_MODE, ProgressHooks
+from ntk_linearity.execution.progress.tracker import (
+    ProgressState,
+    RunProgress,
+    RunTracker,
+    estimate_time_left,
     runs_of,
 )
+
+PROGRESS_LOGGER = "ntk_linearity.execution.progress"  # the logger of the progress lines (all modules)
 
 # Toy datasets are named like the project's namespaced ones (<sweep>.<run>.<name>).
 pytestmark = pytest.mark.filterwarnings("ignore:One or more dataset names contain '.' characters")
@@ -57,10 +68,10 @@ class Clock:
 
 @pytest.fixture(autouse=True)
 def _no_active_progress(monkeypatch):
-    monkeypatch.delenv(progress.ENV_MODE, raising=False)
-    monkeypatch.delenv(progress.ENV_INTERVAL, raising=False)
+    monkeypatch.delenv(ENV_MODE, raising=False)
+    monkeypatch.delenv(ENV_INTERVAL, raising=False)
     yield
-    progress._close(succeeded=False)
+    close_active(succeeded=False)
 
 
 def identity(value):
@@ -199,7 +210,7 @@ def test_log_line_format():
 def test_log_lines_are_rate_limited(caplog):
     clock = Clock()
     display = LogDisplay(interval=10.0, clock=clock)
-    caplog.set_level(logging.INFO, logger=progress.logger.name)
+    caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
     for now in (0.0, 5.0, 9.9, 10.0, 15.0, 25.0):
         clock.now = now
         display.update(lambda: STATE)
@@ -208,7 +219,7 @@ def test_log_lines_are_rate_limited(caplog):
 
 
 def test_log_display_start_and_close(caplog):
-    caplog.set_level(logging.INFO, logger=progress.logger.name)
+    caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
     display = LogDisplay(interval=3600.0)
     display.start(lambda: STATE)
     display.close(STATE, succeeded=True)
@@ -240,7 +251,7 @@ def _json_catalog(tmp_path: Path, pipeline: Pipeline) -> DataCatalog:
 
 
 def test_hooks_follow_a_pipeline_run_in_process(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger=progress.logger.name)
+    caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
     pipeline = toy_runs("a", "b")
     hooks = ProgressHooks(mode="log", interval=3600.0)
     hooks.before_pipeline_run({"only_missing_outputs": False}, pipeline, _json_catalog(tmp_path, pipeline))
@@ -249,35 +260,35 @@ def test_hooks_follow_a_pipeline_run_in_process(tmp_path, caplog):
     hooks.after_node_run(init)
     hooks.before_node_run(train, run_id="session")
     publish_step("sweep.a", 7, 10, 0.25)  # what train_network's progress callback calls
-    state = progress._active.tracker.snapshot()
+    state = active_progress().tracker.snapshot()
     assert (state.total, state.nodes_total, state.nodes_done) == (2, 4, 1)
     assert state.running == (RunProgress("sweep.a", "train", 7, 10, 0.25),)
     hooks.after_pipeline_run()
-    assert progress._active is None
+    assert active_progress() is None
     publish_step("sweep.a", 8, 10, 0.2)  # after the run: dropped, no error
     assert caplog.records[-1].getMessage() == "progress: runs 2/2 done (4/4 nodes) in 0 s"
 
 
 def test_only_missing_outputs_counts_the_runs_that_will_run(tmp_path, caplog):
-    caplog.set_level(logging.INFO, logger=progress.logger.name)
+    caplog.set_level(logging.INFO, logger=PROGRESS_LOGGER)
     pipeline = toy_runs("a", "b")
     catalog = _json_catalog(tmp_path, pipeline)
     catalog.save("sweep.a.params", 1)
     catalog.save("sweep.a.result", 2)  # run a is on disk, run b is not
     ProgressHooks(mode="log").before_pipeline_run({"only_missing_outputs": True}, pipeline, catalog)
-    assert progress._active.tracker.snapshot().total == 1
-    progress._close(succeeded=False)
+    assert active_progress().tracker.snapshot().total == 1
+    close_active(succeeded=False)
     ProgressHooks(mode="log").before_pipeline_run({"only_missing_outputs": False}, pipeline, catalog)
-    assert progress._active.tracker.snapshot().total == 2
+    assert active_progress().tracker.snapshot().total == 2
 
 
 def test_no_display_without_runs_or_when_off(tmp_path, monkeypatch):
     gather_only = Pipeline([n for n in toy_runs("a").nodes if n.name == "sweep.gather"])
     ProgressHooks().before_pipeline_run({}, gather_only, DataCatalog())
-    assert progress._active is None
-    monkeypatch.setenv(progress.ENV_MODE, "off")
+    assert active_progress() is None
+    monkeypatch.setenv(ENV_MODE, "off")
     ProgressHooks().before_pipeline_run({}, toy_runs("a"), DataCatalog())
-    assert progress._active is None
+    assert active_progress() is None
 
 
 def test_bad_settings_are_one_line_errors(monkeypatch):
@@ -285,17 +296,17 @@ def test_bad_settings_are_one_line_errors(monkeypatch):
         ProgressHooks(mode="loud")
     with pytest.raises(ValueError, match="interval must be a positive number of seconds; got 0"):
         ProgressHooks(interval=0)
-    monkeypatch.setenv(progress.ENV_MODE, "loud")
+    monkeypatch.setenv(ENV_MODE, "loud")
     with pytest.raises(ValueError, match=r"\$NTK_PROGRESS must be one of"):
         ProgressHooks().before_pipeline_run({}, toy_runs("a"), DataCatalog())
-    monkeypatch.setenv(progress.ENV_MODE, "log")
-    monkeypatch.setenv(progress.ENV_INTERVAL, "soon")
+    monkeypatch.setenv(ENV_MODE, "log")
+    monkeypatch.setenv(ENV_INTERVAL, "soon")
     with pytest.raises(ValueError, match=r"\$NTK_PROGRESS_INTERVAL must be a positive number of seconds; got 'soon'"):
         ProgressHooks().before_pipeline_run({}, toy_runs("a"), DataCatalog())
 
 
 def test_publish_never_raises_outside_a_run():
-    assert progress._active is None
+    assert active_progress() is None
     publish_step("sweep.a", 1, 2, 0.5)  # no tracker, not in a Dask task: dropped
 
 
@@ -309,10 +320,10 @@ def work_on_a_worker(token: str | None) -> list[str]:
     record (it arrives last: one worker's events keep their order), then put the worker's own log
     handlers back; returns their class names."""
     route_worker_logs(token, "session")
-    progress._context.run_id = "session"
-    progress.publish({"event": "node_started", "run": "sweep.a", "node": "sweep.a.train"})
+    set_run_id("session")
+    publish({"event": "node_started", "run": "sweep.a", "node": "sweep.a.train"})
     publish_step("sweep.a", 5, 10, 0.5)
-    progress._context.run_id = "another session"
+    set_run_id("another session")
     publish_step("sweep.a", 9, 10, 9.0)
     logging.getLogger("ntk_linearity.worker_test").warning("hello from the worker")
     route_worker_logs(None, "session")
@@ -325,9 +336,9 @@ def test_worker_progress_and_logs_reach_the_driver(caplog):
     caplog.set_level(logging.INFO)
     tracker = RunTracker(runs_of(toy_runs("a").nodes))
     live = RichDisplay(Console(file=io.StringIO(), width=120))
-    active = progress._ActiveProgress(tracker, live)
+    active = ActiveProgress(tracker, live)
     live.start(tracker.snapshot)
-    progress._active = active
+    activate(active)
     with (LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
           Client(cluster) as client):
         with forward_progress(client, "session") as token:
@@ -371,12 +382,12 @@ def run_with_lines(project: Path, **run_kwargs) -> list[str]:
 
     bootstrap_project(project)  # configures logging: handlers added before it are dropped
     lines = Lines()
-    progress.logger.addHandler(lines)
+    logging.getLogger(PROGRESS_LOGGER).addHandler(lines)
     try:
         with KedroSession.create(project_path=project, env="tiny") as session:
             session.run(pipeline_names=["data_generation", "width_sweep"], **run_kwargs)
     finally:
-        progress.logger.removeHandler(lines)
+        logging.getLogger(PROGRESS_LOGGER).removeHandler(lines)
     return lines.lines
 
 
@@ -384,7 +395,7 @@ def run_with_lines(project: Path, **run_kwargs) -> list[str]:
 def test_a_kedro_run_logs_its_progress_and_counts_only_missing_runs(tmp_path, monkeypatch):
     from kedro_project_utils import MINI, make_project, sweep_grid, write_env  # noqa: PLC0415
 
-    monkeypatch.setenv(progress.ENV_MODE, "log")
+    monkeypatch.setenv(ENV_MODE, "log")
     project = make_project(tmp_path)
     write_env(project, "tiny", {**MINI, "sweeps": {**MINI["sweeps"], **sweep_grid(
         width_sweep={"head": ["linear"], "width": [8, 16], "seed": [0]})}})

@@ -17,7 +17,8 @@ import yaml
 from distributed import LocalCluster, Nanny
 from kedro.config import OmegaConfigLoader
 
-from ntk_linearity.execution.runners import gpu_cluster_kwargs, load_dask_config, make_cluster
+from ntk_linearity.execution.runners import load_dask_config, make_cluster
+from ntk_linearity.execution.runners.dask_cluster import gpu_cluster_kwargs
 from ntk_linearity.settings import CONFIG_LOADER_ARGS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "dask.md"

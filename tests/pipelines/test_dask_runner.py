@@ -30,7 +30,9 @@ from kedro.pipeline import Pipeline, node
 from kedro_datasets.json import JSONDataset
 
 from ntk_linearity.pipelines.schema import TIMING_COLUMNS
-from ntk_linearity.execution.runners import STOP_EVENT_PREFIX, DaskRunner, DaskRunnerError, group_nodes
+from ntk_linearity.execution.runners import DaskRunner, DaskRunnerError
+from ntk_linearity.execution.runners.dask_runner import STOP_EVENT_PREFIX
+from ntk_linearity.execution.runners.grouping import group_nodes
 
 from kedro_project_utils import KEDRO, MINI, N_SMALL_RUNS, data_files, latest, make_project, run_kedro, sweep_grid, write_env
 
