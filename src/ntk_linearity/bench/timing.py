@@ -103,80 +103,115 @@ def _time_calls(fn: Callable[[], object], max_reps: int, rep_budget_s: float) ->
     }
 
 
-def run_case(
-    case: Case, max_reps: int, rep_budget_s: float, lanczos_steps: int, kernel_dir: str | None = None
-) -> dict:
+def _case_inputs(case: Case):
+    """The inputs of ``case``: n points on the unit sphere, or (conv nets) n smooth images. Every case,
+    the baseline included, imports :mod:`ntk_linearity.numerics` here and builds the sphere inputs."""
     import jax
-    import jax.numpy as jnp
 
-    from ntk_linearity.numerics import empirical_ntk, hessian_spectral_norm, mlp
+    from ntk_linearity.numerics import synthetic_images
 
     X = jax.block_until_ready(_unit_sphere_inputs())
     if case.arch != "mlp":
-        from ntk_linearity.numerics import synthetic_images
-
         X = jax.block_until_ready(
             synthetic_images(0, N_IMAGES, *IMAGE_SHAPE, 0.25, 1.0, 2, 1.0)["X"]
         )
+    return X
+
+
+def _build_model(case: Case):
+    """The network of an ``ntk`` or ``hessian`` case (``mlp``, ``cnn`` or ``resnet``)."""
+    if case.arch == "cnn":
+        from ntk_linearity.numerics import cnn
+
+        return cnn(IMAGE_SHAPE, case.widths, KERNEL_SIZE)
+    if case.arch == "resnet":
+        from ntk_linearity.numerics import resnet
+
+        return resnet(IMAGE_SHAPE, case.widths, case.blocks, KERNEL_SIZE)
+    from ntk_linearity.numerics import mlp
+
+    return mlp(D_IN, case.widths)
+
+
+def _run_matmul(m: int, max_reps: int, rep_budget_s: float) -> dict:
+    """Timing of one jitted float32 (n x m)(m x n) product."""
+    import jax
+    import jax.numpy as jnp
+
+    ka, kb = jax.random.split(jax.random.key(1))
+    A = jax.random.normal(ka, (N_SAMPLES, m), jnp.float32)
+    B = jax.random.normal(kb, (m, N_SAMPLES), jnp.float32)
+    matmul = jax.jit(jnp.matmul)
+    timing = _time_calls(lambda: matmul(A, B), max_reps, rep_budget_s)
+    timing.pop("out")
+    return timing
+
+
+def _run_ntk(case: Case, model, params, X, max_reps: int, rep_budget_s: float, kernel_dir: str | None) -> dict:
+    """Timing of ``empirical_ntk`` with the case's method, the kernel's norm and shape; the kernel is
+    saved to ``kernel_dir`` (if given) so that the parent can compare structured and jacobian."""
+    import jax.numpy as jnp
+
+    from ntk_linearity.numerics import empirical_ntk
+
+    timing = _time_calls(
+        lambda: empirical_ntk(model.apply, params, X, method=case.method),
+        max_reps,
+        rep_budget_s,
+    )
+    K = timing.pop("out")
+    timing["K_fro"] = float(jnp.linalg.norm(K))
+    timing["K_shape"] = list(K.shape)
+    if kernel_dir:  # the parent compares structured and jacobian kernels entrywise
+        import numpy as np
+
+        np.save(Path(kernel_dir) / f"{case.name}.npy", np.asarray(K))
+    return timing
+
+
+def _run_hessian(case: Case, model, params, X, max_reps: int, rep_budget_s: float, lanczos_steps: int) -> dict:
+    """Timing of ``hessian_spectral_norm`` on the first input, with the norm, residual and steps."""
+    from ntk_linearity.numerics import hessian_spectral_norm
+
+    steps = min(lanczos_steps, model.n_params)
+    tol = {} if case.tol is None else {"tol": case.tol}
+    timing = _time_calls(
+        lambda: hessian_spectral_norm(
+            model.apply, params, X[0], steps=lanczos_steps, method=case.method, **tol
+        ),
+        max_reps,
+        rep_budget_s,
+    )
+    sn = timing.pop("out")
+    timing.update(
+        norm=float(sn.norm),
+        residual=float(sn.residual),
+        lambda_min=float(sn.lambda_min),
+        lambda_max=float(sn.lambda_max),
+        steps_taken=int(sn.steps),  # Lanczos steps, or bisection steps of the closed form
+        lanczos_steps=steps if "lanczos" in case.method else 0,
+    )
+    return timing
+
+
+def run_case(
+    case: Case, max_reps: int, rep_budget_s: float, lanczos_steps: int, kernel_dir: str | None = None
+) -> dict:
+    """Run one case in this process: its timings and results, then this process's peak memory."""
+    import jax
+
+    X = _case_inputs(case)
     result: dict = {"name": case.name}
-    if case.kind == "baseline":
-        pass
-    elif case.kind == "matmul":
-        m = case.widths[0]
-        ka, kb = jax.random.split(jax.random.key(1))
-        A = jax.random.normal(ka, (N_SAMPLES, m), jnp.float32)
-        B = jax.random.normal(kb, (m, N_SAMPLES), jnp.float32)
-        matmul = jax.jit(jnp.matmul)
-        timing = _time_calls(lambda: matmul(A, B), max_reps, rep_budget_s)
-        timing.pop("out")
-        result.update(timing)
-    else:
-        if case.arch == "cnn":
-            from ntk_linearity.numerics import cnn
-
-            model = cnn(IMAGE_SHAPE, case.widths, KERNEL_SIZE)
-        elif case.arch == "resnet":
-            from ntk_linearity.numerics import resnet
-
-            model = resnet(IMAGE_SHAPE, case.widths, case.blocks, KERNEL_SIZE)
-        else:
-            model = mlp(D_IN, case.widths)
+    if case.kind == "matmul":
+        result.update(_run_matmul(case.widths[0], max_reps, rep_budget_s))
+    elif case.kind != "baseline":
+        model = _build_model(case)
         params = jax.block_until_ready(model.init(jax.random.key(0)))
         result["p"] = model.n_params
         if case.kind == "ntk":
-            timing = _time_calls(
-                lambda: empirical_ntk(model.apply, params, X, method=case.method),
-                max_reps,
-                rep_budget_s,
-            )
-            K = timing.pop("out")
-            result.update(timing)
-            result["K_fro"] = float(jnp.linalg.norm(K))
-            result["K_shape"] = list(K.shape)
-            if kernel_dir:  # the parent compares structured and jacobian kernels entrywise
-                import numpy as np
-
-                np.save(Path(kernel_dir) / f"{case.name}.npy", np.asarray(K))
-        else:  # hessian
-            steps = min(lanczos_steps, model.n_params)
-            tol = {} if case.tol is None else {"tol": case.tol}
-            timing = _time_calls(
-                lambda: hessian_spectral_norm(
-                    model.apply, params, X[0], steps=lanczos_steps, method=case.method, **tol
-                ),
-                max_reps,
-                rep_budget_s,
-            )
-            sn = timing.pop("out")
-            result.update(timing)
-            result.update(
-                norm=float(sn.norm),
-                residual=float(sn.residual),
-                lambda_min=float(sn.lambda_min),
-                lambda_max=float(sn.lambda_max),
-                steps_taken=int(sn.steps),  # Lanczos steps, or bisection steps of the closed form
-                lanczos_steps=steps if "lanczos" in case.method else 0,
-            )
+            result.update(_run_ntk(case, model, params, X, max_reps, rep_budget_s, kernel_dir))
+        else:
+            result.update(_run_hessian(case, model, params, X, max_reps, rep_budget_s, lanczos_steps))
     result["maxrss_bytes"] = _maxrss_bytes()
     result["device_peak_bytes"] = _device_peak_bytes()
     return result
