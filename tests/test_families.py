@@ -21,7 +21,7 @@ def test_cnn_settings_build_the_numerics_cnn_with_image_shape_and_outputs_from_t
     model = FAMILIES["cnn"].build(settings, IMAGE_DATA)
     assert isinstance(model, CNN)
     assert model == cnn((5, 6, 2), (16, 4, 16), kernel_size=5, head="softmax", n_out=3, pooling="flatten",
-                        init_scheme="antisymmetric")
+                        **DEFAULTS)
     linear = FAMILIES["cnn"].build(CnnSettings(**DEFAULTS, channels=8, head="linear"), IMAGE_DATA)
     assert linear.channels == (8, 8) and linear.n_out == 1 and linear.pooling == "global_average"
     assert "channels 16x4x16" in FAMILIES["cnn"].describe(settings)
@@ -31,7 +31,8 @@ def test_resnet_settings_build_the_numerics_resnet():
     settings = ResNetSettings(**DEFAULTS, channels=6, blocks=2, stages=2, head="linear")
     model = FAMILIES["resnet"].build(settings, IMAGE_DATA)
     assert isinstance(model, ResNet)
-    assert model == resnet((5, 6, 2), (6, 6), blocks=2, init_scheme="antisymmetric")
+    assert model == resnet((5, 6, 2), (6, 6), blocks=2, kernel_size=3, head="linear", pooling="global_average",
+                           **DEFAULTS)
     assert [layer.name for layer in model.conv_layers][:3] == ["stage1_in", "stage1_block1_conv1",
                                                                "stage1_block1_conv2"]
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from ntk_linearity import hessian_spectral_norm, mlp
+from network_settings import make_mlp
+from ntk_linearity import hessian_spectral_norm
 from ntk_linearity.numerics.ball import (
     ball_measures,
     closed_form_hessian_norms,
@@ -86,7 +87,7 @@ def test_kernel_change_of_a_general_quadratic_by_hand_is_within_the_bound():
 
 def test_sampled_directions_are_unit_and_move_only_trained_weights():
     with jax.enable_x64(True):
-        model = mlp(3, [10], "tanh", train_last_layer=False, dtype="float64")
+        model = make_mlp(3, [10], train_last_layer=False, dtype="float64")
         params = model.init(jax.random.key(0))
         directions = unit_directions(jax.random.key(1), params, 8, frozen=("readout",))
         assert len(directions) == 8
@@ -113,7 +114,7 @@ def test_nested_grid_holds_every_radius_with_enough_points():
 def test_ratio_is_at_most_one_on_a_small_mlp(head):
     """Ball samples and path points of a one-hidden-layer network: measured change <= bound, the
     gradient step <= its bound, and the sup along a segment is at least the norm at its end."""
-    model = mlp(4, [24], "tanh", head=head, init_scheme="antisymmetric")
+    model = make_mlp(4, [24], head=head, init_scheme="antisymmetric")
     params0 = model.init(jax.random.key(5))
     X = jax.random.normal(jax.random.key(6), (6, 4))
     norms = closed_form_hessian_norms(model.apply)
@@ -134,7 +135,7 @@ def test_closed_form_norms_agree_with_lanczos_away_from_w0():
     """At w = w_0 + 0.7 u the closed form (per input, the row order of the kernel) matches Lanczos on
     the full parameter space; with rtol > 0 the bracket's upper end is never below the exact norm."""
     with jax.enable_x64(True):
-        model = mlp(3, [8], "tanh", head="swish", dtype="float64")
+        model = make_mlp(3, [8], head="swish", dtype="float64")
         params0 = model.init(jax.random.key(8))
         u = unit_directions(jax.random.key(9), params0, 1)[0]
         params = {name: params0[name] + 0.7 * u[name] for name in params0}
@@ -148,7 +149,7 @@ def test_closed_form_norms_agree_with_lanczos_away_from_w0():
 
 
 def test_gradient_change_norms_match_the_jacobian_difference():
-    model = mlp(3, [9], "tanh", head="swish")
+    model = make_mlp(3, [9], head="swish")
     params0 = model.init(jax.random.key(11))
     params = {name: value + 0.3 for name, value in params0.items()}
     X = jax.random.normal(jax.random.key(12), (5, 3))

@@ -6,14 +6,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from network_settings import descend, make_mlp
 from ntk_linearity import (
     DivergenceError,
     empirical_ntk,
-    gradient_descent,
     kernel_spectrum,
     kernel_top_eigenvalue,
     loss_decay_rate,
-    mlp,
 )
 
 # ---------------------------------------------------------------------------------------------
@@ -23,7 +22,7 @@ U0, V0 = 1.0, 0.05  # K(w_0) = u^2 + v^2 = 1.0025, f(w_0) = u v = 0.05
 
 
 def _width_one():
-    model = mlp(1, [1], activation="linear", head="linear")
+    model = make_mlp(1, [1], activation="linear")
     params = {"layer_1": jnp.array([[U0]]), "readout": jnp.array([[V0]])}
     return model, params, jnp.ones((1, 1)), jnp.zeros((1,))
 
@@ -52,8 +51,8 @@ def test_width_one_critical_step_is_two_over_the_kernel():
 def test_width_one_gradient_descent_is_the_closed_form_recursion(eta_lambda0):
     model, params, X, y = _width_one()
     eta = eta_lambda0 / (U0**2 + V0**2)
-    result = gradient_descent(model.apply, params, X, y, learning_rate=eta, max_steps=60, tol=0.0,
-                              snapshot_steps=range(61))
+    result = descend(model.apply, params, X, y, learning_rate=eta, max_steps=60, tol=0.0,
+                     snapshot_steps=range(61))
     losses, kernels = _by_hand(eta, result.steps)
     np.testing.assert_allclose(result.losses, losses, rtol=2e-3, atol=1e-9)
     spectrum = kernel_spectrum(result.kernels, 1)
@@ -71,7 +70,7 @@ def test_width_one_beyond_four_over_the_kernel_diverges():
     losses, kernels = _by_hand(eta, 6)
     assert np.all(np.diff(kernels) > 0) and losses[-1] > 1e3 * losses[0]  # the closed form blows up
     with pytest.raises(DivergenceError):
-        gradient_descent(model.apply, params, X, y, learning_rate=eta, max_steps=200, tol=0.0)
+        descend(model.apply, params, X, y, learning_rate=eta, max_steps=200, tol=0.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def _kernel_by_hand(params, X) -> np.ndarray:
 def test_spectrum_of_the_kernels_matches_numpy_on_a_kernel_by_hand():
     n = 10
     X = jax.random.normal(jax.random.key(0), (n, 3))
-    model = mlp(3, [64])
+    model = make_mlp(3, [64])
     path = [model.init(jax.random.key(1)), model.init(jax.random.key(2))]  # two points w_t
     kernels = np.stack([empirical_ntk(model.apply, w, X) for w in path])
     spectrum = kernel_spectrum(kernels, n)

@@ -9,15 +9,13 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
+from network_settings import descend, make_cnn, make_resnet
 from ntk_linearity import (
-    cnn,
     delta_k_noise_floor,
     empirical_ntk,
-    gradient_descent,
     hessian_spectral_norm,
     kernel_difference,
     ntk_diagonal,
-    resnet,
     synthetic_images,
 )
 from ntk_linearity.numerics import kernels
@@ -27,23 +25,25 @@ SHAPE = (4, 4, 2)
 
 MODELS = {
     # GAP, linear head, channel bottleneck in the middle
-    "cnn-linear-gap-bottleneck": lambda: cnn(SHAPE, (6, 2, 6), activation="tanh"),
+    "cnn-linear-gap-bottleneck": lambda: make_cnn(SHAPE, (6, 2, 6)),
     # flatten, softmax head (multi-output kernel)
-    "cnn-softmax-flatten": lambda: cnn(SHAPE, (4, 6), activation="gelu", head="softmax", n_out=3, pooling="flatten"),
+    "cnn-softmax-flatten": lambda: make_cnn(SHAPE, (4, 6), activation="gelu", head="softmax", n_out=3,
+                                            pooling="flatten"),
     # two stages (stride-2 downsampling), swish head, frozen readout
-    "resnet-swish-frozen": lambda: resnet(SHAPE, (4, 6), blocks=(1, 2), activation="swish", head="swish",
-                                          train_last_layer=False),
+    "resnet-swish-frozen": lambda: make_resnet(SHAPE, (4, 6), blocks=(1, 2), activation="swish", head="swish",
+                                               train_last_layer=False),
     # the downsampled wide stage (2 x 2 positions, 24 channels) takes the position-Gram contraction;
     # sigmoid head, 2 outputs, flatten
-    "resnet-sigmoid-positions": lambda: resnet(SHAPE, (4, 24), blocks=(1, 1), head="sigmoid", n_out=2,
-                                               pooling="flatten"),
+    "resnet-sigmoid-positions": lambda: make_resnet(SHAPE, (4, 24), blocks=(1, 1), head="sigmoid", n_out=2,
+                                                    pooling="flatten"),
 }
 
 
 @lru_cache(maxsize=None)
 def _images(seed=1):
     """Six smooth images of shape SHAPE (one compile of the generator for the whole module)."""
-    return synthetic_images(seed, 6, *SHAPE, 0.25, 1.0, 2, 1.0, smoothness=1.0)["X"]
+    return synthetic_images(seed, 6, *SHAPE, amplitude=0.25, frequency=1.0, n_classes=2, temperature=1.0,
+                            smoothness=1.0)["X"]
 
 
 def _relative_error(A, B):
@@ -104,9 +104,9 @@ def test_both_spatial_contractions_are_exercised_and_agree():
 def test_antisymmetric_init_gives_zero_output():
     X = _images()
     for model in (
-        cnn(SHAPE, (4, 6), head="swish", init_scheme="antisymmetric"),
-        cnn(SHAPE, (4, 6), head="softmax", n_out=3, pooling="flatten", init_scheme="antisymmetric"),
-        resnet(SHAPE, (4, 6), blocks=2, init_scheme="antisymmetric"),
+        make_cnn(SHAPE, (4, 6), head="swish", init_scheme="antisymmetric"),
+        make_cnn(SHAPE, (4, 6), head="softmax", n_out=3, pooling="flatten", init_scheme="antisymmetric"),
+        make_resnet(SHAPE, (4, 6), blocks=2, init_scheme="antisymmetric"),
     ):
         params = model.init(jax.random.key(2))
         head_at_zero = {"swish": 0.0, "softmax": 1 / 3, "linear": 0.0}[model.head]
@@ -114,13 +114,13 @@ def test_antisymmetric_init_gives_zero_output():
         iid = model.__class__(**{**model.__dict__, "init_scheme": "iid"})
         assert float(jnp.max(jnp.abs(jax.jit(iid.apply)(iid.init(jax.random.key(2)), X) - head_at_zero))) > 1e-3
     with pytest.raises(ValueError, match="even"):
-        cnn(SHAPE, (4, 5), init_scheme="antisymmetric")
+        make_cnn(SHAPE, (4, 5), init_scheme="antisymmetric")
 
 
 def test_forward_matches_a_reference_on_lax_convolutions_and_init_draws_each_shape():
     """The model's convolutions (input patches times weights) against XLA's convolution, layer by
     layer; its weights are the numbers ``jax.random.normal`` draws for each shape."""
-    model = cnn(SHAPE, (4, 6), activation="tanh", pooling="flatten")
+    model = make_cnn(SHAPE, (4, 6), pooling="flatten")
     params = model.init(jax.random.key(0))
     keys = jax.random.split(jax.random.key(0), 3)
     for k, (name, shape) in zip(keys, model.param_shapes.items()):
@@ -134,7 +134,7 @@ def test_forward_matches_a_reference_on_lax_convolutions_and_init_draws_each_sha
 
 
 def test_parameter_count_and_flat_inputs():
-    model = resnet((5, 5, 2), (4, 6), blocks=(1, 2), pooling="flatten")
+    model = make_resnet((5, 5, 2), (4, 6), blocks=(1, 2), pooling="flatten")
     params = model.init(jax.random.key(0))
     assert model.n_params == ravel_pytree(params)[0].size
     assert model.output_spatial_shape == (3, 3)  # SAME padding, one stride-2 stage: ceil(5 / 2)
@@ -146,7 +146,7 @@ def test_parameter_count_and_flat_inputs():
     for stride in (1, 2):  # im2col patches reproduce the SAME convolution, in HWIO order
         conv = jax.lax.conv_general_dilated(a, W, (stride, stride), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC"))
         np.testing.assert_allclose(image_patches(a, 3, stride) @ W.reshape(-1, 4), conv, rtol=1e-5, atol=1e-5)
-    frozen = cnn(SHAPE, (4,), train_last_layer=False)
+    frozen = make_cnn(SHAPE, (4,), train_last_layer=False)
     assert frozen.n_params == 9 * 2 * 4
 
 
@@ -174,8 +174,8 @@ def test_kernel_difference_and_noise_floor():
 
 @pytest.mark.parametrize(
     "build",
-    [lambda: cnn(SHAPE, (3, 4), activation="tanh", head="softmax", n_out=2),
-     lambda: resnet(SHAPE, (3,), blocks=1, activation="swish")],
+    [lambda: make_cnn(SHAPE, (3, 4), head="softmax", n_out=2),
+     lambda: make_resnet(SHAPE, (3,), blocks=1, activation="swish")],
     ids=["cnn-softmax", "resnet"],
 )
 def test_lanczos_matches_dense_hessian(build):
@@ -195,13 +195,14 @@ def test_lanczos_matches_dense_hessian(build):
 def test_gradient_descent_on_cnn():
     """GD runs unchanged; the kernels it records (K_0 + Delta K from factor changes) agree with kernels
     computed directly at w_0 and w_T, and Delta K with their difference."""
-    model = cnn(SHAPE, (8, 8), head="swish", init_scheme="antisymmetric")
-    data = synthetic_images(0, 6, *SHAPE, 0.25, 1.0, 2, 1.0, smoothness=1.0)
+    model = make_cnn(SHAPE, (8, 8), head="swish", init_scheme="antisymmetric")
+    data = synthetic_images(0, 6, *SHAPE, amplitude=0.25, frequency=1.0, n_classes=2, temperature=1.0,
+                            smoothness=1.0)
     params0 = model.init(jax.random.key(0))
     K0 = empirical_ntk(model.apply, params0, data["X"])
     lr = float(1.0 / jnp.linalg.eigvalsh(K0 / 6)[-1])
-    result = gradient_descent(model.apply, params0, data["X"], data["y"], learning_rate=lr,
-                              max_steps=300, tol=1e-5, n_snapshots=3)
+    result = descend(model.apply, params0, data["X"], data["y"], learning_rate=lr,
+                     max_steps=300, tol=1e-5, n_snapshots=3)
     assert result.converged and result.losses[-1] < 1e-3 * result.losses[0]
     KT = empirical_ntk(model.apply, result.params, data["X"])
     assert _relative_error(result.kernels[0], K0) == 0.0
@@ -212,7 +213,8 @@ def test_gradient_descent_on_cnn():
 def test_synthetic_images_properties():
     amplitude, frequency, temperature, s = 0.25, 0.3, 2.0, 2.0
     # a short correlation length here, so that the 16 pixels are far from collinear for the fits
-    data = synthetic_images(3, 400, 4, 4, 1, amplitude, frequency, 3, temperature, smoothness=0.7)
+    data = synthetic_images(3, 400, 4, 4, 1, amplitude=amplitude, frequency=frequency, n_classes=3,
+                            temperature=temperature, smoothness=0.7)
     X, y, y_class = data["X"], data["y"], data["y_class"]
     n, dim = X.shape[0], 16
     assert X.shape == (n, 4, 4, 1) and y.shape == (n,) and y_class.shape == (n, 3)
@@ -232,9 +234,11 @@ def test_synthetic_images_properties():
     assert np.max(np.abs(flat @ W - logits)) < 1e-4  # softmax(T U_c x / sqrt(dim)): linear logits
     # smooth fields: correlation at pixel distance delta is exp(-delta^2 / (4 s^2)) (Gaussian filter)
     # (per-image normalisation biases the estimate by O(s^2 / (H W)): 32 x 32 images keep it < 0.01)
-    big = synthetic_images(4, 100, 32, 32, 1, amplitude, frequency, 2, temperature, smoothness=s)["X"][..., 0]
+    big = synthetic_images(4, 100, 32, 32, 1, amplitude=amplitude, frequency=frequency, n_classes=2,
+                           temperature=temperature, smoothness=s)["X"][..., 0]
     for delta in (1, 3):
         correlation = float(jnp.mean(big * jnp.roll(big, delta, axis=2)) / jnp.mean(big**2))
         assert correlation == pytest.approx(np.exp(-(delta**2) / (4 * s**2)), abs=0.03)
-    again = synthetic_images(3, 400, 4, 4, 1, amplitude, frequency, 3, temperature, smoothness=0.7)
+    again = synthetic_images(3, 400, 4, 4, 1, amplitude=amplitude, frequency=frequency, n_classes=3,
+                            temperature=temperature, smoothness=0.7)
     np.testing.assert_array_equal(again["X"], X)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from ntk_linearity import hessian_spectral_norm, mlp
+from network_settings import make_mlp
+from ntk_linearity import hessian_spectral_norm
 from ntk_linearity.numerics.hessian import (
     DEFAULT_LANCZOS_STEPS,
     extreme_eigenvalue,
@@ -35,7 +36,7 @@ def _dense_norm(apply, params, x, output=0):
 def test_eq5_diagonal_hessian_when_only_hidden_layer_is_trained(activation):
     """v fixed: H is block diagonal with rank-one blocks v_i sigma''(z_i) x x^T / (d sqrt m)."""
     d, m = 3, 100  # Lanczos with d m steps spans the whole space: exact up to rounding
-    model = mlp(d, [m], activation, train_last_layer=False)
+    model = make_mlp(d, [m], activation=activation, train_last_layer=False)
     params = model.init(jax.random.key(0))
     x = 1.7 * _unit(d)
     z = x @ params["layer_1"] / jnp.sqrt(d)
@@ -49,7 +50,7 @@ def test_eq5_diagonal_hessian_when_only_hidden_layer_is_trained(activation):
 def test_eq5_two_by_two_blocks_when_readout_is_trained():
     """v trained: per neuron a 2x2 block [[a r^2, b r], [b r, 0]] in the span of (x, e_v)."""
     d, m = 2, 100
-    model = mlp(d, [m], "tanh")
+    model = make_mlp(d, [m])
     params = model.init(jax.random.key(1))
     x = 1.3 * _unit(d, seed=2)
     r = jnp.linalg.norm(x)
@@ -70,7 +71,7 @@ def test_eq5_two_by_two_blocks_when_readout_is_trained():
      pytest.param([50], "swish", 1, marks=pytest.mark.slow), pytest.param([25, 20], "softmax", 3, marks=pytest.mark.slow)],
 )
 def test_lanczos_matches_dense_eigvalsh(widths, head, n_out):
-    model = mlp(3, widths, "tanh", head, n_out)
+    model = make_mlp(3, widths, head=head, n_out=n_out)
     params = model.init(jax.random.key(2))
     x = _unit(3, seed=3)
     result = hessian_spectral_norm(model.apply, params, x, method="lanczos")
@@ -97,8 +98,8 @@ def test_lanczos_on_plus_minus_pairs():
 @pytest.mark.parametrize("method", [pytest.param("lanczos", marks=pytest.mark.slow), "closed_form"])
 def test_non_linear_head_follows_eq13(method):
     """H~ = phi''(f) grad f grad f^T + phi'(f) H (Eq. 13), assembled from independent pieces."""
-    linear = mlp(2, [30], "tanh", "linear")
-    swish = mlp(2, [30], "tanh", "swish")
+    linear = make_mlp(2, [30])
+    swish = make_mlp(2, [30], head="swish")
     params = linear.init(jax.random.key(6))
     x = _unit(2, seed=7)
     flat, unravel = ravel_pytree(params)
@@ -145,7 +146,8 @@ def test_closed_form_matches_dense_eigvalsh(activation, head, n_out, train_last_
     """Exact max |lambda|, lambda_min and lambda_max of every output's Hessian, per dtype."""
     rel = 2e-6 if dtype == "float32" else 1e-11
     with jax.enable_x64(dtype == "float64"):
-        model = mlp(4, [24], activation, head, n_out, train_last_layer=train_last_layer, dtype=dtype)
+        model = make_mlp(4, [24], activation=activation, head=head, n_out=n_out, train_last_layer=train_last_layer,
+                         dtype=dtype)
         params = model.init(jax.random.key(11))
         x = 1.5 * _unit(4, seed=12).astype(dtype)
         assert supports_closed_form(model.apply)
@@ -169,7 +171,7 @@ def test_closed_form_with_d_equal_one_and_antisymmetric_init(head):
     neurons pairwise equal up to the readout sign (degenerate blocks, f(w_0; x) = 0)."""
     n_out = 3 if head == "softmax" else 1
     with jax.enable_x64(True):
-        model = mlp(1, [16], "tanh", head, n_out, dtype="float64", init_scheme="antisymmetric")
+        model = make_mlp(1, [16], head=head, n_out=n_out, dtype="float64", init_scheme="antisymmetric")
         params = model.init(jax.random.key(13))
         x = jnp.array([0.8])
         result = hessian_spectral_norm(model.apply, params, x)
@@ -185,7 +187,7 @@ def test_closed_form_with_d_equal_one_and_antisymmetric_init(head):
 def test_closed_form_matches_lanczos_on_a_medium_net(head, n_out):
     """p = 18,000: the closed form against Lanczos run to convergence (both float64)."""
     with jax.enable_x64(True):
-        model = mlp(8, [2000], "tanh", head, n_out, dtype="float64")
+        model = make_mlp(8, [2000], head=head, n_out=n_out, dtype="float64")
         params = model.init(jax.random.key(14))
         x = _unit(8, seed=15).astype(jnp.float64)
         closed = hessian_spectral_norm(model.apply, params, x)
@@ -200,7 +202,7 @@ def test_closed_form_matches_lanczos_on_a_medium_net(head, n_out):
 
 
 def test_method_selection():
-    shallow, deep = mlp(3, [20], "tanh", "swish"), mlp(3, [20, 20], "tanh", "swish")
+    shallow, deep = make_mlp(3, [20], head="swish"), make_mlp(3, [20, 20], head="swish")
     x = _unit(3)
     assert supports_closed_form(shallow.apply) and not supports_closed_form(deep.apply)
     assert not supports_closed_form(lambda p, X: shallow.apply(p, X))
@@ -241,7 +243,7 @@ def test_layer_subspace_holds_the_range_of_the_hessian(widths, head, n_out, sett
     Lanczos on it returns the dense ||H||."""
     settings = {"activation": "tanh"} | settings
     with jax.enable_x64(True):
-        model = mlp(3, widths, head=head, n_out=n_out, dtype="float64", **settings)
+        model = make_mlp(3, widths, head=head, n_out=n_out, dtype="float64", **settings)
         params = model.init(jax.random.key(30))
         x = 1.4 * _unit(3, seed=31).astype(jnp.float64)
         dim = subspace_dimension(model)
@@ -263,7 +265,7 @@ def test_layer_subspace_holds_the_range_of_the_hessian(widths, head, n_out, sett
 
 def test_subspace_and_full_lanczos_agree_on_a_bottleneck_net():
     """p = 29,400 against a subspace of dimension 2,445: both Lanczos runs converge to one ||H||."""
-    model = mlp(8, [600, 20, 600], "tanh")
+    model = make_mlp(8, [600, 20, 600])
     params = model.init(jax.random.key(32))
     x = _unit(8, seed=33) * 8**0.5
     full = hessian_spectral_norm(model.apply, params, x, method="lanczos", steps=200)
@@ -290,7 +292,7 @@ def test_subspace_and_full_lanczos_agree_on_a_bottleneck_net():
     ],
 )
 def test_early_stopped_lanczos_agrees_with_the_full_run(widths, activation, head, n_out):
-    model = mlp(3, widths, activation, head, n_out)
+    model = make_mlp(3, widths, activation=activation, head=head, n_out=n_out)
     params = model.init(jax.random.key(16))
     x = _unit(3, seed=17)
     full = hessian_spectral_norm(model.apply, params, x, method="lanczos", tol=0)

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_linearity import empirical_ntk, kernel_difference, kernel_reference, mlp, ntk_diagonal
+from network_settings import make_mlp
+from ntk_linearity import empirical_ntk, kernel_difference, kernel_reference, ntk_diagonal
 
 CASES = [
     # (d_in, widths, activation, head, n_out, train_last_layer)
@@ -30,7 +31,7 @@ def _relative_error(A, B):
 @pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c[2]}-{c[3]}-{len(c[1])}layers")
 def test_structured_matches_jacobian(case):
     d, widths, act, head, n_out, train_last = case
-    model = mlp(d, widths, act, head, n_out, train_last)
+    model = make_mlp(d, widths, activation=act, head=head, n_out=n_out, train_last_layer=train_last)
     params = model.init(jax.random.key(0))
     X, X2 = _inputs(9, d), _inputs(5, d, seed=2)
     for second in (None, X2):
@@ -44,7 +45,7 @@ def test_structured_matches_jacobian(case):
 @pytest.mark.parametrize("case", CASES[:3], ids=lambda c: c[3])
 def test_kernel_is_symmetric_positive_semidefinite(case):
     d, widths, act, head, n_out, train_last = case
-    model = mlp(d, widths, act, head, n_out, train_last)
+    model = make_mlp(d, widths, activation=act, head=head, n_out=n_out, train_last_layer=train_last)
     K = empirical_ntk(model.apply, model.init(jax.random.key(3)), _inputs(12, d))
     np.testing.assert_allclose(K, K.T, rtol=0, atol=1e-6 * float(jnp.max(jnp.abs(K))))
     assert float(jnp.linalg.eigvalsh(K)[0]) > -1e-5 * float(jnp.linalg.eigvalsh(K)[-1])
@@ -53,7 +54,7 @@ def test_kernel_is_symmetric_positive_semidefinite(case):
 @pytest.mark.parametrize("head,n_out", [("linear", 1), ("swish", 1), ("sigmoid", 1), ("tanh", 1), ("softmax", 3)])
 def test_gradient_norm_equals_kernel_diagonal(head, n_out):
     """Eq. 6 / Eq. 12: ||grad_w f(w; x)||^2 = K_(x,x)(w), with the gradient taken directly."""
-    model = mlp(3, [40, 30], "tanh", head, n_out)
+    model = make_mlp(3, [40, 30], head=head, n_out=n_out)
     params = model.init(jax.random.key(4))
     X = _inputs(6, 3)
     diag = np.asarray(ntk_diagonal(model.apply, params, X)).reshape(6, n_out)
@@ -68,8 +69,8 @@ def test_gradient_norm_equals_kernel_diagonal(head, n_out):
 
 def test_frozen_readout_is_excluded_from_kernel():
     """train_last_layer=False: the readout contributes nothing (v fixed, Eq. 4)."""
-    frozen = mlp(3, [50], train_last_layer=False)
-    trained = mlp(3, [50], train_last_layer=True)
+    frozen = make_mlp(3, [50], train_last_layer=False)
+    trained = make_mlp(3, [50], train_last_layer=True)
     params = frozen.init(jax.random.key(5))
     X = _inputs(7, 3)
     hidden = jnp.tanh(X @ params["layer_1"] / jnp.sqrt(3.0))
@@ -81,7 +82,7 @@ def test_frozen_readout_is_excluded_from_kernel():
 @pytest.mark.parametrize("method", ["structured", "jacobian"])
 def test_kernel_difference_matches_float64_subtraction(method):
     with jax.enable_x64(True):
-        model = mlp(3, [30, 20], "tanh", "swish", dtype="float64")
+        model = make_mlp(3, [30, 20], head="swish", dtype="float64")
         p0 = model.init(jax.random.key(6))
         p1 = jax.tree.map(lambda w: w + 0.05 * jnp.sin(w), p0)
         X = _inputs(8, 3).astype(jnp.float64)
@@ -95,7 +96,7 @@ def test_kernel_difference_matches_float64_subtraction(method):
 def test_kernel_reference_matches_float64_kernels(method, head):
     """One reference, several kernel changes: each equals the float64 subtraction of two kernels."""
     with jax.enable_x64(True):
-        model = mlp(3, [30, 20], "tanh", head, n_out=3 if head == "softmax" else 1, dtype="float64")
+        model = make_mlp(3, [30, 20], head=head, n_out=3 if head == "softmax" else 1, dtype="float64")
         p0 = model.init(jax.random.key(6))
         X = _inputs(8, 3).astype(jnp.float64)
         reference = kernel_reference(model.apply, p0, X, method=method)
@@ -110,7 +111,7 @@ def test_kernel_reference_matches_float64_kernels(method, head):
 def test_kernel_reference_float32_change_beats_subtraction():
     """In float32 the change from factor differences is accurate relative to the change itself,
     where subtracting two rounded kernels is not (module docstring, "Precision")."""
-    model = mlp(3, [2000], "tanh", "linear")
+    model = make_mlp(3, [2000])
     p0 = model.init(jax.random.key(2))
     p1 = jax.tree.map(lambda w: w + 1e-4 * jnp.cos(w), p0)
     X = _inputs(8, 3)

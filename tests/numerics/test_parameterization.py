@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from jax.flatten_util import ravel_pytree
 
-from ntk_linearity import empirical_ntk, gradient_descent, hessian_spectral_norm, lazy_targets, mlp
+from network_settings import descend, make_mlp
+from ntk_linearity import empirical_ntk, hessian_spectral_norm, lazy_targets
 from ntk_linearity.numerics.hessian import supports_closed_form
 
 
@@ -23,9 +24,9 @@ def _inputs(n, d, seed=1):
 def test_standard_network_is_the_ntk_network_with_rescaled_weights(head, n_out, widths, init_scheme):
     """The same key draws W_SP = W_NTK / sqrt(fan_in), and both compute the same function."""
     with jax.enable_x64(True):
-        ntk = mlp(5, widths, "tanh", head, n_out, dtype="float64", init_scheme=init_scheme)
-        sp = mlp(5, widths, "tanh", head, n_out, dtype="float64", init_scheme=init_scheme,
-                 parameterization="standard")
+        ntk = make_mlp(5, widths, head=head, n_out=n_out, dtype="float64", init_scheme=init_scheme)
+        sp = make_mlp(5, widths, head=head, n_out=n_out, dtype="float64", init_scheme=init_scheme,
+                      parameterization="standard")
         key, X = jax.random.key(4), _inputs(7, 5).astype(np.float64)
         w_ntk, w_sp = ntk.init(key), sp.init(key)
         rescaled = {name: w_ntk[name] / np.sqrt(fan_in) for name, fan_in in zip(ntk.layer_names, ntk.fan_ins)}
@@ -36,7 +37,7 @@ def test_standard_network_is_the_ntk_network_with_rescaled_weights(head, n_out, 
 
 
 def test_standard_init_has_variance_one_over_fan_in():
-    params = mlp(400, [300], parameterization="standard").init(jax.random.key(0))
+    params = make_mlp(400, [300], parameterization="standard").init(jax.random.key(0))
     assert float(jnp.var(params["layer_1"])) * 400 == pytest.approx(1.0, abs=0.02)
     assert float(jnp.var(params["readout"])) * 300 == pytest.approx(1.0, abs=0.25)
 
@@ -50,7 +51,7 @@ def test_standard_kernel_is_the_fan_in_weighted_sum_of_ntk_layer_kernels(head, n
     with jax.enable_x64(True):
         kwargs = dict(activation="tanh", head=head, n_out=n_out, train_last_layer=train_last_layer,
                       dtype="float64")
-        ntk, sp = mlp(3, [20, 12], **kwargs), mlp(3, [20, 12], parameterization="standard", **kwargs)
+        ntk, sp = make_mlp(3, [20, 12], **kwargs), make_mlp(3, [20, 12], parameterization="standard", **kwargs)
         X = _inputs(6, 3).astype(np.float64)
         w_ntk = ntk.init(jax.random.key(2))
         jac = jax.jacrev(lambda p: jnp.reshape(ntk.apply(p, X), (-1,)))(w_ntk)
@@ -64,8 +65,8 @@ def test_standard_kernel_is_the_fan_in_weighted_sum_of_ntk_layer_kernels(head, n
 def test_standard_hessian_blocks_scale_by_the_fan_ins():
     """H_SP[l, l'] = sqrt(fan_in_l fan_in_l') H_NTK[l, l'] (dense Hessians, chain rule)."""
     with jax.enable_x64(True):
-        ntk = mlp(3, [6, 5], "tanh", "swish", dtype="float64")
-        sp = mlp(3, [6, 5], "tanh", "swish", dtype="float64", parameterization="standard")
+        ntk = make_mlp(3, [6, 5], head="swish", dtype="float64")
+        sp = make_mlp(3, [6, 5], head="swish", dtype="float64", parameterization="standard")
         x = _inputs(1, 3).astype(np.float64)
         key = jax.random.key(8)
         flat_n, unravel_n = ravel_pytree(ntk.init(key))
@@ -99,8 +100,8 @@ def test_closed_form_matches_dense_eigvalsh(parameterization, output_scale, head
     """The closed form of the one-hidden-layer Hessian (Eq. 5, 13) with the standard parameterisation's
     constants and the output scale, against the dense eigendecomposition."""
     with jax.enable_x64(True):
-        model = mlp(4, [24], "tanh", head, n_out, train_last_layer=train_last_layer, dtype="float64",
-                    parameterization=parameterization, output_scale=output_scale)
+        model = make_mlp(4, [24], head=head, n_out=n_out, train_last_layer=train_last_layer, dtype="float64",
+                         parameterization=parameterization, output_scale=output_scale)
         params = model.init(jax.random.key(11))
         x = _inputs(1, 4, seed=12)[0].astype(np.float64)
         assert supports_closed_form(model.apply)
@@ -121,7 +122,7 @@ def test_closed_form_matches_lanczos_on_a_standard_parameterised_net(head, n_out
     linear head's spectrum is a cluster, +-sigma'(z_i) |x| per neuron, so its Ritz residual stays loose
     while the Ritz value itself has converged)."""
     with jax.enable_x64(True):
-        model = mlp(8, [100], "tanh", head, n_out, dtype="float64", parameterization="standard")
+        model = make_mlp(8, [100], head=head, n_out=n_out, dtype="float64", parameterization="standard")
         params = model.init(jax.random.key(14))
         x = _inputs(1, 8, seed=15)[0].astype(np.float64)
         closed = hessian_spectral_norm(model.apply, params, x)
@@ -141,7 +142,7 @@ def test_structured_kernel_matches_jacobian(parameterization, head, n_out, width
     """The structured factors (s_l = 1/fan_in NTK, 1 standard; G carrying alpha) against per-sample
     Jacobians of the same model, and alpha^2 times the kernel of the unscaled model."""
     kwargs = dict(activation="gelu", head=head, n_out=n_out, parameterization=parameterization)
-    scaled, plain = mlp(3, widths, output_scale=4.0, **kwargs), mlp(3, widths, **kwargs)
+    scaled, plain = make_mlp(3, widths, output_scale=4.0, **kwargs), make_mlp(3, widths, **kwargs)
     params, X = plain.init(jax.random.key(0)), _inputs(9, 3)
     structured = empirical_ntk(scaled.apply, params, X, method="structured")
     jacobian = empirical_ntk(scaled.apply, params, X, method="jacobian", chunk_size=4)
@@ -157,7 +158,7 @@ def test_structured_kernel_matches_jacobian(parameterization, head, n_out, width
                                              (dict(output_scale=True), "output_scale")])
 def test_bad_parameterization_and_output_scale_are_named(kwargs, fragment):
     with pytest.raises(ValueError, match=fragment):
-        mlp(3, [4], **kwargs)
+        make_mlp(3, [4], **kwargs)
 
 
 def test_lazy_targets_put_the_offset_into_the_residual():
@@ -176,13 +177,13 @@ def test_the_scaled_training_problem_does_not_depend_on_alpha_for_a_model_linear
         y = np.sin(X[:, 0])
         eta, steps, curves = 0.5, 40, {}
         for alpha in (1.0, 30.0):
-            model = mlp(4, [10], "linear", train_last_layer=False, dtype="float64", output_scale=alpha)
+            model = make_mlp(4, [10], activation="linear", train_last_layer=False, dtype="float64", output_scale=alpha)
             params = model.init(jax.random.key(3))
             targets = lazy_targets(y, model.apply(params, X), alpha)
-            result = gradient_descent(model.apply, params, X, targets, learning_rate=eta / alpha**2,
-                                      max_steps=steps, tol=0.0, n_snapshots=2)
+            result = descend(model.apply, params, X, targets, learning_rate=eta / alpha**2,
+                             max_steps=steps, tol=0.0, n_snapshots=2)
             curves[alpha] = result.losses
-        plain = mlp(4, [10], "linear", train_last_layer=False, dtype="float64")
+        plain = make_mlp(4, [10], activation="linear", train_last_layer=False, dtype="float64")
         params = plain.init(jax.random.key(3))
         K = np.asarray(empirical_ntk(plain.apply, params, X))
         r0 = -(y - np.asarray(plain.apply(params, X)))  # f_alpha(w_0) - (y - f(w_0)) = f(w_0) - y
@@ -200,10 +201,10 @@ def test_kernel_change_falls_like_one_over_alpha():
     y = 0.2 * np.sin(2.0 * X[:, 0])
     delta_k = {}
     for alpha in (10.0, 100.0):
-        model = mlp(3, [32], "tanh", "swish", output_scale=alpha, init_scheme="antisymmetric")
+        model = make_mlp(3, [32], head="swish", output_scale=alpha, init_scheme="antisymmetric")
         params = model.init(jax.random.key(5))
         targets = lazy_targets(y, model.apply(params, X), alpha)
-        result = gradient_descent(model.apply, params, X, targets, learning_rate=2.0 / alpha**2,
-                                  max_steps=300, tol=0.0, n_snapshots=6)
+        result = descend(model.apply, params, X, targets, learning_rate=2.0 / alpha**2,
+                         max_steps=300, tol=0.0, n_snapshots=6)
         delta_k[alpha] = result.delta_k_max
     assert delta_k[10.0] / delta_k[100.0] == pytest.approx(10.0, rel=0.15)

@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from ntk_linearity import DivergenceError, delta_k_noise_floor, empirical_ntk, gradient_descent, mlp
+from network_settings import descend, make_mlp
+from ntk_linearity import DivergenceError, delta_k_noise_floor, empirical_ntk
 from ntk_linearity.numerics import training
 
 
@@ -18,9 +19,9 @@ def _problem(n=12, d=3, seed=0):
 
 def test_loss_falls_below_tolerance():
     X, y = _problem()
-    model = mlp(3, [256])
-    result = gradient_descent(model.apply, model.init(jax.random.key(1)), X, y,
-                              learning_rate=1.0, max_steps=20000, tol=1e-4)
+    model = make_mlp(3, [256])
+    result = descend(model.apply, model.init(jax.random.key(1)), X, y,
+                     learning_rate=1.0, max_steps=20000, tol=1e-4)
     assert result.converged and result.losses[-1] <= 1e-4 < result.losses[0]
     assert result.steps == len(result.losses) - 1
     assert result.snapshot_steps[0] == 0 and result.snapshot_steps[-1] == result.steps
@@ -29,18 +30,18 @@ def test_loss_falls_below_tolerance():
 
 def test_divergence_names_the_learning_rate():
     X, y = _problem()
-    model = mlp(3, [64])
+    model = make_mlp(3, [64])
     with pytest.raises(DivergenceError, match=r"learning_rate=500\.0") as info:
-        gradient_descent(model.apply, model.init(jax.random.key(1)), X, y,
-                         learning_rate=500.0, max_steps=500, label="run-x")
+        descend(model.apply, model.init(jax.random.key(1)), X, y,
+                learning_rate=500.0, max_steps=500, label="run-x")
     assert "run-x" in str(info.value) and info.value.learning_rate == 500.0
 
 
 def test_same_seed_is_bit_identical():
     X, y = _problem()
-    model = mlp(3, [128], head="swish")
-    runs = [gradient_descent(model.apply, model.init(jax.random.key(7)), X, y,
-                             learning_rate=1.0, max_steps=300, tol=0.0) for _ in range(2)]
+    model = make_mlp(3, [128], head="swish")
+    runs = [descend(model.apply, model.init(jax.random.key(7)), X, y,
+                    learning_rate=1.0, max_steps=300, tol=0.0) for _ in range(2)]
     np.testing.assert_array_equal(runs[0].losses, runs[1].losses)
     np.testing.assert_array_equal(runs[0].delta_k, runs[1].delta_k)
     np.testing.assert_array_equal(runs[0].params["layer_1"], runs[1].params["layer_1"])
@@ -49,14 +50,14 @@ def test_same_seed_is_bit_identical():
 def test_kernel_of_a_model_linear_in_its_parameters_is_exactly_constant():
     """Only the readout trained: f is linear in v, so K(v_t) = K(v_0) exactly (Proposition 2.1)."""
     X, y = _problem()
-    model = mlp(3, [64])
+    model = make_mlp(3, [64])
     params0 = model.init(jax.random.key(2))
 
     def apply_readout(v, X):
         return model.apply({"layer_1": params0["layer_1"], "readout": v}, X)
 
-    result = gradient_descent(apply_readout, params0["readout"], X, y,
-                              learning_rate=1.0, max_steps=400, tol=0.0)
+    result = descend(apply_readout, params0["readout"], X, y,
+                     learning_rate=1.0, max_steps=400, tol=0.0)
     assert result.weight_change_l2 > 0.1
     np.testing.assert_array_equal(result.delta_k, 0.0)
     K_end = empirical_ntk(apply_readout, result.params, X)
@@ -65,10 +66,10 @@ def test_kernel_of_a_model_linear_in_its_parameters_is_exactly_constant():
 
 def test_weight_change_norms_and_snapshots():
     X, y = _problem()
-    model = mlp(3, [64], head="swish")
+    model = make_mlp(3, [64], head="swish")
     params0 = model.init(jax.random.key(3))
-    result = gradient_descent(model.apply, params0, X, y, learning_rate=1.0, max_steps=200,
-                              tol=0.0, snapshot_steps=[0, 50, 100, 200])
+    result = descend(model.apply, params0, X, y, learning_rate=1.0, max_steps=200,
+                     tol=0.0, snapshot_steps=[0, 50, 100, 200])
     np.testing.assert_array_equal(result.snapshot_steps, [0, 50, 100, 200])
     delta = np.concatenate([np.ravel(result.params[k] - params0[k]) for k in params0])
     assert result.weight_change_l2 == pytest.approx(np.linalg.norm(delta), rel=1e-5)
@@ -100,8 +101,8 @@ def test_the_critical_learning_rate_separates_convergence_from_divergence_on_a_l
     X, y = _problem(n=10, d=4)
     params = {"w": jnp.zeros(4)}
     eta = ratio * 2.0 / kernel_top_eigenvalue(_linear_model, params, X)
-    run = lambda: gradient_descent(_linear_model, params, X, y, learning_rate=eta, max_steps=3000, tol=0.0,
-                                   divergence_factor=1e6)
+    run = lambda: descend(_linear_model, params, X, y, learning_rate=eta, max_steps=3000, tol=0.0,
+                          divergence_factor=1e6)
     if stable:
         result = run()
         assert result.losses[-1] < result.losses[0]
@@ -114,9 +115,9 @@ def test_noise_floor_from_the_training_run_equals_its_own_float32_repeat():
     """gradient_descent's first kernel and last kernel change are what delta_k_noise_floor's float32
     side computes (the same programs): passing them gives the same floor, bit for bit."""
     X, y = _problem()
-    model = mlp(3, [64], head="swish")
+    model = make_mlp(3, [64], head="swish")
     params0 = model.init(jax.random.key(4))
-    result = gradient_descent(model.apply, params0, X, y, learning_rate=1.0, max_steps=200, tol=0.0)
+    result = descend(model.apply, params0, X, y, learning_rate=1.0, max_steps=200, tol=0.0)
     own = delta_k_noise_floor(model.apply, result.params, params0, X)
     passed = delta_k_noise_floor(model.apply, result.params, params0, X,
                                  float32=(result.kernels[0], result.delta_k[-1]))
@@ -128,18 +129,18 @@ def test_segments_cut_by_time_change_no_number(monkeypatch):
     """With SEGMENT_SECONDS = 0 every compiled segment takes one step (progress after each), yet the
     losses, kernel changes and final weights are bit-identical to the run in long segments."""
     X, y = _problem()
-    model = mlp(3, [96], head="swish")
+    model = make_mlp(3, [96], head="swish")
     params0 = model.init(jax.random.key(5))
 
-    def descend():
+    def run():
         calls = []
-        result = gradient_descent(model.apply, params0, X, y, learning_rate=1.0, max_steps=60, tol=0.0,
-                                  progress=lambda step, total, loss: calls.append(step))
+        result = descend(model.apply, params0, X, y, learning_rate=1.0, max_steps=60, tol=0.0,
+                         progress=lambda step, total, loss: calls.append(step))
         return result, calls
 
-    long_segments, long_calls = descend()
+    long_segments, long_calls = run()
     monkeypatch.setattr(training, "SEGMENT_SECONDS", 0.0)
-    one_step, calls = descend()
+    one_step, calls = run()
     assert calls == list(range(1, 61)) and len(long_calls) < 30
     np.testing.assert_array_equal(one_step.losses, long_segments.losses)
     np.testing.assert_array_equal(one_step.delta_k, long_segments.delta_k)

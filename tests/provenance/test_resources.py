@@ -23,10 +23,13 @@ from ntk_linearity.provenance.resources import (
 )
 from ntk_linearity.experiment.config import default_config_loader
 
+MLP_SETTINGS = dict(activation="tanh", head="linear", train_last_layer=True, dtype="float32", init_scheme="iid",
+                    parameterization="ntk", output_scale=1.0)
+
 
 def test_estimate_of_a_shallow_network_counts_each_array_by_hand():
     d, m, n, steps, snapshots = 8, 100, 32, 5000, 24
-    parts = peak_memory_bytes(mlp(d, [m]), n, lanczos_steps=64, max_steps=steps, n_snapshots=snapshots)
+    parts = peak_memory_bytes(mlp(d, [m], **MLP_SETTINGS), n, lanczos_steps=64, max_steps=steps, n_snapshots=snapshots)
     p = d * m + m  # W (d x m) and v (m x 1)
     assert parts == {
         "parameters": 4 * p * 4,
@@ -39,7 +42,7 @@ def test_estimate_of_a_shallow_network_counts_each_array_by_hand():
 
 def test_estimate_of_a_deep_network_counts_the_krylov_basis_at_its_dtype():
     with jax.enable_x64(True):
-        model = mlp(4, [10, 10], dtype="float64")
+        model = mlp(4, [10, 10], **MLP_SETTINGS | {"dtype": "float64"})
     p = 4 * 10 + 10 * 10 + 10
     assert model.n_params == p
     parts = peak_memory_bytes(model, 8, lanczos_steps=500, max_steps=10, n_snapshots=2)

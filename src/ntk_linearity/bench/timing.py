@@ -9,6 +9,12 @@ from typing import Callable
 
 from ntk_linearity.bench.cases import D_IN, IMAGE_SHAPE, KERNEL_SIZE, N_IMAGES, N_SAMPLES, Case
 
+# The settings of every benchmarked network and of the benchmark images (the builders default none)
+NETWORK_SETTINGS = dict(activation="tanh", head="linear", train_last_layer=True, dtype="float32", init_scheme="iid")
+MLP_SETTINGS = NETWORK_SETTINGS | dict(parameterization="ntk", output_scale=1.0)
+CONV_SETTINGS = NETWORK_SETTINGS | dict(kernel_size=KERNEL_SIZE, pooling="global_average")
+IMAGE_TARGETS = dict(amplitude=0.25, frequency=1.0, n_classes=2, temperature=1.0, smoothness=2.0)
+
 
 def _maxrss_bytes() -> int:
     import resource
@@ -113,7 +119,7 @@ def _case_inputs(case: Case):
     X = jax.block_until_ready(_unit_sphere_inputs())
     if case.arch != "mlp":
         X = jax.block_until_ready(
-            synthetic_images(0, N_IMAGES, *IMAGE_SHAPE, 0.25, 1.0, 2, 1.0)["X"]
+            synthetic_images(0, N_IMAGES, *IMAGE_SHAPE, **IMAGE_TARGETS)["X"]
         )
     return X
 
@@ -123,14 +129,14 @@ def _build_model(case: Case):
     if case.arch == "cnn":
         from ntk_linearity.numerics import cnn
 
-        return cnn(IMAGE_SHAPE, case.widths, KERNEL_SIZE)
+        return cnn(IMAGE_SHAPE, case.widths, **CONV_SETTINGS)
     if case.arch == "resnet":
         from ntk_linearity.numerics import resnet
 
-        return resnet(IMAGE_SHAPE, case.widths, case.blocks, KERNEL_SIZE)
+        return resnet(IMAGE_SHAPE, case.widths, case.blocks, **CONV_SETTINGS)
     from ntk_linearity.numerics import mlp
 
-    return mlp(D_IN, case.widths)
+    return mlp(D_IN, case.widths, **MLP_SETTINGS)
 
 
 def _run_matmul(m: int, max_reps: int, rep_budget_s: float) -> dict:

@@ -19,8 +19,15 @@ from pydantic import model_validator
 from ntk_linearity.experiment.groups import PositiveInt, PositiveNumber, SettingsModel
 
 from ntk_linearity.numerics import cnn, mlp, resnet
-from ntk_linearity.numerics.conv import POOLINGS
-from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, INIT_SCHEMES, PARAMETERIZATIONS, SUPPORTED_DTYPES
+from ntk_linearity.numerics.conv import CONV_OPTIONS, POOLINGS
+from ntk_linearity.numerics.models import (
+    ACTIVATIONS,
+    HEADS,
+    INIT_SCHEMES,
+    MLP_OPTIONS,
+    PARAMETERIZATIONS,
+    SUPPORTED_DTYPES,
+)
 
 VECTORS = "synthetic_data"    # inputs on the sphere (data_generation, parameter group `data`)
 IMAGES = "synthetic_images"   # smooth random images (data_generation, parameter group `images`)
@@ -139,18 +146,8 @@ def n_outputs(head: str, data: Mapping[str, Any]) -> int:
 
 def build_mlp(settings: MlpSettings, data: Mapping[str, Any]):
     """The :func:`ntk_linearity.numerics.mlp` of ``settings``; input dimension from the data."""
-    return mlp(
-        d_in=int(np.asarray(data["X"]).shape[1]),
-        widths=settings.hidden_widths,
-        activation=settings.activation,
-        head=settings.head,
-        n_out=n_outputs(settings.head, data),
-        train_last_layer=settings.train_last_layer,
-        dtype=settings.dtype,
-        init_scheme=settings.init_scheme,
-        parameterization=settings.parameterization,
-        output_scale=settings.output_scale,
-    )
+    return mlp(d_in=int(np.asarray(data["X"]).shape[1]), widths=settings.hidden_widths,
+               n_out=n_outputs(settings.head, data), **settings.model_dump(include=MLP_OPTIONS))
 
 
 def image_shape(data: Mapping[str, Any]) -> tuple[int, int, int]:
@@ -162,11 +159,10 @@ def image_shape(data: Mapping[str, Any]) -> tuple[int, int, int]:
 
 
 def _conv_arguments(settings: ConvSettings, data: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(input_shape=image_shape(data), kernel_size=settings.kernel_size,
-                activation=settings.activation, head=settings.head,
-                n_out=n_outputs(settings.head, data), pooling=settings.pooling,
-                train_last_layer=settings.train_last_layer, dtype=settings.dtype,
-                init_scheme=settings.init_scheme)
+    """What :func:`~ntk_linearity.numerics.cnn` and :func:`~ntk_linearity.numerics.resnet` take from the
+    settings and the data, besides their layer sizes."""
+    return dict(input_shape=image_shape(data), n_out=n_outputs(settings.head, data),
+                **settings.model_dump(include=CONV_OPTIONS))
 
 
 def build_cnn(settings: CnnSettings, data: Mapping[str, Any]):

@@ -11,7 +11,7 @@ from ntk_linearity.numerics.ball import (
     path_measures,
     unit_directions,
 )
-from ntk_linearity.numerics.conv import CNN, POOLINGS, ResNet, cnn, resnet
+from ntk_linearity.numerics.conv import CNN, POOLINGS, cnn
 from ntk_linearity.numerics.data import synthetic_dataset, synthetic_images
 from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
 from ntk_linearity.numerics.kernels import (
@@ -28,9 +28,11 @@ from ntk_linearity.numerics.kernels import (
     relative_kernel_change,
 )
 from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, SIMPLEX_HEADS, mlp
+from ntk_linearity.numerics.resnet import ResNet, resnet
 from ntk_linearity.numerics.scaling import PowerLawFit, fit_power_law
 from ntk_linearity.numerics.training import (
     DivergenceError,
+    GradientDescentSettings,
     TrainingResult,
     gradient_descent,
     kernel_top_eigenvalue,
@@ -55,6 +57,7 @@ __all__ = [
     "ResNet",
     "SIMPLEX_HEADS",
     "DivergenceError",
+    "GradientDescentSettings",
     "KernelReference",
     "KernelSpectrum",
     "NoiseFloor",

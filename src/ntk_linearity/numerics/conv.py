@@ -1,5 +1,5 @@
-"""NTK-parameterised convolutional networks and ResNets (beyond the paper: Section 4's bottleneck
-argument applied to channels).
+"""NTK-parameterised convolutional networks (beyond the paper: Section 4's bottleneck argument applied
+to channels); the ResNet built on them is in :mod:`ntk_linearity.numerics.resnet`.
 
 Every weight is drawn from N(0, 1) and every pre-activation is divided by the square root of its
 fan-in, as for :mod:`ntk_linearity.numerics.models` (paper Eq. 9). A convolution with a ``k x k``
@@ -19,8 +19,8 @@ reshaped to ``input_shape`` (so functions written for vector inputs, e.g.
 unchanged).
 
 Parameters are a flat ``dict`` of arrays named in forward order (``conv_1 .. conv_L, readout`` for
-:func:`cnn`; ``stage1_in, stage1_block1_conv1, ...`` for :func:`resnet`). ``train_last_layer=False``
-holds the readout fixed, as in :class:`~ntk_linearity.numerics.models.MLP`.
+:func:`cnn`; ``stage1_in, stage1_block1_conv1, ...`` for :func:`~ntk_linearity.numerics.resnet.resnet`).
+``train_last_layer=False`` holds the readout fixed, as in :class:`~ntk_linearity.numerics.models.MLP`.
 
 ``kernel_factors`` returns, per trainable layer, the factors of the tangent kernel used by
 :func:`ntk_linearity.numerics.kernels.empirical_ntk` (``method="structured"``): for a convolution
@@ -35,6 +35,7 @@ for the readout, ``A`` = pooled features ``(n, fan_in)`` and ``G = df/df_lin`` `
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Mapping
@@ -47,12 +48,15 @@ from ntk_linearity.numerics.models import (
     ACTIVATIONS,
     HEADS,
     READOUT,
+    Network,
     Params,
     check_network_arguments,
     positive_int,
 )
 
 POOLINGS = ("global_average", "flatten")
+CONV_OPTIONS = frozenset({"kernel_size", "activation", "head", "pooling", "train_last_layer", "dtype",
+                          "init_scheme"})  # the keyword options of cnn() and resnet() a settings model carries
 
 
 @dataclass(frozen=True)
@@ -94,20 +98,20 @@ def image_patches(a: jax.Array, kernel_size: int, stride: int = 1) -> jax.Array:
 
 
 @dataclass(frozen=True)
-class _ConvNet:
-    """Shared machinery of :class:`CNN` and :class:`ResNet` (subclasses define ``conv_layers`` and
-    ``_features``)."""
+class ConvNet(Network):
+    """Shared machinery of :class:`CNN` and :class:`~ntk_linearity.numerics.resnet.ResNet`
+    (subclasses define ``conv_layers`` and ``_features``)."""
 
     input_shape: tuple[int, int, int]
     channels: tuple[int, ...]
-    kernel_size: int = 3
-    activation: str = "tanh"
-    head: str = "linear"
-    n_out: int = 1
-    pooling: str = "global_average"
-    train_last_layer: bool = True
-    dtype: str = "float32"
-    init_scheme: str = "iid"
+    kernel_size: int
+    activation: str
+    head: str
+    n_out: int
+    pooling: str
+    train_last_layer: bool
+    dtype: str
+    init_scheme: str
 
     # ---- structure ---------------------------------------------------------------------------
 
@@ -147,17 +151,6 @@ class _ConvNet:
         shapes = {layer.name: (k, k, layer.c_in, layer.c_out) for layer in self.conv_layers}
         shapes[READOUT] = (self.readout_fan_in, self.n_out)
         return shapes
-
-    @property
-    def trainable_layers(self) -> tuple[str, ...]:
-        names = self.layer_names
-        return names if self.train_last_layer else names[:-1]
-
-    @property
-    def n_params(self) -> int:
-        """Number of trainable parameters p."""
-        shapes = self.param_shapes
-        return sum(math.prod(shapes[name]) for name in self.trainable_layers)
 
     # ---- initialisation ----------------------------------------------------------------------
 
@@ -315,7 +308,7 @@ class _ConvNet:
 
 
 @dataclass(frozen=True)
-class CNN(_ConvNet):
+class CNN(ConvNet):
     """``x -> phi(V pool(sigma(conv_L(... sigma(conv_1(x))))))`` in NTK parameterisation."""
 
     @property
@@ -332,60 +325,13 @@ class CNN(_ConvNet):
         return a
 
 
-@dataclass(frozen=True)
-class ResNet(_ConvNet):
-    """A residual network in NTK parameterisation.
-
-    Stage ``s`` (width ``channels[s]``) starts with an entry convolution ``stage{s}_in`` followed by
-    ``sigma`` (stride 1 from the input for stage 1, stride 2 for later stages: they halve the
-    resolution) and then ``blocks[s]`` residual blocks
-
-        a <- (a + conv2(sigma(conv1(a)))) / sqrt(2),
-
-    (``stage{s}_block{b}_conv1``, ``..._conv2``, both ``C_s -> C_s``, stride 1). The ``1/sqrt(2)``
-    keeps the scale of the residual stream O(1) in depth, exactly as the ``1/sqrt(fan_in)`` of each
-    convolution does in width: each summand has O(1) entries and the two are uncorrelated at
-    initialisation, so the sum's second moment is the mean of theirs. The last residual stream is
-    pooled directly (no final activation). ``antisymmetric`` init duplicates the output-channel halves
-    of the last stage's entry convolution and of every ``conv2`` in that stage, so the last stream
-    has equal halves.
-    """
-
-    blocks: tuple[int, ...] = (1,)
-
-    @property
-    def conv_layers(self) -> tuple[ConvLayer, ...]:
-        layers = []
-        c_prev = self.input_shape[2]
-        for s, (c, b) in enumerate(zip(self.channels, self.blocks), start=1):
-            layers.append(ConvLayer(f"stage{s}_in", c_prev, c, 1 if s == 1 else 2))
-            for j in range(1, b + 1):
-                layers.append(ConvLayer(f"stage{s}_block{j}_conv1", c, c))
-                layers.append(ConvLayer(f"stage{s}_block{j}_conv2", c, c))
-            c_prev = c
-        return tuple(layers)
-
-    def _duplicated_layers(self) -> tuple[str, ...]:
-        s = len(self.channels)
-        return (f"stage{s}_in",) + tuple(
-            f"stage{s}_block{j}_conv2" for j in range(1, self.blocks[-1] + 1)
-        )
-
-    def _features(self, params, a, taps, layer_inputs):
-        sigma = ACTIVATIONS[self.activation]
-        layers = iter(self.conv_layers)
-        for b in self.blocks:
-            a = sigma(self._conv(params, next(layers), a, taps, layer_inputs))
-            for _ in range(b):
-                h = sigma(self._conv(params, next(layers), a, taps, layer_inputs))
-                r = self._conv(params, next(layers), h, taps, layer_inputs)
-                a = (a + r) / jnp.sqrt(jnp.asarray(2.0, a.dtype))
-        return a
-
-
-def _check_common(input_shape, channels, kernel_size, activation, head, n_out, pooling, dtype, init_scheme):
-    """Validate the arguments of :func:`cnn` and :func:`resnet` (one-line errors); those shared with
-    :func:`~ntk_linearity.numerics.models.mlp` by :func:`~ntk_linearity.numerics.models.check_network_arguments`."""
+def validated(model: ConvNet) -> ConvNet:
+    """``model`` after checking the arguments :func:`cnn` and
+    :func:`~ntk_linearity.numerics.resnet.resnet` share (one-line errors naming them; those shared with
+    :func:`~ntk_linearity.numerics.models.mlp` by :func:`~ntk_linearity.numerics.models.check_network_arguments`),
+    with tuples for the shapes, the dtype's name (``jnp.float32`` -> ``"float32"``) and a bool
+    ``train_last_layer``."""
+    input_shape, channels = model.input_shape, model.channels
     if isinstance(input_shape, int) or len(tuple(input_shape)) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
     input_shape = tuple(input_shape)
@@ -396,68 +342,38 @@ def _check_common(input_shape, channels, kernel_size, activation, head, n_out, p
         raise ValueError("channels must list at least one width, got an empty list")
     for c in channels:
         positive_int(c, f"channels entries ({list(channels)})")
-    positive_int(kernel_size, "kernel_size")
-    if kernel_size % 2 == 0:
-        raise ValueError(f"kernel_size must be odd (SAME padding centred on each pixel), got {kernel_size}")
-    if pooling not in POOLINGS:
-        raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {pooling!r}")
-    dtype = check_network_arguments(activation, head, n_out, dtype, init_scheme)
-    if init_scheme == "antisymmetric" and channels[-1] % 2:
+    positive_int(model.kernel_size, "kernel_size")
+    if model.kernel_size % 2 == 0:
+        raise ValueError(f"kernel_size must be odd (SAME padding centred on each pixel), got {model.kernel_size}")
+    if model.pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {list(POOLINGS)}, got {model.pooling!r}")
+    dtype = check_network_arguments(model.activation, model.head, model.n_out, model.dtype, model.init_scheme)
+    if model.init_scheme == "antisymmetric" and channels[-1] % 2:
         raise ValueError(
             f"init_scheme 'antisymmetric' pairs the channels of the last feature map, so the last "
             f"entry of channels must be even, got {channels[-1]}"
         )
-    return input_shape, channels, dtype
+    return dataclasses.replace(model, input_shape=input_shape, channels=channels, dtype=dtype,
+                               train_last_layer=bool(model.train_last_layer))
 
 
 def cnn(
     input_shape,
     channels,
-    kernel_size: int = 3,
-    activation: str = "tanh",
-    head: str = "linear",
+    *,
+    kernel_size: int,
+    activation: str,
+    head: str,
     n_out: int = 1,
-    pooling: str = "global_average",
-    train_last_layer: bool = True,
-    dtype: str = "float32",
-    init_scheme: str = "iid",
+    pooling: str,
+    train_last_layer: bool,
+    dtype: str,
+    init_scheme: str,
 ) -> CNN:
     """Build an NTK-parameterised CNN: one ``k x k`` convolution (stride 1, SAME) + ``activation`` per
-    entry of ``channels``, then ``pooling`` and a dense readout with ``head`` (see module docstring)."""
-    input_shape, channels, dtype = _check_common(
-        input_shape, channels, kernel_size, activation, head, n_out, pooling, dtype, init_scheme
-    )
-    return CNN(
-        input_shape, channels, kernel_size, activation, head, n_out, pooling,
-        bool(train_last_layer), dtype, init_scheme,
-    )
+    entry of ``channels``, then ``pooling`` and a dense readout with ``head`` (see module docstring).
 
-
-def resnet(
-    input_shape,
-    channels,
-    blocks=1,
-    kernel_size: int = 3,
-    activation: str = "tanh",
-    head: str = "linear",
-    n_out: int = 1,
-    pooling: str = "global_average",
-    train_last_layer: bool = True,
-    dtype: str = "float32",
-    init_scheme: str = "iid",
-) -> ResNet:
-    """Build an NTK-parameterised ResNet with one stage per entry of ``channels`` and ``blocks``
-    residual blocks per stage (an int applies to every stage); see :class:`ResNet`."""
-    input_shape, channels, dtype = _check_common(
-        input_shape, channels, kernel_size, activation, head, n_out, pooling, dtype, init_scheme
-    )
-    blocks = (blocks,) * len(channels) if isinstance(blocks, int) and not isinstance(blocks, bool) else tuple(blocks)
-    if len(blocks) != len(channels):
-        raise ValueError(f"blocks must be an int or one entry per stage ({len(channels)}), got {list(blocks)}")
-    for b in blocks:
-        if not isinstance(b, int) or isinstance(b, bool) or b < 0:
-            raise ValueError(f"blocks entries must be non-negative integers, got {b!r} in {list(blocks)}")
-    return ResNet(
-        input_shape, channels, kernel_size, activation, head, n_out, pooling,
-        bool(train_last_layer), dtype, init_scheme, blocks,
-    )
+    Ten parameters: the keyword-only options (:data:`CONV_OPTIONS`) mirror the typed settings of an
+    experiment, passed explicitly and never defaulted here."""
+    return validated(CNN(input_shape, channels, kernel_size, activation, head, n_out, pooling, train_last_layer,
+                         dtype, init_scheme))

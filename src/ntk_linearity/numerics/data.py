@@ -1,4 +1,4 @@
-"""Synthetic data for the experiments (the paper's Appendix C setup is not available; DESIGN.md section 3).
+"""Synthetic data for the experiments (the paper's Appendix C setup is not available).
 
 Inputs lie on the sphere of radius sqrt(d), so every coordinate is O(1) and the first-layer
 pre-activations ``z = W x / sqrt(d)`` are N(0, 1) under the NTK parameterisation.
@@ -14,6 +14,8 @@ smooth random fields with the same two kinds of targets.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -109,17 +111,37 @@ def image_class_targets(key: jax.Array, X: jax.Array, n_classes: int, temperatur
     return jax.nn.softmax(temperature * (flat @ U.T) / jnp.sqrt(jnp.asarray(flat.shape[1], X.dtype)), axis=1)
 
 
+class ImageSizes(NamedTuple):
+    """The static sizes of a :func:`synthetic_images` dataset (each compiles its own program)."""
+
+    n_samples: int
+    height: int
+    width: int
+    channels: int
+    n_classes: int
+
+
+class TargetScales(NamedTuple):
+    """The continuous settings of a :func:`synthetic_images` dataset (traced: one program for all)."""
+
+    amplitude: float
+    frequency: float
+    temperature: float
+    smoothness: float
+
+
 def synthetic_images(
     seed: int,
     n_samples: int,
     height: int,
     width: int,
     channels: int,
+    *,
     amplitude: float,
     frequency: float,
     n_classes: int,
     temperature: float,
-    smoothness: float = 2.0,
+    smoothness: float,
 ) -> dict[str, jax.Array]:
     """Smooth random images ``X`` (n, H, W, C) with regression and soft class targets, from one seed.
 
@@ -128,20 +150,23 @@ def synthetic_images(
       ``|y| <= amplitude``, so ``amplitude = 0.25`` stays inside the range of the swish head
       (swish >= -0.278), as for :func:`synthetic_dataset`.
     * ``y_class``: :func:`image_class_targets`.
+
+    Ten parameters: one per setting of the typed ``images`` parameter group, the target settings
+    keyword-only.
     """
     return _synthetic_images(
-        jax.random.key(seed), n_samples, height, width, channels, n_classes,
-        amplitude, frequency, temperature, smoothness,
+        jax.random.key(seed),
+        ImageSizes(n_samples, height, width, channels, n_classes),
+        TargetScales(amplitude, frequency, temperature, smoothness),
     )
 
 
-@sized_jit(static_argnums=(1, 2, 3, 4, 5))
-def _synthetic_images(key, n_samples, height, width, channels, n_classes, amplitude, frequency,
-                      temperature, smoothness) -> dict[str, jax.Array]:
+@sized_jit(static_argnums=(1,))
+def _synthetic_images(key: jax.Array, sizes: ImageSizes, scales: TargetScales) -> dict[str, jax.Array]:
     k_x, k_y, k_c = jax.random.split(key, 3)
-    X = smooth_random_fields(k_x, n_samples, height, width, channels, smoothness)
+    X = smooth_random_fields(k_x, sizes.n_samples, sizes.height, sizes.width, sizes.channels, scales.smoothness)
     return {
         "X": X,
-        "y": image_regression_targets(k_y, X, amplitude, frequency, smoothness),
-        "y_class": image_class_targets(k_c, X, n_classes, temperature, smoothness),
+        "y": image_regression_targets(k_y, X, scales.amplitude, scales.frequency, scales.smoothness),
+        "y_class": image_class_targets(k_c, X, sizes.n_classes, scales.temperature, scales.smoothness),
     }

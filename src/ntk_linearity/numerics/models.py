@@ -101,26 +101,47 @@ def cache_per_model(maxsize: int) -> Callable:
     return decorate
 
 
+class Network:
+    """What every network of this package shares (:class:`MLP` and the convolutional networks of
+    :mod:`ntk_linearity.numerics.conv`): weight arrays ``layer_names`` (input to output, ``readout``
+    last) of shapes ``param_shapes``, the readout held fixed unless ``train_last_layer``."""
+
+    layer_names: tuple[str, ...]
+    param_shapes: dict[str, tuple[int, ...]]
+    train_last_layer: bool
+
+    @property
+    def trainable_layers(self) -> tuple[str, ...]:
+        names = self.layer_names
+        return names if self.train_last_layer else names[:-1]
+
+    @property
+    def n_params(self) -> int:
+        """Number of trainable parameters p."""
+        shapes = self.param_shapes
+        return sum(math.prod(shapes[name]) for name in self.trainable_layers)
+
+
 def layer_name(index: int) -> str:
     """Name of hidden layer ``index`` (1-based, as W^(l) in Eq. 7)."""
     return f"layer_{index}"
 
 
 @dataclass(frozen=True)
-class MLP:
+class MLP(Network):
     """A fully connected network ``x -> alpha phi(V sigma(... sigma(W_1 x)))`` in the NTK or the
     standard parameterisation (module docstring)."""
 
     d_in: int
     widths: tuple[int, ...]
-    activation: str = "tanh"
-    head: str = "linear"
-    n_out: int = 1
-    train_last_layer: bool = True
-    dtype: str = "float32"
-    init_scheme: str = "iid"
-    parameterization: str = "ntk"
-    output_scale: float = 1.0
+    activation: str
+    head: str
+    n_out: int
+    train_last_layer: bool
+    dtype: str
+    init_scheme: str
+    parameterization: str
+    output_scale: float
 
     @property
     def layer_names(self) -> tuple[str, ...]:
@@ -149,15 +170,8 @@ class MLP:
         return jnp.asarray(1.0 if self.standard else 1.0 / fan_in, dtype)
 
     @property
-    def trainable_layers(self) -> tuple[str, ...]:
-        names = self.layer_names
-        return names if self.train_last_layer else names[:-1]
-
-    @property
-    def n_params(self) -> int:
-        """Number of trainable parameters p."""
-        sizes = dict(zip(self.layer_names, (i * o for i, o in zip(self.fan_ins, self.fan_outs))))
-        return sum(sizes[name] for name in self.trainable_layers)
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        return {name: (i, o) for name, i, o in zip(self.layer_names, self.fan_ins, self.fan_outs)}
 
     def init(self, key: jax.Array) -> Params:
         """Draw every weight from N(0, 1) (Section 3.2, "Initialization and parameterization"), or from
@@ -191,7 +205,7 @@ class MLP:
 
         ``taps`` (optional) are added to the pre-activations ``z_l`` (and to the readout ``f`` before
         the head): differentiating the output with respect to a zero tap gives the back-propagated
-        cotangent ``df/dz_l`` used by the structured kernel (DESIGN.md section 4).
+        cotangent ``df/dz_l`` used by the structured kernel (:mod:`ntk_linearity.numerics.kernels`).
         """
         taps = taps or {}
         a = X
@@ -220,8 +234,8 @@ class MLP:
         """Per-layer factors ``(G, A, s)`` of the tangent kernel, ``s = 1/fan_in`` (NTK) or 1 (standard).
 
         For a dense layer ``z = c a W`` the contribution of ``W`` to ``K(x, x')`` is
-        ``c^2 <g(x), g(x')> <a(x), a(x')>`` with ``g = df/dz`` (DESIGN.md section 4), ``c^2 = s`` of
-        :meth:`kernel_scale`. ``G`` has shape ``(n, n_out, fan_out)`` (one cotangent per output, including
+        ``c^2 <g(x), g(x')> <a(x), a(x')>`` with ``g = df/dz`` (:mod:`ntk_linearity.numerics.kernels`),
+        ``c^2 = s`` of :meth:`kernel_scale`. ``G`` has shape ``(n, n_out, fan_out)`` (one cotangent per output, including
         the output scale alpha, so the kernel is alpha^2 times that of ``f``) and ``A`` shape ``(n, fan_in)``.
         """
         trainable = self.trainable_layers
@@ -280,20 +294,28 @@ def check_network_arguments(activation: str, head: str, n_out: int, dtype, init_
     return dtype
 
 
+MLP_OPTIONS = frozenset({"activation", "head", "train_last_layer", "dtype", "init_scheme", "parameterization",
+                         "output_scale"})  # the keyword options of mlp() that a settings model carries
+
+
 def mlp(
     d_in: int,
     widths,
-    activation: str = "tanh",
-    head: str = "linear",
+    *,
+    activation: str,
+    head: str,
     n_out: int = 1,
-    train_last_layer: bool = True,
-    dtype: str = "float32",
-    init_scheme: str = "iid",
-    parameterization: str = "ntk",
-    output_scale: float = 1.0,
+    train_last_layer: bool,
+    dtype: str,
+    init_scheme: str,
+    parameterization: str,
+    output_scale: float,
 ) -> MLP:
     """Build an MLP after checking every argument (one-line errors naming it): ``parameterization``
-    ``"ntk"`` (the paper's) or ``"standard"``, ``output_scale`` alpha > 0 (the model ``alpha f``)."""
+    ``"ntk"`` (the paper's) or ``"standard"``, ``output_scale`` alpha > 0 (the model ``alpha f``).
+
+    Ten parameters: the keyword-only options (:data:`MLP_OPTIONS`) mirror the typed settings of an
+    experiment, passed explicitly and never defaulted here."""
     widths = tuple(widths) if not isinstance(widths, int) else (widths,)
     positive_int(d_in, "d_in")
     if not widths:

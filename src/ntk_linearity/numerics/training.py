@@ -1,5 +1,6 @@
 """Full-batch gradient descent with tangent-kernel snapshots (paper Section 5 and 6).
 
+:func:`gradient_descent` binds a :class:`GradientDescentSettings` and returns a function of the data.
 Steps run inside a jitted ``lax.while_loop`` between host checkpoints, so there is no host round-trip
 per step; at the checkpoints of a snapshot schedule the kernel change
 ``Delta K(t) = ||K(w_t) - K(w_0)||_F / ||K(w_0)||_F`` is recorded (Section 6). Training stops when the
@@ -9,16 +10,17 @@ loss falls to ``tol`` or after ``max_steps``; a non-finite or exploding loss rai
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from ntk_linearity.numerics.compiling import sized_jit
-from ntk_linearity.numerics.kernels import empirical_ntk, kernel_reference
+from ntk_linearity.numerics.kernels import KernelReference, empirical_ntk, kernel_reference
 from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
@@ -93,134 +95,189 @@ def _weight_change(params, params0) -> tuple[float, float]:
     return float(np.linalg.norm(delta)), float(np.max(np.abs(delta)))
 
 
+@dataclass(frozen=True)
+class GradientDescentSettings:
+    """The settings of a run of :func:`gradient_descent`, checked once (one-line errors naming them).
+
+    Full-batch steps ``w <- w - learning_rate grad L(w)`` on ``loss`` ("square" or, for softmax heads,
+    "kl") until ``L(w_t) <= tol`` or ``max_steps``. The kernel ``K(w_t)`` is recorded at
+    ``snapshot_steps`` (clipped to ``[0, max_steps]``; e.g. :func:`snapshot_schedule`), at 0, at
+    ``max_steps`` and at the stopping step; progress is reported at those steps, every
+    ``progress_every`` steps (None: never on a schedule) and at least every ``SEGMENT_SECONDS`` of
+    steps. A loss that becomes non-finite or exceeds ``divergence_factor`` times its initial value
+    raises :class:`DivergenceError`. ``kernel_method``: as for
+    :func:`~ntk_linearity.numerics.kernels.kernel_reference`.
+    """
+
+    learning_rate: float
+    max_steps: int
+    tol: float
+    loss: str
+    snapshot_steps: tuple[int, ...]
+    divergence_factor: float
+    progress_every: int | None
+    kernel_method: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSS_FUNCTIONS:
+            raise ValueError(f"loss must be one of {list(LOSS_FUNCTIONS)}, got {self.loss!r}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}")
+        if not isinstance(self.max_steps, (int, np.integer)) or self.max_steps < 1:
+            raise ValueError(f"max_steps must be a positive integer, got {self.max_steps!r}")
+        object.__setattr__(self, "snapshot_steps", tuple(int(s) for s in self.snapshot_steps))
+
+
+class _Carry(NamedTuple):
+    """The state of the GD loop: ``w_t``, ``L(w_t)``, ``grad L(w_t)``, the losses so far and ``t``."""
+
+    params: object
+    loss: jax.Array
+    grad: object
+    losses: jax.Array
+    step: jax.Array
+
+
+class _Bounds(NamedTuple):
+    """Where a compiled stretch of steps ends (at step ``stop``, at ``loss <= tol`` or once the loss is
+    non-finite or above ``ceiling``) and the step size."""
+
+    stop: int
+    learning_rate: jax.Array
+    tol: float
+    ceiling: float
+
+
 @cache_per_model(maxsize=32)
 def _gd_functions(apply: Callable, loss: str):
     """Jitted ``(value, grad)`` of the loss and the GD loop, cached per (apply, loss) so that runs of
-    the same architecture compile once. The loop takes GD steps from ``step`` until ``stop``,
-    convergence (``loss <= tol``) or divergence (non-finite, or above ``ceiling``)."""
+    the same architecture compile once. The loop takes GD steps from ``carry.step`` until
+    ``bounds.stop``, convergence or divergence (:class:`_Bounds`)."""
     loss_of = LOSS_FUNCTIONS[loss]
     value_and_grad = sized_jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
 
     @sized_jit
-    def run(params, loss, grad, losses, step, stop, lr, tol, ceiling, X, y):
+    def run(carry: _Carry, bounds: _Bounds, X, y) -> _Carry:
         def keep_going(carry):
-            _, loss, _, _, step = carry
-            return (step < stop) & (loss > tol) & jnp.isfinite(loss) & (loss <= ceiling)
+            return ((carry.step < bounds.stop) & (carry.loss > bounds.tol) & jnp.isfinite(carry.loss)
+                    & (carry.loss <= bounds.ceiling))
 
         def gd_step(carry):
-            params, _, grad, losses, step = carry
-            params = jax.tree.map(lambda w, g: w - lr * g, params, grad)
+            params = jax.tree.map(lambda w, g: w - bounds.learning_rate * g, carry.params, carry.grad)
             loss, grad = value_and_grad(params, X, y)
-            return params, loss, grad, losses.at[step + 1].set(loss), step + 1
+            return _Carry(params, loss, grad, carry.losses.at[carry.step + 1].set(loss), carry.step + 1)
 
-        return jax.lax.while_loop(keep_going, gd_step, (params, loss, grad, losses, step))
+        return jax.lax.while_loop(keep_going, gd_step, carry)
 
     return value_and_grad, run
 
 
-def gradient_descent(
-    apply: Callable,
-    params,
-    X: jax.Array,
-    y: jax.Array,
-    *,
-    learning_rate: float,
-    max_steps: int,
-    tol: float = 1e-4,
-    loss: str = "square",
-    snapshot_steps=None,
-    n_snapshots: int = 20,
-    divergence_factor: float = 1e3,
-    kernel_method: str = "auto",
-    progress_every: int | None = None,
-    progress: Callable[[int, int, float], None] | None = None,
-    label: str = "",
-) -> TrainingResult:
-    """Full-batch gradient descent ``w <- w - eta grad L(w)`` on ``loss`` ("square" or, for softmax
-    heads, "kl") until ``L(w_t) <= tol`` or ``max_steps``.
-
-    The kernel ``K(w_t)`` is recorded at ``snapshot_steps`` (default: ``n_snapshots`` log-spaced steps)
-    and at the stopping step. ``progress(step, max_steps, loss)`` is called at every checkpoint
-    (snapshots, every ``progress_every`` steps, and at least every ``SEGMENT_SECONDS`` of steps, so that
-    progress and Ctrl-C never wait for a long stretch of steps on a wide network). A loss that becomes
-    non-finite or exceeds ``divergence_factor`` times its initial value raises :class:`DivergenceError`, whose message
-    starts with ``label`` and names the learning rate.
-    """
-    if loss not in LOSS_FUNCTIONS:
-        raise ValueError(f"loss must be one of {list(LOSS_FUNCTIONS)}, got {loss!r}")
-    if not learning_rate > 0:
-        raise ValueError(f"learning_rate must be positive, got {learning_rate!r}")
-    if not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-    dtype = jnp.result_type(*jax.tree.leaves(params))
-    X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
-    value_and_grad, segment = _gd_functions(apply, loss)
-
-    schedule = (
-        snapshot_schedule(max_steps, n_snapshots)
-        if snapshot_steps is None
-        else np.unique(np.clip(np.asarray(snapshot_steps, np.int64), 0, max_steps))
-    )
+def _checkpoints(settings: GradientDescentSettings) -> tuple[set[int], list[int]]:
+    """The snapshot steps (0 and ``max_steps`` included) and every later step where the loop stops
+    for the host: the snapshots and every ``progress_every`` steps, in order."""
+    max_steps = settings.max_steps
+    schedule = np.unique(np.clip(np.asarray(settings.snapshot_steps, np.int64), 0, max_steps))
     snapshots = set(int(s) for s in schedule) | {0, int(max_steps)}
     checkpoints = set(snapshots)
-    if progress_every:
-        checkpoints |= set(range(progress_every, max_steps, progress_every))
+    if settings.progress_every:
+        checkpoints |= set(range(settings.progress_every, max_steps, settings.progress_every))
+    return snapshots, sorted(checkpoints - {0})
 
-    params0 = params
-    reference = kernel_reference(apply, params0, X, method=kernel_method)
-    K0 = reference.kernel
-    K0_norm = float(jnp.linalg.norm(K0))
-    loss0, grad = value_and_grad(params, X, y)
-    losses = jnp.full((max_steps + 1,), jnp.nan, dtype).at[0].set(loss0)
-    ceiling = divergence_factor * max(float(loss0), float(jnp.finfo(dtype).tiny))
-    lr_ = jnp.asarray(learning_rate, dtype)
-    state = (params, loss0, grad, losses, jnp.asarray(0))
-    steps_seen, delta_k, kernels = [0], [0.0], [np.asarray(K0)]
 
-    step, current = 0, float(loss0)
-    targets = iter(sorted(checkpoints - {0}))
+class _KernelPath:
+    """``K(w_t)`` at the snapshots and ``Delta K(t) = ||K(w_t) - K(w_0)||_F / ||K(w_0)||_F`` (Section 6),
+    each change computed from the factor changes at ``w_t`` (:class:`KernelReference`)."""
+
+    def __init__(self, reference: KernelReference) -> None:
+        self.reference, self.norm0 = reference, float(jnp.linalg.norm(reference.kernel))
+        self.steps, self.delta_k, self.kernels = [0], [0.0], [np.asarray(reference.kernel)]
+
+    def record(self, step: int, params) -> None:
+        dK = self.reference.difference(params)
+        self.steps.append(step)
+        self.delta_k.append(float(jnp.linalg.norm(dK)) / self.norm0)
+        self.kernels.append(np.asarray(self.reference.kernel + dK))
+
+
+def _segment_stop(step: int, target: int, seconds_per_step: float | None) -> int:
+    """The last step of the next compiled segment: ``target``, or sooner so that the segment takes at
+    most ``SEGMENT_SECONDS`` (Ctrl-C and progress never wait longer; where a segment stops does not
+    change a number: the loop's state passes through unchanged)."""
+    if seconds_per_step is None:
+        return target
+    return min(target, step + max(1, int(SEGMENT_SECONDS / seconds_per_step)))
+
+
+def _check_divergence(carry: _Carry, ceiling: float, loss0: float, settings: GradientDescentSettings,
+                      label: str) -> None:
+    """Raise :class:`DivergenceError` when the loss is non-finite or above ``ceiling``."""
+    step, current = int(carry.step), float(carry.loss)
+    if not np.isfinite(current) or current > ceiling:
+        raise DivergenceError(
+            f"{label + ': ' if label else ''}gradient descent diverged at step {step} "
+            f"(loss {current:.3g}, initial {loss0:.3g}) with learning_rate="
+            f"{settings.learning_rate}; lower the learning rate",
+            step=step,
+            loss=current,
+            learning_rate=settings.learning_rate,
+        )
+
+
+def gradient_descent(settings: GradientDescentSettings) -> Callable[..., TrainingResult]:
+    """Full-batch gradient descent with the given settings, as a function of the data:
+    ``descend(apply, params, X, y, progress=None, label="") -> TrainingResult``.
+
+    ``progress(step, max_steps, loss)`` is called at every checkpoint (:class:`GradientDescentSettings`);
+    a :class:`DivergenceError`'s message starts with ``label`` and names the learning rate.
+    """
+    return functools.partial(_descend, settings)
+
+
+def _descend(settings: GradientDescentSettings, apply: Callable, params0, X: jax.Array, y: jax.Array,
+             progress: Callable[[int, int, float], None] | None = None, label: str = "") -> TrainingResult:
+    """The run of :func:`gradient_descent`: compiled segments of steps between host checkpoints."""
+    dtype = jnp.result_type(*jax.tree.leaves(params0))
+    X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
+    value_and_grad, segment = _gd_functions(apply, settings.loss)
+    snapshots, checkpoints = _checkpoints(settings)
+    path = _KernelPath(kernel_reference(apply, params0, X, method=settings.kernel_method))
+    loss0, grad = value_and_grad(params0, X, y)
+    losses = jnp.full((settings.max_steps + 1,), jnp.nan, dtype).at[0].set(loss0)
+    ceiling = settings.divergence_factor * max(float(loss0), float(jnp.finfo(dtype).tiny))
+    bounds = _Bounds(0, jnp.asarray(settings.learning_rate, dtype), settings.tol, ceiling)
+    carry = _Carry(params0, loss0, grad, losses, jnp.asarray(0))
+
+    step, targets = 0, iter(checkpoints)
     target, seconds_per_step = next(targets), None
     while True:
-        # at most SEGMENT_SECONDS per compiled segment: Ctrl-C and progress never wait longer (where a
-        # segment stops does not change a number: the loop's state passes through unchanged)
-        stop = target if seconds_per_step is None else min(
-            target, step + max(1, int(SEGMENT_SECONDS / seconds_per_step)))
         started, before = time.perf_counter(), step
-        state = segment(*state, stop, lr_, tol, ceiling, X, y)
-        step, current = int(state[4]), float(state[1])
+        carry = segment(carry, bounds._replace(stop=_segment_stop(step, target, seconds_per_step)), X, y)
+        step, current = int(carry.step), float(carry.loss)
         if step > before:
             seconds_per_step = (time.perf_counter() - started) / (step - before)
-        if not np.isfinite(current) or current > ceiling:
-            raise DivergenceError(
-                f"{label + ': ' if label else ''}gradient descent diverged at step {step} "
-                f"(loss {current:.3g}, initial {float(loss0):.3g}) with learning_rate="
-                f"{learning_rate}; lower the learning rate",
-                step=step,
-                loss=current,
-                learning_rate=learning_rate,
-            )
-        converged = current <= tol
+        _check_divergence(carry, ceiling, float(loss0), settings, label)
+        converged = current <= settings.tol
         if step in snapshots or converged:
-            dK = reference.difference(state[0])
-            steps_seen.append(step)
-            delta_k.append(float(jnp.linalg.norm(dK)) / K0_norm)
-            kernels.append(np.asarray(K0 + dK))
+            path.record(step, carry.params)
         if progress is not None:
-            progress(step, max_steps, current)
+            progress(step, settings.max_steps, current)
         if step >= target:
             target = next(targets, None)
         if converged or target is None:
-            break
+            return _result(carry, params0, path, converged)
 
-    l2, linf = _weight_change(state[0], params0)
+
+def _result(carry: _Carry, params0, path: _KernelPath, converged: bool) -> TrainingResult:
+    step = int(carry.step)
+    l2, linf = _weight_change(carry.params, params0)
     return TrainingResult(
-        losses=np.asarray(state[3])[: step + 1],
-        snapshot_steps=np.asarray(steps_seen),
-        delta_k=np.asarray(delta_k),
-        kernels=np.stack(kernels),
-        params=state[0],
+        losses=np.asarray(carry.losses)[: step + 1],
+        snapshot_steps=np.asarray(path.steps),
+        delta_k=np.asarray(path.delta_k),
+        kernels=np.stack(path.kernels),
+        params=carry.params,
         steps=step,
-        converged=current <= tol,
+        converged=converged,
         weight_change_l2=l2,
         weight_change_linf=linf,
     )

@@ -20,7 +20,10 @@ from ntk_linearity.provenance.ledger import require_data
 from ntk_linearity.numerics import (
     SIMPLEX_HEADS,
     DivergenceError,
+    GradientDescentSettings,
     KernelSpectrum,
+    NoiseFloor,
+    TrainingResult,
     ball_measures,
     closed_form_hessian_norms,
     path_measures,
@@ -33,6 +36,7 @@ from ntk_linearity.numerics import (
     kernel_top_eigenvalue,
     loss_decay_rate,
     lazy_targets,
+    snapshot_schedule,
 )
 from ntk_linearity.execution.progress import publish_step
 
@@ -131,39 +135,19 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     alpha^2 with step eta takes exactly the steps of GD on L with step eta / alpha^2, which is what runs.
     The recorded losses are L itself, the fit of ``y - f(w_0)`` by ``f_alpha``: the same number at w_0 for
     every alpha, so ``tol`` means the same fit at every alpha."""
-    settings = run.training
     model = run.build(data)
     params0 = _as_jax(initial_params, model.dtype)
-    X, y, alpha = np.asarray(data["X"]), _targets(run, data), run.output_scale
-    if alpha != 1.0:
-        y = lazy_targets(y, np.asarray(model.apply(params0, X)), alpha)
-    lambda0 = kernel_top_eigenvalue(model.apply, params0, X) / alpha**2
+    X, y = _training_problem(run, data, model, params0)
+    lambda0 = kernel_top_eigenvalue(model.apply, params0, X) / run.output_scale**2
     learning_rate = learning_rate_of(run, lambda0)
-    label = run_label(run, learning_rate)
-    loss = settings.softmax_loss if run.head == "softmax" else "square"
-
-    def progress(step: int, total: int, current: float) -> None:
-        logger.debug("%s: step %d/%d, loss %.3e", run.namespace, step, total, current)
-        publish_step(run.namespace, step, total, current)
-
     started = time.perf_counter()
-    record = run.as_record() | {"learning_rate": learning_rate, "max_steps": settings.max_steps,
+    record = run.as_record() | {"learning_rate": learning_rate, "max_steps": run.training.max_steps,
                                 "lambda0": lambda0, "eta_lambda0": eta_lambda0_of(run, learning_rate, lambda0)}
     try:
-        result = gradient_descent(
-            model.apply, params0, X, y,
-            learning_rate=learning_rate / alpha**2,
-            max_steps=settings.max_steps,
-            tol=settings.tol,
-            loss=loss,
-            n_snapshots=settings.n_snapshots,
-            divergence_factor=settings.divergence_factor,
-            progress_every=settings.progress_every,
-            progress=progress,
-            label=label,
-        )
+        result = gradient_descent(descent_settings(run, learning_rate))(
+            model.apply, params0, X, y, progress=_progress(run), label=run_label(run, learning_rate))
     except DivergenceError as error:
-        if settings.on_divergence != "skip":
+        if run.training.on_divergence != "skip":
             raise
         logger.warning("%s; on_divergence=skip, the sweep goes on", error)
         return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
@@ -171,8 +155,57 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     floor = delta_k_noise_floor(model.apply, result.params, params0, X,
                                 float32=(result.kernels[0], result.delta_k[-1]))
     # The spectra of the objective's kernel, like lambda_0: K_alpha / alpha^2 of L / alpha^2 (K at alpha = 1)
-    spectrum = kernel_spectrum(result.kernels / alpha**2, X.shape[0], outputs_sum_to_one=run.head in SIMPLEX_HEADS)
-    metrics = record | path_metrics(result.losses, spectrum, learning_rate) | {
+    spectrum = kernel_spectrum(result.kernels / run.output_scale**2, X.shape[0],
+                               outputs_sum_to_one=run.head in SIMPLEX_HEADS)
+    metrics = (record | path_metrics(result.losses, spectrum, learning_rate) | _trained_metrics(result, floor)
+               | {"wall_seconds": time.perf_counter() - started})
+    logger.info(
+        "%s: %s after %d steps, loss %.2e, Delta K %.3e (noise floor %.1e)",
+        run.namespace, "converged" if result.converged else "stopped", result.steps,
+        metrics["final_loss"], metrics["delta_k"], metrics["delta_k_noise_floor"],
+    )
+    final_params = {name: np.asarray(value) for name, value in result.params.items()}
+    return final_params, _history(result, spectrum), metrics
+
+
+def _training_problem(run: RunSpec, data: dict, model, params0: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of the run; with an output scale alpha != 1 the targets carry the offset
+    f(w_0) (:func:`~ntk_linearity.numerics.lazy_targets`)."""
+    X, y, alpha = np.asarray(data["X"]), _targets(run, data), run.output_scale
+    if alpha != 1.0:
+        y = lazy_targets(y, np.asarray(model.apply(params0, X)), alpha)
+    return X, y
+
+
+def descent_settings(run: RunSpec, learning_rate: float) -> GradientDescentSettings:
+    """The gradient descent of the run, from its ``training`` group: the step ``learning_rate / alpha^2``
+    on L (GD on L / alpha^2 with step eta, see :func:`train_network`), the square loss or, for a softmax
+    head, ``training.softmax_loss``, and ``n_snapshots`` log-spaced kernel snapshots."""
+    settings = run.training
+    return GradientDescentSettings(
+        learning_rate=learning_rate / run.output_scale**2,
+        max_steps=settings.max_steps,
+        tol=settings.tol,
+        loss=settings.softmax_loss if run.head == "softmax" else "square",
+        snapshot_steps=tuple(snapshot_schedule(settings.max_steps, settings.n_snapshots)),
+        divergence_factor=settings.divergence_factor,
+        progress_every=settings.progress_every,
+    )
+
+
+def _progress(run: RunSpec):
+    """The progress callback of the run's gradient descent: a debug line and the live progress display."""
+
+    def progress(step: int, total: int, current: float) -> None:
+        logger.debug("%s: step %d/%d, loss %.3e", run.namespace, step, total, current)
+        publish_step(run.namespace, step, total, current)
+
+    return progress
+
+
+def _trained_metrics(result: TrainingResult, floor: NoiseFloor) -> dict:
+    """What a converged or stopped run measured (besides its path metrics and wall time)."""
+    return {
         "diverged": False,
         "error": "",
         "steps": result.steps,
@@ -185,14 +218,12 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         "kernel_float32_rounding": floor.kernel_rounding,
         "weight_change_l2": result.weight_change_l2,
         "weight_change_linf": result.weight_change_linf,
-        "wall_seconds": time.perf_counter() - started,
     }
-    logger.info(
-        "%s: %s after %d steps, loss %.2e, Delta K %.3e (noise floor %.1e)",
-        run.namespace, "converged" if result.converged else "stopped", result.steps,
-        metrics["final_loss"], metrics["delta_k"], metrics["delta_k_noise_floor"],
-    )
-    history = {
+
+
+def _history(result: TrainingResult, spectrum: KernelSpectrum) -> dict:
+    """The losses and kernel snapshots of a run, with the extreme eigenvalues of K_t/n."""
+    return {
         "losses": result.losses,
         "snapshot_steps": result.snapshot_steps,
         "delta_k": result.delta_k,
@@ -200,8 +231,6 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         "lambda_max": spectrum.lambda_max,
         "lambda_min": spectrum.lambda_min,
     }
-    final_params = {name: np.asarray(value) for name, value in result.params.items()}
-    return final_params, history, metrics
 
 
 def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tuple[dict, dict, dict]:
