@@ -13,7 +13,9 @@ import pytest
 
 from ntk_linearity.experiment.families import MlpSettings
 from ntk_linearity.pipelines import schema
-from ntk_linearity.pipelines.reporting import figures, summaries, tables
+from ntk_linearity.pipelines.reporting import tables
+from ntk_linearity.pipelines.reporting.figures import appendices as appendix_figures
+from ntk_linearity.pipelines.reporting.statements import appendices as appendix_statements
 from ntk_linearity.experiment.parameters import ParameterError, validate_parameters
 from ntk_linearity.experiment.config import default_config_loader
 from ntk_linearity.experiment.vocabulary import AXES, axis_token
@@ -97,7 +99,7 @@ def _scaling(runs: pd.DataFrame, fit_against: str) -> pd.DataFrame:
 
 def test_parameterization_statement_compares_the_slopes_between_the_parameterisations():
     runs = _parameterization_runs()
-    text = summaries.parameterization_statement(runs, _scaling(runs, "width"), ["param"], 0.95)
+    text = appendix_statements.parameterization_statement(runs, _scaling(runs, "width"), ["param"], 0.95)
     linear = next(line for line in text.splitlines() if line.startswith("- **linear output**"))
     swish = next(line for line in text.splitlines() if line.startswith("- **swish output**"))
     assert "ΔK NTK −1.00" in linear and "standard −2.00" in linear  # the exponents put in
@@ -107,9 +109,9 @@ def test_parameterization_statement_compares_the_slopes_between_the_parameterisa
     assert "The paper's conclusion holds in both parameterisations" in text
     # Flip: the standard network's linear-head ΔK no longer falls, so the conclusion changes.
     flat = runs.assign(delta_k=np.where(runs["group"] == "standard_linear", 0.5, runs["delta_k"]))
-    assert "The conclusion changes with the parameterisation" in summaries.parameterization_statement(
+    assert "The conclusion changes with the parameterisation" in appendix_statements.parameterization_statement(
         flat, _scaling(flat, "width"), ["param"], 0.95)
-    assert summaries.parameterization_statement(runs, _scaling(runs, "width"), [], 0.95).startswith("No sweep")
+    assert appendix_statements.parameterization_statement(runs, _scaling(runs, "width"), [], 0.95).startswith("No sweep")
 
 
 def _scaled_runs(exponent: float = -1.0) -> pd.DataFrame:
@@ -134,29 +136,29 @@ def test_output_scaling_statement_separates_scaling_from_width():
     scaled, widened = _scaled_runs(), _width_runs()
     runs = pd.concat([scaled, widened], ignore_index=True)
     table1 = tables.scaling_table(runs.reindex(columns=schema.RUN_COLUMNS), reporting_params=REPORTING)
-    text = summaries.output_scaling_statement(runs, _scaling(scaled, "output_scale"), table1, ["lazy"], 0.95)
+    text = appendix_statements.output_scaling_statement(runs, _scaling(scaled, "output_scale"), table1, ["lazy"], 0.95)
     assert "median ΔK goes from 0.603 at α = 1 to 0.00603 at α = 100 (slope −1.00" in text
     assert text.count(": falls)") == 3  # both scaled heads, and the linear output against width
     assert "the paper's Section 4 argument holds on this grid" in text
     # Flip: a scaled kernel that does not freeze with alpha breaks the argument.
     stiff = _scaled_runs(exponent=0.0)
     runs = pd.concat([stiff, widened], ignore_index=True)
-    text = summaries.output_scaling_statement(runs, _scaling(stiff, "output_scale"), table1, ["lazy"], 0.95)
+    text = appendix_statements.output_scaling_statement(runs, _scaling(stiff, "output_scale"), table1, ["lazy"], 0.95)
     assert "do not separate the two effects" in text
 
 
 def test_figures_draw_every_group_and_say_when_nothing_is_there():
     runs = _parameterization_runs()
-    fig = figures.parameterization_figure(runs, _scaling(runs, "width"), sweeps=["param"])
+    fig = appendix_figures.parameterization_figure(runs, _scaling(runs, "width"), sweeps=["param"])
     styles = {line.get_linestyle() for ax in fig.axes for line in ax.lines if line.get_label()[0] != "_"}
     assert styles == {"-", "--"} and all(len(ax.get_legend().get_texts()) == 4 for ax in fig.axes)
     plt.close(fig)
     scaled, widened = _scaled_runs(), _width_runs()
     everything = pd.concat([scaled, widened], ignore_index=True)
     table1 = tables.scaling_table(everything.reindex(columns=schema.RUN_COLUMNS), reporting_params=REPORTING)
-    fig = figures.output_scaling_figure(everything, _scaling(scaled, "output_scale"), table1, sweeps=["lazy"])
+    fig = appendix_figures.output_scaling_figure(everything, _scaling(scaled, "output_scale"), table1, sweeps=["lazy"])
     assert [len(ax.get_legend().get_texts()) for ax in fig.axes] == [2, 3, 2, 3]
     plt.close(fig)
-    fig = figures.parameterization_figure(runs, _scaling(runs, "width"), sweeps=[])
+    fig = appendix_figures.parameterization_figure(runs, _scaling(runs, "width"), sweeps=[])
     assert {text.get_text() for ax in fig.axes for text in ax.texts} == {"no usable runs"}
     plt.close(fig)

@@ -17,7 +17,7 @@ import pytest
 from kedro.io import Version
 
 from ntk_linearity.datasets import HtmlReportDataset
-from ntk_linearity.pipelines.reporting.summaries import slope_phrase
+from ntk_linearity.pipelines.reporting.statements.formatting import slope_phrase
 
 from kedro_project_utils import latest, run_kedro
 

@@ -13,7 +13,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from ntk_linearity.pipelines.reporting import figures, report, summaries
+from ntk_linearity.pipelines.reporting import report
+from ntk_linearity.pipelines.reporting.figures import (
+    appendices as appendix_figures,
+    paper as paper_figures,
+    step_size as step_size_figures,
+    sweeps as sweep_figures,
+)
+from ntk_linearity.pipelines.reporting.statements import (
+    paper as paper_statements,
+    setup as setup_statements,
+    step_size as step_size_statements,
+    sweeps as sweep_statements,
+)
 
 from html_inspection import Page, live_markup
 from synthetic import metadata, namespaces, report_inputs, tiny_experiment
@@ -52,23 +64,24 @@ def warnings_are_errors():
 
 
 FIGURES = {
-    "fig1_left": lambda t: figures.delta_k_vs_width(t["runs"], t["table1_scaling"]),
-    "fig1_right": lambda t: figures.delta_k_vs_time(t["curves"], WIDTH),
-    "fig2": lambda t: figures.delta_k_vs_bottleneck(t["runs"], t["table1_scaling"]),
-    "hessian": lambda t: figures.hessian_scaling(t["runs"], t["table1_scaling"]),
-    "weight_change": lambda t: figures.weight_change_norms(t["runs"], t["table1_scaling"]),
-    "loss_curves": lambda t: figures.loss_curves(t["curves"], WIDTH),
-    "catapult": lambda t: figures.catapult_figure(t["runs"], t["scaling"], sweep="lr_sweep", fit_against="width"),
-    "catapult_dynamics": lambda t: figures.catapult_dynamics(t["runs"], t["curves"], sweep="lr_sweep",
-                                                             fit_against="width"),
-    "convergence_rate": lambda t: figures.convergence_rate(t["runs"], sweep="width_sweep", fit_against="width",
-                                                           group_by=["head"]),
-    "depth_sweep": lambda t: figures.sweep_figure(t["runs"][t["runs"]["sweep"] == "depth_sweep"], t["scaling"],
-                                                  sweep="depth_sweep", fit_against="width", group_by=["depth"]),
-    "parameterization": lambda t: figures.parameterization_figure(t["runs"], t["scaling"],
-                                                                  sweeps=["parameterization_sweep"]),
-    "output_scaling": lambda t: figures.output_scaling_figure(t["runs"], t["scaling"], t["table1_scaling"],
-                                                              sweeps=["output_scale_sweep"]),
+    "fig1_left": lambda t: paper_figures.delta_k_vs_width(t["runs"], t["table1_scaling"]),
+    "fig1_right": lambda t: paper_figures.delta_k_vs_time(t["curves"], WIDTH),
+    "fig2": lambda t: paper_figures.delta_k_vs_bottleneck(t["runs"], t["table1_scaling"]),
+    "hessian": lambda t: paper_figures.hessian_scaling(t["runs"], t["table1_scaling"]),
+    "weight_change": lambda t: paper_figures.weight_change_norms(t["runs"], t["table1_scaling"]),
+    "loss_curves": lambda t: paper_figures.loss_curves(t["curves"], WIDTH),
+    "catapult": lambda t: step_size_figures.catapult_figure(t["runs"], t["scaling"], sweep="lr_sweep",
+                                                            fit_against="width"),
+    "catapult_dynamics": lambda t: step_size_figures.catapult_dynamics(t["runs"], t["curves"], sweep="lr_sweep",
+                                                                       fit_against="width"),
+    "convergence_rate": lambda t: step_size_figures.convergence_rate(t["runs"], sweep="width_sweep",
+                                                                     fit_against="width", group_by=["head"]),
+    "depth_sweep": lambda t: sweep_figures.sweep_figure(t["runs"][t["runs"]["sweep"] == "depth_sweep"], t["scaling"],
+                                                        sweep="depth_sweep", fit_against="width", group_by=["depth"]),
+    "parameterization": lambda t: appendix_figures.parameterization_figure(t["runs"], t["scaling"],
+                                                                           sweeps=["parameterization_sweep"]),
+    "output_scaling": lambda t: appendix_figures.output_scaling_figure(t["runs"], t["scaling"], t["table1_scaling"],
+                                                                       sweeps=["output_scale_sweep"]),
 }
 
 
@@ -93,14 +106,14 @@ def test_paper_sections_say_what_is_missing(state):
     case, t, table1 = state
     runs, scaling, curves = t["runs"], t["table1_scaling"], t["curves"]
     statements = {
-        "3.1": summaries.kernel_width_statement(runs, scaling, CONFIDENCE),
-        "3.2": summaries.kernel_time_statement(runs, curves, WIDTH),
-        "3.3": summaries.bottleneck_statement(runs, scaling, CONFIDENCE, THRESHOLD),
-        "3.4": summaries.hessian_statement(runs, scaling, CONFIDENCE),
-        "3.6": summaries.weight_change_statement(runs, scaling, CONFIDENCE),
-        "3.7": summaries.convergence_statement(runs, WIDTH, 1e-5, 60),
-        "3.9": summaries.step_size_statement(runs, t["scaling"], "lr_sweep", "width", THRESHOLD, 1e12),
-        "rate": summaries.rate_statement(runs, "lr_sweep"),
+        "3.1": paper_statements.kernel_width_statement(runs, scaling, CONFIDENCE),
+        "3.2": paper_statements.kernel_time_statement(runs, curves, WIDTH),
+        "3.3": paper_statements.bottleneck_statement(runs, scaling, CONFIDENCE, THRESHOLD),
+        "3.4": paper_statements.hessian_statement(runs, scaling, CONFIDENCE),
+        "3.6": paper_statements.weight_change_statement(runs, scaling, CONFIDENCE),
+        "3.7": paper_statements.convergence_statement(runs, WIDTH, 1e-5, 60),
+        "3.9": step_size_statements.step_size_statement(runs, t["scaling"], "lr_sweep", "width", THRESHOLD, 1e12),
+        "rate": step_size_statements.rate_statement(runs, "lr_sweep"),
     }
     expected = {
         "empty": {"3.1": "There are no runs of the linear output, softmax output and swish output networks",
@@ -137,16 +150,16 @@ def test_paper_sections_say_what_is_missing(state):
 def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experiment):
     case, t, table1 = state
     runs = t["runs"]
-    sweeps = {sweep.name: summaries.sweep_statement(runs, t["scaling"], sweep.name, sweep.fit_against,
-                                                    CONFIDENCE, THRESHOLD) for sweep in experiment.sweeps}
-    notes = summaries.caveats(runs, 6)
-    wall_times = dict(summaries.metadata_table(metadata(), runs).values)["training wall time"]
+    sweeps = {sweep.name: sweep_statements.sweep_statement(runs, t["scaling"], sweep.name, sweep.fit_against,
+                                                           CONFIDENCE, THRESHOLD) for sweep in experiment.sweeps}
+    notes = paper_statements.caveats(runs, 6)
+    wall_times = dict(setup_statements.metadata_table(metadata(), runs).values)["training wall time"]
     if case == "empty":
         assert "There are no runs in this configuration, so there is nothing to compare." in table1
         assert all("has no runs in this configuration" in text for text in sweeps.values())
         assert not any("widths" in note or "diverged" in note for note in notes)
         assert wall_times == "0 s summed over 0 runs"
-        assert summaries.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
+        assert setup_statements.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
         assert "**30 of 30 runs diverged**" in table1 and "| n/a |" in table1
         assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
@@ -164,7 +177,7 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
 
 def test_no_diverged_run_is_counted_as_stopped_at_the_step_limit():
     runs = pd.DataFrame({"converged": [True, False, False, False], "diverged": [False, False, True, True]})
-    assert summaries.run_outcomes(runs) == (1, 1, 2)
+    assert paper_statements.run_outcomes(runs) == (1, 1, 2)
 
 
 @pytest.mark.parametrize("case", [

@@ -18,7 +18,12 @@ from kedro.io import Version
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from ntk_linearity.datasets import HtmlReportDataset
-from ntk_linearity.pipelines.reporting import provenance, report, summaries, tables
+from ntk_linearity.pipelines.reporting import provenance, report, tables
+from ntk_linearity.pipelines.reporting.statements import (
+    formatting,
+    paper as paper_statements,
+    sweeps as sweep_statements,
+)
 
 from html_inspection import Page
 
@@ -151,16 +156,16 @@ def test_run_metadata_is_json_and_names_versions_and_devices():
 def test_prose_helpers_compute_from_the_tables():
     scaling = pd.DataFrame([{"architecture": "linear_output", "quantity": "delta_k", "slope": -0.934,
                              "slope_ci_low": -0.971, "slope_ci_high": -0.889, "theory_slope": -0.5}])
-    assert (summaries.slope_phrase(scaling, "linear_output", "delta_k", 0.95)
+    assert (formatting.slope_phrase(scaling, "linear_output", "delta_k", 0.95)
             == "fitted slope −0.93, 95% CI [−0.97, −0.89] (theory −0.50)")
-    assert summaries.slope_sign(scaling, "linear_output", "delta_k") == "falls"
-    assert summaries.slope_phrase(scaling, "swish_output", "delta_k", 0.95).startswith("no fitted slope")
+    assert formatting.slope_sign(scaling, "linear_output", "delta_k") == "falls"
+    assert formatting.slope_phrase(scaling, "swish_output", "delta_k", 0.95).startswith("no fitted slope")
     runs = pd.DataFrame({"architecture": ["linear_output"] * 4, "diverged": [False, False, False, True],
                          "width": [30, 30, 1000, 1000], "bottleneck_width": [np.nan] * 4,
                          "delta_k": [0.2, 0.4, 0.01, 5.0]})
-    medians = summaries.medians(runs, "linear_output", "delta_k")
+    medians = formatting.medians(runs, "linear_output", "delta_k")
     assert medians.to_dict() == {30: pytest.approx(0.3), 1000: pytest.approx(0.01)}  # diverged run left out
-    assert summaries.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"
+    assert formatting.from_to(medians) == "0.3 at m = 30 to 0.01 at m = 1000"
 
 
 @pytest.mark.parametrize(("fit", "phrase", "sign"), [
@@ -173,9 +178,9 @@ def test_prose_helpers_compute_from_the_tables():
 def test_a_slope_without_interval_or_fit_is_never_read_as_an_interval(fit, phrase, sign):
     scaling = pd.DataFrame([{"architecture": "linear_output", "quantity": "delta_k", "slope": fit[0],
                              "slope_ci_low": fit[1], "slope_ci_high": fit[2], "theory_slope": -0.5}])
-    assert summaries.slope_phrase(scaling, "linear_output", "delta_k", 0.95) == phrase
-    assert summaries.slope_sign(scaling, "linear_output", "delta_k") == sign
-    assert sign in summaries.SIGN_VERDICTS
+    assert formatting.slope_phrase(scaling, "linear_output", "delta_k", 0.95) == phrase
+    assert formatting.slope_sign(scaling, "linear_output", "delta_k") == sign
+    assert sign in paper_statements.SIGN_VERDICTS
 
 
 def _scaling_rows(**slopes):
@@ -219,22 +224,23 @@ def test_sweep_statement_handles_empty_partly_and_fully_diverged_sweeps():
                          "diverged": [False, False, False, True], "delta_k": [0.1, 0.05, 0.01, np.nan],
                          "width": [10, 100, 1000, 1000], "seed": [0, 0, 0, 1]})
     scaling = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.5, -0.6, -0.4))
-    text = summaries.sweep_statement(runs, scaling, "s", "width", 0.95, 0.1)
+    text = sweep_statements.sweep_statement(runs, scaling, "s", "width", 0.95, 0.1)
     assert "1 of 4 runs diverged" in text and "| g |" in text and text.rstrip().endswith("Yes |")
     cells = [attrs for tag, attrs in Page(report.markdown_to_html(text)).elements if tag == "td"]
-    assert len(cells) == 1 + len(summaries.SWEEP_QUANTITIES) + 1  # group, one per quantity, verdict
+    assert len(cells) == 1 + len(sweep_statements.SWEEP_QUANTITIES) + 1  # group, one per quantity, verdict
     assert "−0.90 [−1.00, −0.80] (−0.50)" in Page(report.markdown_to_html(text)).text  # delta_k, from the table
-    assert "diverged" in summaries.sweep_statement(runs.assign(diverged=True), scaling, "s", "width", 0.95, 0.1)
-    assert "no runs" in summaries.sweep_statement(runs, scaling, "other", "width", 0.95, 0.1)
+    assert "diverged" in sweep_statements.sweep_statement(runs.assign(diverged=True), scaling, "s", "width", 0.95, 0.1)
+    assert "no runs" in sweep_statements.sweep_statement(runs, scaling, "other", "width", 0.95, 0.1)
 
 
 def test_slope_bound_statement_and_monotonicity():
-    assert summaries.slope_bound_statement(-0.9, -1.0).startswith("at or below")
-    assert summaries.slope_bound_statement(-0.4, -0.6).startswith("above −0.50, but its interval includes")
-    assert summaries.slope_bound_statement(-0.3, -0.4).endswith("flatter than the bound on this grid.")
-    assert summaries.slope_bound_statement(-0.3, np.nan).endswith("no interval to tell whether it is flatter than the bound.")
-    assert summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
-    assert not summaries.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.5, 2.0]))
+    assert paper_statements.slope_bound_statement(-0.9, -1.0).startswith("at or below")
+    assert paper_statements.slope_bound_statement(-0.4, -0.6).startswith("above −0.50, but its interval includes")
+    assert paper_statements.slope_bound_statement(-0.3, -0.4).endswith("flatter than the bound on this grid.")
+    assert paper_statements.slope_bound_statement(-0.3, np.nan).endswith(
+        "no interval to tell whether it is flatter than the bound.")
+    assert paper_statements.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.0, 2.0]))
+    assert not paper_statements.is_monotone(pd.Series([1.0, 2.0]), pd.Series([1.5, 2.0]))
 
 
 def test_runs_of_another_grid_are_refused_naming_them():
@@ -295,7 +301,7 @@ def test_table1_marks_the_convolutional_rows_as_the_papers_appendix_h_claim():
 
 def test_claim_statement_says_whether_the_measurement_agrees_with_the_claim():
     runs, scaling = _conv_tables()
-    text = summaries.claim_statement(runs, scaling, "c", 0.95, 0.1)
+    text = sweep_statements.claim_statement(runs, scaling, "c", 0.95, 0.1)
     linear, swish = text.splitlines()
     assert linear.startswith("- **CNN, linear output** (Theorem 3.1, Appendix H; claimed: ‖H‖ = O~(1/sqrt C)")
     assert "ΔK −1.10 [−1.30, −0.90]" in linear
@@ -303,10 +309,10 @@ def test_claim_statement_says_whether_the_measurement_agrees_with_the_claim():
     assert swish.endswith("measured transition **No**, as claimed.")
     # a linear head whose Hessian norm does not provably decay contradicts the claim
     flat = scaling.assign(slope_ci_high=np.where(scaling["quantity"] == "hessian_norm", 0.1, scaling["slope_ci_high"]))
-    assert summaries.claim_statement(runs, flat, "c", 0.95, 0.1).splitlines()[0].endswith("against the claim.")
+    assert sweep_statements.claim_statement(runs, flat, "c", 0.95, 0.1).splitlines()[0].endswith("against the claim.")
     # two channel counts and one seed: a slope without an interval cannot test the claim
     no_interval = scaling.assign(slope_ci_low=np.nan, slope_ci_high=np.nan)
-    assert summaries.claim_statement(runs, no_interval, "c", 0.95, 0.1).splitlines()[0].endswith(
+    assert sweep_statements.claim_statement(runs, no_interval, "c", 0.95, 0.1).splitlines()[0].endswith(
         "measured transition **No**, but the grid is too small to test the claim (a slope without an interval).")
-    assert summaries.claims_in({"architectures": ["cnn_linear_output"]})
-    assert not summaries.claims_in({"architectures": ["deep_linear_output", "linear_output"]})
+    assert sweep_statements.claims_in({"architectures": ["cnn_linear_output"]})
+    assert not sweep_statements.claims_in({"architectures": ["deep_linear_output", "linear_output"]})

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ntk_linearity.pipelines.reporting.summaries import critical_ratios, step_size_statement
+from ntk_linearity.pipelines.reporting.statements.step_size import critical_ratios, step_size_statement
 
 RATIOS, WIDTHS = (0.5, 1.9, 2.2, 3.0, 4.5), (100, 1000)
 

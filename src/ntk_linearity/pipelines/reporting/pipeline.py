@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from ntk_linearity.pipelines.reporting import figures, report, tables
+from ntk_linearity.pipelines.reporting import report, tables
+from ntk_linearity.pipelines.reporting.figures import appendices, ball, paper, step_size
 from ntk_linearity.pipelines import BALL_OUTPUTS, SWEEP_OUTPUTS, bind
 from ntk_linearity.experiment.parameters import Experiment
 from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
@@ -36,7 +37,7 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
     names = [sweep.name for sweep in experiment.sweeps]
     fig1 = width_sweep(experiment)
     # Theorem 5.1's rate along the path, drawn for the width sweep (every run has the columns).
-    rate = [node(bind(figures.convergence_rate, sweep=fig1.name, fit_against=fig1.fit_against,
+    rate = [node(bind(step_size.convergence_rate, sweep=fig1.name, fit_against=fig1.fit_against,
                       group_by=fig1.group_by), "runs_table", "convergence_rate_figure",
                  name="plot_convergence_rate")] if fig1 else []
     balls = [sweep.name for sweep in experiment.sweeps if sweep.ball_runs]  # sweeps with ball runs
@@ -49,28 +50,28 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
         node(tables.concat_scaling, [f"{s}.scaling" for s in names] + [f"{s}.ball_scaling" for s in balls],
              "scaling_table", name="collect_scaling"),
         node(tables.concat_ball, [f"{s}.ball_table" for s in balls], "ball_table", name="collect_ball"),
-        node(figures.ball_hessian, ["ball_table", "scaling_table"], "ball_hessian_figure", name="plot_ball_hessian"),
-        node(figures.ball_bound, "ball_table", "ball_bound_figure", name="plot_ball_bound"),
+        node(ball.ball_hessian, ["ball_table", "scaling_table"], "ball_hessian_figure", name="plot_ball_hessian"),
+        node(ball.ball_bound, "ball_table", "ball_bound_figure", name="plot_ball_bound"),
         node(bind(tables.scaling_table, reporting_params=reporting_params), "runs_table", "table1_scaling",
              name="fit_scaling_exponents"),
         node(bind(tables.table1_markdown, reporting_params=reporting_params),
              ["table1_scaling", "scaling_table", "runs_table"], "table1_markdown", name="render_table1"),
-        node(figures.delta_k_vs_width, ["runs_table", "table1_scaling"], "fig1_delta_k_vs_width",
+        node(paper.delta_k_vs_width, ["runs_table", "table1_scaling"], "fig1_delta_k_vs_width",
              name="plot_delta_k_vs_width"),
-        node(bind(figures.delta_k_vs_time, time_curve_width=curve_width), "training_curves",
+        node(bind(paper.delta_k_vs_time, time_curve_width=curve_width), "training_curves",
              "fig1_delta_k_vs_time", name="plot_delta_k_vs_time"),
-        node(figures.delta_k_vs_bottleneck, ["runs_table", "table1_scaling"],
+        node(paper.delta_k_vs_bottleneck, ["runs_table", "table1_scaling"],
              "fig2_delta_k_vs_bottleneck", name="plot_delta_k_vs_bottleneck"),
-        node(figures.hessian_scaling, ["runs_table", "table1_scaling"], "hessian_scaling_figure",
+        node(paper.hessian_scaling, ["runs_table", "table1_scaling"], "hessian_scaling_figure",
              name="plot_hessian_scaling"),
-        node(figures.weight_change_norms, ["runs_table", "table1_scaling"], "weight_change_figure",
+        node(paper.weight_change_norms, ["runs_table", "table1_scaling"], "weight_change_figure",
              name="plot_weight_change_norms"),
-        node(bind(figures.loss_curves, time_curve_width=curve_width), "training_curves",
+        node(bind(paper.loss_curves, time_curve_width=curve_width), "training_curves",
              "loss_curves_figure", name="plot_loss_curves"),
         *rate,
-        node(bind(figures.parameterization_figure, sweeps=sweeps_with_axis(experiment, "parameterization")),
+        node(bind(appendices.parameterization_figure, sweeps=sweeps_with_axis(experiment, "parameterization")),
              ["runs_table", "scaling_table"], "parameterization_figure", name="plot_parameterization"),
-        node(bind(figures.output_scaling_figure, sweeps=sweeps_with_axis(experiment, "output_scale")),
+        node(bind(appendices.output_scaling_figure, sweeps=sweeps_with_axis(experiment, "output_scale")),
              ["runs_table", "scaling_table", "table1_scaling"], "output_scaling_figure",
              name="plot_output_scaling"),
         # The papermill report (notebooks/report.ipynb) on the persisted tables: it redraws the

@@ -14,7 +14,7 @@ The notebook's kernel is always ipykernel on the interpreter running the pipelin
 named ``python3`` registered elsewhere (another virtualenv, ``~/.local/share/jupyter``) cannot
 hijack the run.
 
-Provenance (:mod:`.provenance`) and the statements the prose makes (:mod:`.summaries`) live in their
+Provenance (:mod:`.provenance`) and the statements the prose makes (:mod:`.statements`) live in their
 own modules.
 """
 

@@ -27,6 +27,8 @@ TABLE1_COLUMNS = ["architecture", "quantity", "slope", "slope_ci_low", "slope_ci
                   "theory_slope", "n_widths", "n_seeds"]
 SCALING_COLUMNS = ["sweep", "group", "architecture", "quantity", "fit_against", "slope", "slope_ci_low",
                    "slope_ci_high", "theory_slope", "n_points", "n_seeds"]
+
+
 class GridMismatchError(ValueError):
     """The persisted sweep tables do not hold exactly the runs of the configured grid."""
 
@@ -267,57 +269,54 @@ def _row(name: str, paper, slopes: dict[str, str], theory: dict, verdict: str) -
     return "| " + " | ".join(cells) + " |"
 
 
-def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFrame, *,
-                    reporting_params) -> str:
-    """The paper's Table 1 with measured exponents beside the theoretical ones; below it, one row per
-    sweep group of every other architecture: the paper's claims outside its Table 1 (convolutional
-    and residual networks, Appendix H: their paper columns give the claim) and architectures beyond
-    the paper's Section 6 (e.g. each depth); and which runs diverged (they are left out of every fit
-    and verdict). Without any run, a sentence."""
-    title = "# Table 1: scaling of the Hessian norm and the tangent kernel"
-    if runs.empty:
-        return f"{title}\n\nThere are no runs in this configuration, so there is nothing to compare.\n"
-    threshold = float(reporting_params.linearity_threshold)
-    lines = [
-        title,
-        "",
-        "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
-        "bottleneck network; against the channels C, or the bottleneck channels C_b, for convolutional "
-        f"networks; against the output scale alpha for the output-scaled ones) with {int(100 * reporting_params.confidence)}% intervals "
-        f"({reporting_params.slope_ci_method}); theory in parentheses.",
-        "",
-        *_diverged_lines(runs),
-        "| network | Hessian norm (paper) | Hessian norm slope (theory) | NTK (paper) | K(x,x) slope (theory) "
-        "| Delta K slope (theory) | transition to linearity? paper | measured |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    reasons = []
+TABLE1_TITLE = "# Table 1: scaling of the Hessian norm and the tangent kernel"
+TABLE1_HEADER = [
+    "| network | Hessian norm (paper) | Hessian norm slope (theory) | NTK (paper) | K(x,x) slope (theory) "
+    "| Delta K slope (theory) | transition to linearity? paper | measured |",
+    "|---|---|---|---|---|---|---|---|",
+]
+ROW_QUANTITIES = ("hessian_norm", "ntk_diag", "delta_k")
+
+
+def _paper_rows(table: pd.DataFrame, runs: pd.DataFrame, threshold: float) -> tuple[list[str], list[str]]:
+    """Table 1's rows of the paper's architectures that have runs, and the reasons of their verdicts."""
+    lines, reasons = [], []
     for architecture in PAPER_ARCHITECTURES:
         if runs[runs["architecture"] == architecture].empty:
             continue
         spec = ARCHITECTURES[architecture]
         verdict, reason = linearity_verdict(table, runs, threshold, architecture=architecture)
         reasons.append(f"- **{architecture}**: {verdict} ({reason}).")
-        slopes = {q: slope_text(table, q, architecture=architecture) for q in ("hessian_norm", "ntk_diag", "delta_k")}
+        slopes = {q: slope_text(table, q, architecture=architecture) for q in ROW_QUANTITIES}
         lines.append(_row(architecture, spec.paper_row, slopes, spec.theory, verdict))
-    # Every group beyond the paper's Table 1 that has runs, fitted or not (a fully diverged group reads
-    # n/a): first the paper's claims (Appendix H), then what lies beyond its Section 6. A group is
-    # named when its architecture alone does not tell it from the sweep's other groups (each depth).
+    return lines, reasons
+
+
+def _beyond_rows(scaling: pd.DataFrame, runs: pd.DataFrame, threshold: float) -> tuple[list[str], list[str]]:
+    """The rows of every group beyond the paper's Table 1 that has runs, fitted or not (a fully
+    diverged group reads n/a), and the reasons of their verdicts: first the paper's claims (Appendix
+    H), then what lies beyond its Section 6. A group is named when its architecture alone does not
+    tell it from the sweep's other groups (each depth)."""
     keys = runs[["sweep", "group", "architecture"]].drop_duplicates()
     beyond = keys[keys["architecture"].map(lambda a: ARCHITECTURES[a].paper_row is None).astype(bool)]
     beyond = beyond.sort_values("architecture", key=lambda a: a.map(lambda n: ARCHITECTURES[n].claim is None),
                                 kind="stable")
     shared = beyond.duplicated(["sweep", "architecture"], keep=False)
+    lines, reasons = [], []
     for (sweep, group, architecture), named in zip(beyond.itertuples(index=False), shared):
         spec = ARCHITECTURES[architecture]
         where = f"the paper's claim, {spec.source}" if spec.claim else f"{spec.source}, beyond the paper's Section 6"
         name = f"{spec.label}{', ' + escape(group) if named else ''} ({escape(sweep)}; {where})"
         verdict, reason = linearity_verdict(scaling, runs, threshold, sweep=sweep, group=group)
         reasons.append(f"- **{escape(sweep)} {escape(group)}**: {verdict} ({reason}).")
-        slopes = {q: slope_text(scaling, q, sweep=sweep, group=group) for q in ("hessian_norm", "ntk_diag", "delta_k")}
+        slopes = {q: slope_text(scaling, q, sweep=sweep, group=group) for q in ROW_QUANTITIES}
         lines.append(_row(name, spec.claim, slopes, spec.theory, verdict))
-    lines += [
-        "",
+    return lines, reasons
+
+
+def _verdict_rules(threshold: float) -> str:
+    """The paragraph below Table 1 that says how its verdicts are computed and what its lower rows are."""
+    return (
         "Verdicts are computed from the data: a network swept over its width shows a transition to "
         "linearity when the upper ends of the intervals of both the Delta K and the ||H|| slopes are "
         f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0; for the rows of "
@@ -327,9 +326,39 @@ def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFra
         "Rows below the paper's are either the paper's claims outside its Table 1 (its Appendix H: "
         "convolutional and residual networks, the width being the number of channels C; their paper "
         "columns state the claim, judged by the same rules) or beyond its Section 6 (a '-' where the "
-        "paper has no entry).",
+        "paper has no entry)."
+    )
+
+
+def table1_markdown(table: pd.DataFrame, scaling: pd.DataFrame, runs: pd.DataFrame, *,
+                    reporting_params) -> str:
+    """The paper's Table 1 with measured exponents beside the theoretical ones; below it, one row per
+    sweep group of every other architecture: the paper's claims outside its Table 1 (convolutional
+    and residual networks, Appendix H: their paper columns give the claim) and architectures beyond
+    the paper's Section 6 (e.g. each depth); and which runs diverged (they are left out of every fit
+    and verdict). Without any run, a sentence."""
+    if runs.empty:
+        return f"{TABLE1_TITLE}\n\nThere are no runs in this configuration, so there is nothing to compare.\n"
+    threshold = float(reporting_params.linearity_threshold)
+    paper_lines, paper_reasons = _paper_rows(table, runs, threshold)
+    beyond_lines, beyond_reasons = _beyond_rows(scaling, runs, threshold)
+    lines = [
+        TABLE1_TITLE,
         "",
-        *reasons,
+        "Exponents are log-log slopes against the width m (against the bottleneck width m_b for the "
+        "bottleneck network; against the channels C, or the bottleneck channels C_b, for convolutional "
+        f"networks; against the output scale alpha for the output-scaled ones) with {int(100 * reporting_params.confidence)}% intervals "
+        f"({reporting_params.slope_ci_method}); theory in parentheses.",
+        "",
+        *_diverged_lines(runs),
+        *TABLE1_HEADER,
+        *paper_lines,
+        *beyond_lines,
+        "",
+        _verdict_rules(threshold),
+        "",
+        *paper_reasons,
+        *beyond_reasons,
         "",
     ]
     return "\n".join(lines)
