@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from ntk_linearity.provenance.ledger import run_fingerprint
-from ntk_linearity.pipelines import BALL_FILE, RUN_FILES, run_files
+from ntk_linearity.provenance.ledger import BALL_FILE, RUN_FILES, run_files
 from ntk_linearity.pipelines.reporting.tables import ball_scaling, ball_sups
 from ntk_linearity.pipelines.schema import BALL_COLUMNS
 from ntk_linearity.experiment.parameters import ParameterError, validate_parameters

@@ -27,12 +27,13 @@ from kedro.pipeline import Pipeline
 from ntk_linearity.experiment.families import DATA_GROUPS
 from ntk_linearity.provenance.ledger import (
     StaleDataError,
+    RUN_COMMIT,
     StaleResultsError,
     commit_problems,
     data_problems,
+    run_files,
     stale_results_message,
 )
-from ntk_linearity.pipelines import RUN_COMMIT, run_files
 from ntk_linearity.experiment.parameters import Experiment
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment.sweeps import ETA_LAMBDA0, SweepSpec
-from ntk_linearity.pipelines import RUN_COMMIT, bind
+from ntk_linearity.pipelines import bind
+from ntk_linearity.provenance.ledger import RUN_COMMIT
 from ntk_linearity.pipelines.reporting.figures.step_size import catapult_dynamics, catapult_figure
 from ntk_linearity.pipelines.reporting.figures.sweeps import sweep_figure
 from ntk_linearity.pipelines.reporting.tables import ball_scaling, sweep_scaling

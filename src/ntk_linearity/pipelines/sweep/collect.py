@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ntk_linearity.experiment.sweeps import RunSpec
-from ntk_linearity.pipelines import BALL_FILE
 from ntk_linearity.pipelines.schema import BALL_COLUMNS, CURVE_KEYS, RUN_COLUMNS, sort_runs
 from ntk_linearity.provenance.ledger import (
+    BALL_FILE,
     PROVENANCE_KEY,
     StaleResultsError,
     commit_problems,

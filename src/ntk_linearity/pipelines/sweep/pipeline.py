@@ -17,7 +17,8 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment.sweeps import RunSpec, SweepSpec
-from ntk_linearity.pipelines import BALL_FILE, RUN_COMMIT, bind, run_files
+from ntk_linearity.pipelines import bind
+from ntk_linearity.provenance.ledger import BALL_FILE, RUN_COMMIT, run_files
 from ntk_linearity.pipelines.sweep.collect import summarise_run
 from ntk_linearity.pipelines.sweep.nodes import analyse_ball, analyse_hessian, initialise_parameters, train_network
 
