@@ -18,7 +18,7 @@ from ntk_linearity import (
     ntk_diagonal,
     synthetic_images,
 )
-from ntk_linearity.numerics import kernels
+from ntk_linearity.numerics import gram, kernels
 from ntk_linearity.numerics.conv import image_patches
 
 SHAPE = (4, 4, 2)
@@ -85,15 +85,15 @@ def test_both_spatial_contractions_are_exercised_and_agree():
     params = model.init(jax.random.key(0))
     factors = kernels._factor_fn(model.apply, "structured")(params, _images())
     spatial = [(G, A) for G, A, _ in factors if A.ndim == 3]
-    routes = [kernels._uses_sample_gradients(6, 6, G, A) for G, A in spatial]
+    routes = [gram._uses_sample_gradients(6, 6, G, A) for G, A in spatial]
     assert set(routes) == {True, False}
 
     @jax.jit
     def both(G, A):
-        J = kernels._sample_gradients(G, A)
+        J = gram._sample_gradients(G, A)
         by_gradients = jnp.einsum("icx,jdx->icjd", J, J)
-        return (by_gradients, kernels._position_gram(G, A, G, A),
-                jnp.einsum("icic->ic", by_gradients), kernels._spatial_diagonal(G, A))
+        return (by_gradients, gram._position_gram(G, A, G, A),
+                jnp.einsum("icic->ic", by_gradients), gram._spatial_diagonal(G, A))
 
     for G, A in spatial:
         by_gradients, by_positions, diagonal, spatial_diagonal = both(G, A)

@@ -9,14 +9,9 @@ from jax.flatten_util import ravel_pytree
 
 from network_settings import make_mlp
 from ntk_linearity import hessian_spectral_norm
-from ntk_linearity.numerics.hessian import (
-    DEFAULT_LANCZOS_STEPS,
-    extreme_eigenvalue,
-    lanczos_tridiagonal,
-    subspace_dimension,
-    subspace_hessian_vector_product,
-    supports_closed_form,
-)
+from ntk_linearity.numerics.hessian import supports_closed_form
+from ntk_linearity.numerics.lanczos import DEFAULT_LANCZOS_STEPS, extreme_eigenvalue, lanczos_tridiagonal
+from ntk_linearity.numerics.layer_subspace import subspace_dimension, subspace_hessian_vector_product
 
 SIGMA = {"tanh": jnp.tanh, "softplus": jax.nn.softplus, "swish": jax.nn.silu}
 

@@ -5,18 +5,18 @@ Both methods write the kernel as a sum of factored Gram products,
     K[(i, c), (j, c')] = sum_f  s_f * <G_f[i, c], G_f[j, c']> * <A_f[i], A_f[j]>,
 
 * ``structured``: one factor per dense layer, ``G = df/dz`` and ``A`` the layer input
-  (DESIGN.md section 4): O(n*m) memory;
+  (:meth:`~ntk_linearity.numerics.models.MLP.kernel_factors`): O(n*m) memory;
 * ``structured`` for convolutions (:mod:`ntk_linearity.numerics.conv`): a *spatial* factor per
   convolution, ``A`` the input patches ``(n, S, r)`` and ``G = df/dz`` ``(n, C, S, k)`` over S output
   positions, contributing ``s * sum_{p,q} <G[i, c, p], G[j, c', q]> <A[i, p], A[j, q]>``; see
-  :func:`_spatial_gram` for its two exact contractions;
+  :mod:`ntk_linearity.numerics.gram` for its two exact contractions;
 * ``jacobian``: one factor per parameter array, ``G`` its per-sample Jacobian and ``A = 1``: general,
   O(chunk*p) memory, chunked over samples.
 
 Rows are ordered ``sample * C + output`` for C outputs. Kernel *differences* use the identity
 ``P_t Q_t - P_0 Q_0 = (P_t - P_0) Q_t + P_0 (Q_t - Q_0)`` with ``P_t - P_0 = dG G_t^T + G_0 dG^T``, so the
 change is computed from the parameter-induced change of the factors and never as the difference of
-two large, separately rounded kernels (DESIGN.md section 4, "Precision").
+two large, separately rounded kernels (:func:`delta_k_noise_floor` measures the float32 round-off).
 """
 
 from __future__ import annotations
@@ -29,11 +29,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from ntk_linearity.numerics.compiling import one_shot, sized_jit
+from ntk_linearity.numerics.gram import (
+    Factor,
+    factor_diagonal_jit,
+    factor_grams_self_jit,
+    gradient_change_squared_jit,
+    gram_difference_jit,
+    gram_jit,
+    gram_self_jit,
+    has_spatial,
+)
 from ntk_linearity.numerics.models import cache_per_model
 
-Factor = tuple[jax.Array, jax.Array, jax.Array]  # dense (G: (n, C, k), A: (n, r), scale)
-# or spatial (G: (n, C, S, k), A: (n, S, r), scale): told apart by A.ndim (3 = spatial)
-SPATIAL_BLOCK_ELEMENTS = 1 << 24  # floats per lax.map step of the position-Gram contraction
 METHODS = ("auto", "structured", "jacobian")
 DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024**3
 
@@ -82,135 +89,6 @@ def _factor_fn(apply: Callable, method: str) -> Callable[[object, jax.Array], li
         model = apply.__self__
         return sized_jit(model.kernel_factors)
     return sized_jit(lambda p, X: _jacobian_factors(apply, p, X))
-
-
-def _uses_sample_gradients(n_a: int, n_b: int, G: jax.Array, A: jax.Array) -> bool:
-    """Which exact contraction of a spatial factor is cheaper, by estimated flops (static shapes).
-
-    Position Grams: ``Q = A_a A_b^T`` over position pairs, then ``sum_{p,q} Q (G_a G_b^T)``, about
-    ``n_a n_b S^2 (r + C k) + n_a n_b S C^2 k``. Per-sample gradients ``J_i = A_i^T G_i`` (the weight
-    gradient of sample i, ``(C, r*k)``) and their Gram: ``(n_a + n_b) S r k C + n_a n_b C^2 r k``.
-    """
-    _, C, S, k = G.shape
-    r = A.shape[-1]
-    positions = n_a * n_b * S * S * (r + C * k) + n_a * n_b * S * C * C * k
-    gradients = (n_a + n_b) * S * r * k * C + n_a * n_b * C * C * r * k
-    return gradients <= positions
-
-
-def _sample_gradients(G: jax.Array, A: jax.Array) -> jax.Array:
-    """``J_i = A_i^T G_i`` per sample and output, flattened: shape (n, C, r*k)."""
-    J = jnp.einsum("nsr,ncsk->ncrk", A, G)
-    return J.reshape(J.shape[0], J.shape[1], -1)
-
-
-def _position_gram(Ga: jax.Array, Aa: jax.Array, Gb: jax.Array, Ab: jax.Array) -> jax.Array:
-    """``sum_{p,q} <A_a[i,p], A_b[j,q]> <G_a[i,c,p], G_b[j,d,q]>``, shape (n_a, C, n_b, C).
-
-    Loops (``lax.map``, batched) over the samples of ``a`` so that memory stays at about
-    ``SPATIAL_BLOCK_ELEMENTS`` floats; per sample i it forms ``Q = A_i A_b^T`` (S, n_b, S), contracts
-    it with ``G_b`` over q and then with ``G_i`` over (p, k).
-    """
-    n_b, S, _ = Ab.shape
-    C, k = Gb.shape[1], Gb.shape[3]
-    per_sample = S * n_b * S + S * n_b * C * k
-    batch = max(1, min(Aa.shape[0], SPATIAL_BLOCK_ELEMENTS // per_sample))
-
-    def one(args):
-        A_i, G_i = args  # (S, r), (C, S, k)
-        Q = jnp.einsum("pr,jqr->pjq", A_i, Ab)
-        T = jnp.einsum("pjq,jdqk->pjdk", Q, Gb)
-        return jnp.einsum("cpk,pjdk->cjd", G_i, T)
-
-    return jax.lax.map(one, (Aa, Ga), batch_size=batch)
-
-
-def _spatial_gram(Ga: jax.Array, Aa: jax.Array, Gb: jax.Array, Ab: jax.Array) -> jax.Array:
-    """Unscaled Gram of a spatial (convolution) factor, shape (n_a, C, n_b, C): the cheaper of the
-    two exact contractions (:func:`_uses_sample_gradients`)."""
-    if _uses_sample_gradients(Aa.shape[0], Ab.shape[0], Ga, Aa):
-        Ja = _sample_gradients(Ga, Aa)
-        Jb = Ja if (Ga is Gb and Aa is Ab) else _sample_gradients(Gb, Ab)  # diagonal block: once
-        return jnp.einsum("icx,jdx->icjd", Ja, Jb)
-    return _position_gram(Ga, Aa, Gb, Ab)
-
-
-def _spatial_gram_difference(Gta, Ata, G0a, A0a, Gtb, Atb, G0b, A0b) -> jax.Array:
-    """Gram(t) - Gram(0) of a spatial factor from the factor changes (module docstring).
-
-    Per-sample gradients: ``dJ = dA^T G_t + A_0^T dG`` and ``dJ_a J_tb^T + J_0a dJ_b^T``. Position
-    Grams: the Gram is linear in each of its four arguments, so the difference is
-    ``Gram(A_t, A_t; dG, G_t) + Gram(A_t, A_t; G_0, dG) + Gram(dA, A_t; G_0, G_0) + Gram(A_0, dA; G_0, G_0)``.
-    """
-    dGa, dGb, dAa, dAb = Gta - G0a, Gtb - G0b, Ata - A0a, Atb - A0b
-    if _uses_sample_gradients(Ata.shape[0], Atb.shape[0], Gta, Ata):
-        Jtb, J0a = _sample_gradients(Gtb, Atb), _sample_gradients(G0a, A0a)
-        dJa = _sample_gradients(Gta, dAa) + _sample_gradients(dGa, A0a)
-        dJb = _sample_gradients(Gtb, dAb) + _sample_gradients(dGb, A0b)
-        return jnp.einsum("icx,jdx->icjd", dJa, Jtb) + jnp.einsum("icx,jdx->icjd", J0a, dJb)
-    return (
-        _position_gram(dGa, Ata, Gtb, Atb)
-        + _position_gram(G0a, Ata, dGb, Atb)
-        + _position_gram(G0a, dAa, G0b, Atb)
-        + _position_gram(G0a, A0a, G0b, dAb)
-    )
-
-
-def _factor_grams(fa: list[Factor], fb: list[Factor]) -> list[tuple[jax.Array, jax.Array] | None]:
-    """``(G_a G_b^T, A_a A_b^T)`` of every dense factor (``None`` for spatial ones)."""
-    return [None if Aa.ndim == 3 else (jnp.einsum("ick,jdk->icjd", Ga, Gb), Aa @ Ab.T)
-            for (Ga, Aa, _), (Gb, Ab, _) in zip(fa, fb)]
-
-
-def _gram(fa: list[Factor], fb: list[Factor], grams=None) -> jax.Array:
-    """sum_f s_f (G_a G_b^T) * (A_a A_b^T), shape (n_a, C, n_b, C); ``grams``: the dense factors'
-    Grams when already known (:func:`_factor_grams`)."""
-    grams = _factor_grams(fa, fb) if grams is None else grams
-    total = 0.0
-    for (Ga, Aa, s), (Gb, Ab, _), PQ in zip(fa, fb, grams):
-        if PQ is None:
-            total = total + s * _spatial_gram(Ga, Aa, Gb, Ab)
-            continue
-        P, Q = PQ
-        total = total + s * P * Q[:, None, :, None]
-    return total
-
-
-def _gram_difference(
-    ft_a: list[Factor], f0_a: list[Factor], ft_b: list[Factor], f0_b: list[Factor], grams0=None
-) -> jax.Array:
-    """Gram(t) - Gram(0) from the factor changes, without subtracting two rounded Grams.
-
-    For a dense factor ``dP = dG_a G_tb^T + G_0a dG_b^T`` and ``dQ`` alike, and
-    ``P_t Q_t - P_0 Q_0 = dP (Q_0 + dQ) + P_0 dQ``: two large contractions per side once the
-    reference Grams ``grams0`` (:func:`_factor_grams` of ``f0_a, f0_b``) are known.
-    """
-    grams0 = _factor_grams(f0_a, f0_b) if grams0 is None else grams0
-    total = 0.0
-    for (Gta, Ata, s), (G0a, A0a, _), (Gtb, Atb, _), (G0b, A0b, _), PQ0 in zip(
-        ft_a, f0_a, ft_b, f0_b, grams0
-    ):
-        if PQ0 is None:
-            total = total + s * _spatial_gram_difference(Gta, Ata, G0a, A0a, Gtb, Atb, G0b, A0b)
-            continue
-        P0, Q0 = PQ0
-        dP = jnp.einsum("ick,jdk->icjd", Gta - G0a, Gtb) + jnp.einsum(
-            "ick,jdk->icjd", G0a, Gtb - G0b
-        )
-        dQ = (Ata - A0a) @ Atb.T + A0a @ (Atb - A0b).T
-        total = total + s * (dP * (Q0 + dQ)[:, None, :, None] + P0 * dQ[:, None, :, None])
-    return total
-
-
-_gram_jit = sized_jit(_gram)
-# Diagonal blocks: a spatial factor's per-sample gradients are formed once (``Ga is Gb``).
-_gram_self_jit = sized_jit(lambda fa, grams=None: _gram(fa, fa, grams))
-_gram_difference_jit = sized_jit(_gram_difference)
-_factor_grams_self_jit = sized_jit(lambda fa: _factor_grams(fa, fa))
-
-
-def _has_spatial(fs: list[Factor]) -> bool:
-    return any(A.ndim == 3 for _, A, _ in fs)
 
 
 def _chunk_size(apply: Callable, params, X: jax.Array, method: str, memory_budget: int) -> int:
@@ -289,9 +167,9 @@ def empirical_ntk(
 
     def block(i: int, j: int) -> jax.Array:
         fa = factor(0, i)
-        if symmetric and i == j and _has_spatial(fa):  # (mlp blocks keep their original program)
-            return _gram_self_jit(fa)
-        return _gram_jit(fa, factor(int(not symmetric), j))
+        if symmetric and i == j and has_spatial(fa):  # (mlp blocks keep their original program)
+            return gram_self_jit(fa)
+        return gram_jit(fa, factor(int(not symmetric), j))
 
     return _blocked(
         block,
@@ -335,13 +213,13 @@ def kernel_reference(
         )
     factors = _factor_fn(apply, method)
     f0 = factors(params_ref, X)
-    grams0 = _factor_grams_self_jit(f0)
+    grams0 = factor_grams_self_jit(f0)
 
     def difference(params) -> jax.Array:
         ft = factors(params, X)
-        return _as_matrix(_gram_difference_jit(ft, f0, ft, f0, grams0))
+        return _as_matrix(gram_difference_jit(ft, f0, ft, f0, grams0))
 
-    return KernelReference(_as_matrix(_gram_self_jit(f0, grams0)), difference)
+    return KernelReference(_as_matrix(gram_self_jit(f0, grams0)), difference)
 
 
 def kernel_difference(
@@ -368,30 +246,11 @@ def kernel_difference(
         return factors((params, params_ref)[which], chunks[k][0])
 
     def block(i: int, j: int) -> jax.Array:
-        return _gram_difference_jit(factor(0, i), factor(1, i), factor(0, j), factor(1, j))
+        return gram_difference_jit(factor(0, i), factor(1, i), factor(0, j), factor(1, j))
 
     return _blocked(block, chunks, chunks, symmetric=True)
 
 
-def _gradient_change_squared(ft: list[Factor], f0: list[Factor]) -> jax.Array:
-    """``||g_x(t) - g_x(0)||^2`` per sample and output from dense factors, shape (n, C).
-
-    A dense factor's gradient is ``sqrt(s) A_i (x) G_ic``; its change is ``dA (x) G_t + A_0 (x) dG``,
-    whose squared norm ``|dA|^2 |G_t|^2 + 2 (dA . A_0)(G_t . dG) + |A_0|^2 |dG|^2`` involves only the
-    changes, never the difference of two rounded squared norms."""
-    total = 0.0
-    for (Gt, At, s), (G0, A0, _) in zip(ft, f0):
-        if At.ndim == 3:
-            raise ValueError("gradient_change_norms supports dense layers (mlp, or the jacobian method), "
-                             "not convolutional factors")
-        dG, dA = Gt - G0, At - A0
-        total = total + s * (jnp.sum(dA**2, -1)[:, None] * jnp.sum(Gt**2, -1)
-                             + 2 * jnp.sum(dA * A0, -1)[:, None] * jnp.sum(Gt * dG, -1)
-                             + jnp.sum(A0**2, -1)[:, None] * jnp.sum(dG**2, -1))
-    return total
-
-
-_gradient_change_squared_jit = sized_jit(_gradient_change_squared)
 
 
 def gradient_change_norms(apply: Callable, params, params_ref, X: jax.Array, method: str = "auto") -> jax.Array:
@@ -399,7 +258,7 @@ def gradient_change_norms(apply: Callable, params, params_ref, X: jax.Array, met
     (n,) or (n, C), from the per-layer factors (the same identity as :func:`kernel_difference`)."""
     method = _resolve_method(apply, method)
     factors = _factor_fn(apply, method)
-    squared = _gradient_change_squared_jit(factors(params, X), factors(params_ref, X))
+    squared = gradient_change_squared_jit(factors(params, X), factors(params_ref, X))
     norms = jnp.sqrt(jnp.maximum(squared, 0.0))
     return norms[:, 0] if norms.shape[1] == 1 else norms
 
@@ -408,34 +267,6 @@ def relative_kernel_change(delta_K: jax.Array, K_ref: jax.Array) -> float:
     """``||K_t - K_0||_F / ||K_0||_F``, the quantity whose sup over t is Delta K (Section 6)."""
     return float(jnp.linalg.norm(delta_K) / jnp.linalg.norm(K_ref))
 
-
-def _spatial_diagonal(G: jax.Array, A: jax.Array) -> jax.Array:
-    """``sum_{p,q} <A_i[p], A_i[q]> <G_ic[p], G_ic[q]> = ||A_i^T G_ic||_F^2``, shape (n, C): from the
-    per-sample gradients (~ n S r k C flops) or per-sample position Grams (~ n S^2 (r + C k))."""
-    _, C, S, k = G.shape
-    r = A.shape[-1]
-    if r * k * C <= S * (r + C * k):
-        return jnp.sum(_sample_gradients(G, A) ** 2, axis=-1)
-    batch = max(1, min(A.shape[0], SPATIAL_BLOCK_ELEMENTS // (S * S + C * S * k)))
-
-    def one(args):
-        A_i, G_i = args  # (S, r), (C, S, k)
-        Q = A_i @ A_i.T
-        return jnp.einsum("cpk,pq,cqk->c", G_i, Q, G_i)
-
-    return jax.lax.map(one, (A, G), batch_size=batch)
-
-
-def _factor_diagonal(fs: list[Factor]) -> jax.Array:
-    return sum(
-        s * _spatial_diagonal(G, A)
-        if A.ndim == 3
-        else s * jnp.sum(G**2, axis=-1) * jnp.sum(A**2, axis=-1)[:, None]
-        for G, A, s in fs
-    )
-
-
-_factor_diagonal_jit = sized_jit(_factor_diagonal)
 
 
 def ntk_diagonal(
@@ -450,13 +281,13 @@ def ntk_diagonal(
     factors = _factor_fn(apply, method)
     size = _chunk_size(apply, params, X, method, memory_budget)
     diag = jnp.concatenate(
-        [_factor_diagonal_jit(factors(params, Xc))[:length] for Xc, length in _chunks(X, size)]
+        [factor_diagonal_jit(factors(params, Xc))[:length] for Xc, length in _chunks(X, size)]
     )
     return diag[:, 0] if diag.shape[1] == 1 else diag
 
 
 class NoiseFloor(NamedTuple):
-    """How far float32 round-off can be trusted for Delta K (DESIGN.md section 4, "Precision").
+    """How far float32 round-off can be trusted for Delta K (module docstring).
 
     ``delta_k_float32`` / ``delta_k_float64``: ``||K(w) - K(w_ref)||_F / ||K(w_ref)||_F`` from float32
     parameters, evaluated in float32 and in float64; ``estimator_error``: their gap, the round-off of

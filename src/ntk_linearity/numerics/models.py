@@ -235,8 +235,9 @@ class MLP(Network):
 
         For a dense layer ``z = c a W`` the contribution of ``W`` to ``K(x, x')`` is
         ``c^2 <g(x), g(x')> <a(x), a(x')>`` with ``g = df/dz`` (:mod:`ntk_linearity.numerics.kernels`),
-        ``c^2 = s`` of :meth:`kernel_scale`. ``G`` has shape ``(n, n_out, fan_out)`` (one cotangent per output, including
-        the output scale alpha, so the kernel is alpha^2 times that of ``f``) and ``A`` shape ``(n, fan_in)``.
+        ``c^2 = s`` of :meth:`kernel_scale`. ``G`` has shape ``(n, n_out, fan_out)`` (one cotangent per
+        output, including the output scale alpha, so the kernel is alpha^2 times that of ``f``) and ``A``
+        shape ``(n, fan_in)``.
         """
         trainable = self.trainable_layers
         X = jnp.asarray(X, jnp.result_type(X, *params.values()))  # float64 params: float64 factors
