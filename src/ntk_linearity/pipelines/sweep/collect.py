@@ -56,7 +56,10 @@ def summarise_run(initial_params: dict, final_params: dict, training_history: di
     (``[curve, step, value]`` triples from its history), the summary and points of its ball analysis
     (where it has one) and its commit record (the run's fingerprint and settings, and the digests
     of its data and of its other files, see :mod:`ntk_linearity.provenance.ledger`). Written last, it commits
-    the run."""
+    the run.
+
+    Nine parameters: a Kedro node takes one argument per input dataset (the run's files and its
+    data), then the settings bound into it."""
     files = {"initial_params": initial_params, "final_params": final_params,
              "training_history": training_history, "training_metrics": training_metrics,
              "hessian_metrics": hessian_metrics}
