@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ntk_linearity.experiment.config import DEFAULT_RUN_ENV, active_config_loader, project_root
+from ntk_linearity.experiment.config import DEFAULT_RUN_ENV, active_config_loader, active_project_root, project_root
 
 PACKAGES = ("jax", "jaxlib", "numpy", "pandas", "kedro", "kedro-datasets", "matplotlib", "papermill",
             "nbconvert")
@@ -61,9 +61,17 @@ def jax_devices() -> dict[str, Any]:
     return {"backend": jax.default_backend(), "devices": [str(device) for device in jax.devices()]}
 
 
+def source_root() -> Path:
+    """The project whose commit the report names: the active Kedro session's project (the folder
+    holding its ``conf/``), whatever the working directory and wherever the package is installed
+    (an Airflow task runs a non-editable install from any folder); the package's own checkout
+    when no session is active."""
+    return active_project_root() or project_root()
+
+
 def run_metadata() -> dict[str, Any]:
     """Everything the report says about the run, collected in the pipeline's process."""
-    root = project_root()
+    root = source_root()
     return {
         "generated_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "conf_env": run_environment(),
