@@ -9,7 +9,7 @@ from jax.flatten_util import ravel_pytree
 
 from network_settings import make_mlp
 from ntk_linearity import hessian_spectral_norm
-from ntk_linearity.numerics.hessian import supports_closed_form
+from ntk_linearity.numerics.hessian import hessian_method, supports_closed_form
 from ntk_linearity.numerics.lanczos import DEFAULT_LANCZOS_STEPS, extreme_eigenvalue, lanczos_tridiagonal
 from ntk_linearity.numerics.layer_subspace import subspace_dimension, subspace_hessian_vector_product
 
@@ -201,6 +201,9 @@ def test_method_selection():
     x = _unit(3)
     assert supports_closed_form(shallow.apply) and not supports_closed_form(deep.apply)
     assert not supports_closed_form(lambda p, X: shallow.apply(p, X))
+    # the method each run records (runs.csv: hessian_method) is the one auto uses
+    assert hessian_method(shallow.apply) == "closed_form" and hessian_method(deep.apply) == "subspace_lanczos"
+    assert hessian_method(lambda p, X: deep.apply(p, X)) == "lanczos"
     p_shallow, p_deep = shallow.init(jax.random.key(0)), deep.init(jax.random.key(0))
     closed = hessian_spectral_norm(shallow.apply, p_shallow, x)  # auto -> closed form (bisection)
     forced = hessian_spectral_norm(shallow.apply, p_shallow, x, method="lanczos", tol=0)

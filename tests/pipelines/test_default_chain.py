@@ -34,6 +34,12 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
                                          "deep_linear_output", "cnn_linear_output", "resnet_linear_output",
                                          "cnn_bottleneck", "linear_output_lr", "linear_output_ntk",
                                          "linear_output_standard", "lazy_swish_output"}
+    # how each run's ||H|| was computed: the closed form for one hidden layer, the layer subspace for a
+    # deeper mlp, full Lanczos for the convolutional and residual networks
+    method = runs.set_index("namespace")["hessian_method"]
+    assert set(method[runs["sweep"].eq("width_sweep").to_numpy()]) == {"closed_form"}
+    assert set(method[runs["sweep"].eq("bottleneck_sweep").to_numpy()]) == {"subspace_lanczos"}
+    assert set(method[runs["family"].isin(["cnn", "resnet"]).to_numpy()]) == {"lanczos"}
     conv = runs[runs["sweep"] == "cnn_channel_sweep"]
     assert conv["channels"].tolist() == [4, 8] and conv["width"].isna().all()  # the swept channel count
     # eta * lambda_0 of every run, whichever way eta was set; the depth sweep's is set to 0.5 x 2

@@ -13,7 +13,7 @@ from ntk_linearity.numerics.ball import (
 )
 from ntk_linearity.numerics.conv import CNN, POOLINGS, cnn
 from ntk_linearity.numerics.data import synthetic_dataset, synthetic_images
-from ntk_linearity.numerics.hessian import SpectralNorm, hessian_spectral_norm
+from ntk_linearity.numerics.hessian import SpectralNorm, hessian_method, hessian_spectral_norm
 from ntk_linearity.numerics.kernels import (
     KernelReference,
     KernelSpectrum,
@@ -69,6 +69,7 @@ __all__ = [
     "empirical_ntk",
     "fit_power_law",
     "gradient_descent",
+    "hessian_method",
     "hessian_spectral_norm",
     "kernel_top_eigenvalue",
     "kernel_difference",

@@ -42,12 +42,20 @@ def supports_closed_form(apply: Callable) -> bool:
     return model is not None and len(model.widths) == 1
 
 
+def hessian_method(apply: Callable) -> str:
+    """The method :func:`hessian_spectral_norm` uses for ``apply`` with ``method="auto"``:
+    ``"closed_form"`` (one-hidden-layer :class:`MLP`, Eq. 5 and Eq. 13), ``"subspace_lanczos"`` (a
+    deeper :class:`MLP`: Lanczos on the layer subspace) or ``"lanczos"`` (any other model: Lanczos on
+    all parameters). The analysis records it with every run (``runs.csv``: ``hessian_method``)."""
+    return ("closed_form" if supports_closed_form(apply)
+            else "subspace_lanczos" if _mlp_of(apply) is not None else "lanczos")
+
+
 def _resolve_method(apply: Callable, method: str) -> str:
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if method == "auto":
-        return ("closed_form" if supports_closed_form(apply)
-                else "subspace_lanczos" if _mlp_of(apply) is not None else "lanczos")
+        return hessian_method(apply)
     if method == "closed_form" and not supports_closed_form(apply):
         raise ValueError(
             "method 'closed_form' needs the bound apply of a one-hidden-layer mlp "

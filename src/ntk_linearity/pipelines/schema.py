@@ -30,6 +30,9 @@ RUN_COLUMNS = [
     "fingerprint",  # the hash of the settings that made the run (ntk_linearity.provenance.ledger)
     # The ball analysis of Proposition 2.2 (NaN for runs without it)
     "path_hessian_sup", "ball_ratio_max", "ball_gradient_ratio_max", "ball_wall_seconds",
+    # How ||H|| was computed (numerics.hessian.hessian_method): closed_form (one hidden layer, Eq. 5/13),
+    # subspace_lanczos (a deeper mlp: Lanczos on the layer subspace) or lanczos (all parameters)
+    "hessian_method",
 ]
 CURVE_KEYS = ["namespace", "sweep", "architecture", "group", "head", "width", "bottleneck_width",
               "depth", "seed"]

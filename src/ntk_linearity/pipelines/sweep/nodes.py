@@ -31,6 +31,7 @@ from ntk_linearity.numerics import (
     delta_k_noise_floor,
     empirical_ntk,
     gradient_descent,
+    hessian_method,
     hessian_spectral_norm,
     kernel_spectrum,
     kernel_top_eigenvalue,
@@ -265,12 +266,14 @@ def analyse_hessian(initial_params: dict, final_params: dict, data: dict, *, run
     at w_T, the tangent kernel diagonal K(x, x) = ||grad_w f||^2 (Eq. 6) averaged over the data, and at
     w_0 the scale-free ratio ||H(x_0)|| / K(x_0, x_0) (of the same output): a common factor that
     rescales the model or its parameters (the parameterisation, Appendix B; the output scale,
-    Appendix A) cancels in it."""
+    Appendix A) cancels in it. ``hessian_method`` records how ‖H‖ was computed (the dispatcher's
+    choice for this model: ``closed_form``, ``subspace_lanczos`` or ``lanczos``)."""
     model = run.build(data)
     X = np.asarray(data["X"])
     probe = X[run.hessian.probe_index]
     started = time.perf_counter()
-    metrics = {"namespace": run.namespace, "n_params": model.n_params}
+    metrics = {"namespace": run.namespace, "n_params": model.n_params,
+               "hessian_method": hessian_method(model.apply)}
     for stage, arrays in (("init", initial_params), ("final", final_params)):
         params = _as_jax(arrays, model.dtype)
         norm = hessian_spectral_norm(model.apply, params, probe, steps=run.hessian.lanczos_steps,
