@@ -7,7 +7,8 @@
 #   make test-all   every test, the slow end-to-end ones included
 #   make bench      benchmarks (python -m ntk_linearity.bench)
 #   make viz        kedro viz run
-#   make airflow-dags   the Airflow DAG of the reporting pipeline in airflow_dags/ (README, "Scheduling")
+#   make results-page   docs/results.md from the newest tables under data/ (DATA=data/paper for another root)
+#   make airflow-dags   the Airflow DAG of the reporting pipeline in airflow_dags/ (docs/operations.md)
 #   make airflow-check  run that DAG under Airflow 3.3 from another folder (own venv; optional, not CI)
 #   make lock       regenerate constraints.txt from the virtualenv
 #
@@ -24,10 +25,10 @@ ARGS ?=
 export KEDRO_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run run-paper run-dask test test-all bench viz airflow-dags airflow-check lock clean-venv
+.PHONY: help venv install run run-paper run-dask test test-all bench viz results-page airflow-dags airflow-check lock clean-venv
 
 help:
-	@sed -n '1,15p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
+	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
 
 # Create the virtualenv once.
 $(BIN)/python:
@@ -65,6 +66,11 @@ bench: $(STAMP)
 
 viz: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro viz run $(ARGS)
+
+# The measured numbers of the newest run under $(DATA), with the commit its report records.
+DATA ?= data
+results-page: $(STAMP)
+	$(BIN)/python -m ntk_linearity.pipelines.reporting.results_page $(DATA) --output docs/results.md $(ARGS)
 
 # The DAG bakes in this checkout's absolute path (and the environment: ARGS="--env paper"), so Airflow
 # may start its tasks from any folder. Other pipelines: ARGS="--pipelines data_generation".
