@@ -1,5 +1,6 @@
-"""kedro-viz on a project copy (issue: every pipeline, layers from catalog metadata, namespaced sweeps
-as collapsible groups, previews of tables and figures, the tiny grid with ``--env tiny``).
+"""kedro-viz on a project copy (docs/operations.md, "Lineage in kedro-viz"): every pipeline, layers from
+catalog metadata, namespaced sweeps as collapsible groups, previews of tables and figures, the tiny grid
+with ``--env tiny``.
 
 ``kedro viz run`` is started as a subprocess in its own process group and always stopped by that
 group's id; ``kedro viz build`` writes the static site.

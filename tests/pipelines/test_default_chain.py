@@ -1,4 +1,4 @@
-"""The default pipeline end to end (issue: experiments E1-E6 as Kedro pipelines)."""
+"""The default pipeline end to end (the experiments of docs/experiments.md as Kedro pipelines)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
 """A diverging run either stops the sweep naming the run, or with ``on_divergence: skip`` is marked in
-runs.csv, Table 1 and the figures while the sweep goes on (issue: bad input, failures and
-reproducibility)."""
+runs.csv, Table 1 and the figures while the sweep goes on."""
 
 from __future__ import annotations
 

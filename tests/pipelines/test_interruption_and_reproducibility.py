@@ -1,5 +1,5 @@
 """Interrupted runs resume without recomputing finished work, repeated runs give identical tables, and
-a damaged persisted array is named (issue: bad input, failures and reproducibility).
+a damaged persisted array is named.
 
 All compare against one uninterrupted in-process run of the MINI sweep (``reference``), which like
 the repeated run stops at the tables (``TABLES``; figures and the report only read them).

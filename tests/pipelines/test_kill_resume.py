@@ -1,5 +1,5 @@
 """`kill -9` at any save, then `kedro run --only-missing-outputs`, gives the tables of an
-uninterrupted run (issue: a run is committed as a unit).
+uninterrupted run: a run is committed as a unit (docs/operations.md, "Provenance and resume").
 
 Every case starts from a project that holds the complete results of other settings (``OLD``: fewer
 steps), runs the new settings (``NEW``) in a child process that kills itself with SIGKILL just

@@ -1,5 +1,5 @@
 """Bad parameters stop a run before any computation, with one line naming the parameter, its value and
-what is allowed (issue: bad input, failures and reproducibility)."""
+what is allowed (docs/configuration.md, "Changing parameters")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Results on disk are trusted only when the configuration made them (issue: provenance).
+"""Results on disk are trusted only when the configuration made them (docs/operations.md, "Provenance and resume").
 
 Each test copies the session's ``tiny_project`` (a complete ``kedro run --env tiny``) and changes
 the configuration or the files the way a user would, then checks that nothing is silently reused:

@@ -1,5 +1,6 @@
-"""The rendered report through real Kedro sessions on one tiny project (issue: papermill report,
-regeneration without retraining, --only-missing-outputs, a failed run keeps the last good report).
+"""The rendered report through real Kedro sessions on one tiny project (docs/operations.md, "The rendered
+report"): papermill, regeneration without retraining, --only-missing-outputs, a failed run keeps the
+last good report.
 
 The tests share the module's ``tiny_project`` (one tiny default chain, ~40 s) and each leaves it
 complete, so they pass in any order.

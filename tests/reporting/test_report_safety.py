@@ -1,5 +1,5 @@
-"""The report holds no live markup from its inputs (issue: a report that cannot lie): values from the
-data, the configuration or the environment are written into Markdown as text, Markdown shows raw
+"""The report holds no live markup from its inputs (docs/operations.md, "The rendered report"): values
+from the data, the configuration or the environment are written into Markdown as text, Markdown shows raw
 HTML as text, and the page is sanitised, while tables, headings and embedded figures survive.
 
 Every page is read back with ``html.parser`` (tests/reporting/html_inspection.py), not searched

@@ -1,4 +1,4 @@
-"""Benchmark of the tangent-kernel and Hessian numerics (DESIGN.md sections 4 and 6).
+"""Benchmark of the tangent-kernel and Hessian numerics (docs/development.md, "Benchmarks").
 
 Run ``python -m ntk_linearity.bench`` (add ``--quick`` for a smoke run with every width divided by
 100, ``--cases`` to select cases, ``--hessian-width`` / ``--bottleneck-width`` to size the Hessian
