@@ -135,6 +135,10 @@ class Architecture:
     ``"ratio"`` (the same with the scale-free ||H|| / K(x, x) in place of ||H||, for networks whose kernel
     scale moves with the fit axis: the standard parameterisation, the output scale) or
     ``"narrowest"`` (Delta K at the narrowest point of the sweep axis against a threshold).
+    ``role`` is the part an architecture plays in the paper's own experiments (:data:`ROLES`), so that
+    tables, figures and the report never test names: ``"linear_head"`` (the one-hidden-layer network with
+    a linear output of Fig. 1, the reference the others are compared with), ``"nonlinear_head"`` (its
+    swish and softmax counterparts), ``"bottleneck"`` (the network of Fig. 2) or ``""`` (none).
     """
 
     name: str
@@ -146,6 +150,7 @@ class Architecture:
     verdict_rule: str = "slopes"
     source: str = ""
     claim: PaperRow | None = None
+    role: str = ""
 
 
 _LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
@@ -171,13 +176,14 @@ ARCHITECTURES: Mapping[str, Architecture] = {
     a.name: a
     for a in (
         Architecture("linear_output", "linear output", "tab:blue", "width", _LINEAR_THEORY,
-                     PaperRow("O~(1/sqrt m)", "Theta(1)", "Yes"), source="Eq. 5, 7, 10"),
+                     PaperRow("O~(1/sqrt m)", "Theta(1)", "Yes"), source="Eq. 5, 7, 10", role="linear_head"),
         Architecture("softmax_output", "softmax output", "tab:red", "width", _NONLINEAR_THEORY,
-                     PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14"),
+                     PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14", role="nonlinear_head"),
         Architecture("swish_output", "swish output", "tab:green", "width", _NONLINEAR_THEORY,
-                     PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14"),
+                     PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14", role="nonlinear_head"),
         Architecture("bottleneck", "bottleneck", "tab:purple", "bottleneck_width", {"ntk_diag": 0.0},
-                     PaperRow("O~(1)", "Theta(1)", "No"), verdict_rule="narrowest", source="Section 4"),
+                     PaperRow("O~(1)", "Theta(1)", "No"), verdict_rule="narrowest", source="Section 4",
+                     role="bottleneck"),
         Architecture("deep_linear_output", "deep, linear output", "tab:cyan", "width", _LINEAR_THEORY,
                      source="Theorem 3.2"),
         # Appendix H: the structural conditions of Theorem 3.1 hold for convolutional and residual
@@ -218,8 +224,22 @@ ARCHITECTURES: Mapping[str, Architecture] = {
 }
 # The paper's architectures, in the row order of table1_scaling.csv and table1.md.
 PAPER_ARCHITECTURES = tuple(name for name, a in ARCHITECTURES.items() if a.paper_row is not None)
-# The one-hidden-layer networks of Fig. 1 (left and right) and of the E5 and E6 figures.
-FIG1_ARCHITECTURES = ("linear_output", "softmax_output", "swish_output")
+ROLES = ("linear_head", "nonlinear_head", "bottleneck")
+
+
+def with_role(role: str) -> tuple[str, ...]:
+    """The architectures that play ``role`` (:data:`ROLES`), in the order of :data:`ARCHITECTURES`."""
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {list(ROLES)}, got {role!r}")
+    return tuple(name for name, a in ARCHITECTURES.items() if a.role == role)
+
+
+# The one-hidden-layer networks of Fig. 1 (left and right) and of the E5 and E6 figures: the linear head
+# first, then the non-linear ones.
+LINEAR_HEAD = with_role("linear_head")[0]
+NONLINEAR_HEADS = tuple(reversed(with_role("nonlinear_head")))  # swish, then softmax, as the paper lists them
+FIG1_ARCHITECTURES = (LINEAR_HEAD, *with_role("nonlinear_head"))
+BOTTLENECK = with_role("bottleneck")[0]  # the network of Fig. 2: a narrow layer inside wide ones
 
 # A colour for each group of a sweep whose groups are not one architecture each (e.g. depths).
 GROUP_COLORS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",

@@ -15,7 +15,7 @@ from ntk_linearity.pipelines.reporting.figures.style import (
     subplots,
 )
 from ntk_linearity.pipelines.reporting.tables import slope_text, usable
-from ntk_linearity.experiment.vocabulary import ARCHITECTURES, QUANTITIES
+from ntk_linearity.experiment.vocabulary import ARCHITECTURES, LINEAR_HEAD, QUANTITIES
 
 
 PARAMETERIZATION_STYLES = {"ntk": "-", "standard": "--"}
@@ -29,7 +29,7 @@ PARAMETERIZATION_PANELS = (("ntk_diag", r"$K(x,x)=\|\nabla_w f\|^2$ at $w_0$"), 
 def head_color(head: str) -> str:
     """The colour of a head: that of its one-hidden-layer architecture of Fig. 1 (blue linear, green
     swish, red softmax)."""
-    return ARCHITECTURES.get(f"{head}_output", ARCHITECTURES["linear_output"]).color
+    return ARCHITECTURES.get(f"{head}_output", ARCHITECTURES[LINEAR_HEAD]).color
 
 
 def parameterization_figure(runs: pd.DataFrame, scaling: pd.DataFrame, *, sweeps=()) -> plt.Figure:

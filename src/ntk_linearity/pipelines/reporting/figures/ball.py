@@ -8,7 +8,7 @@ import pandas as pd
 
 from ntk_linearity.pipelines.reporting.figures.style import legend, points_panel, subplots
 from ntk_linearity.pipelines.reporting.tables import ball_group, ball_sups, slope_text
-from ntk_linearity.experiment.vocabulary import ARCHITECTURES, BALL_HESSIAN_SUP
+from ntk_linearity.experiment.vocabulary import ARCHITECTURES, BALL_HESSIAN_SUP, LINEAR_HEAD
 
 
 RADIUS_MARKERS = ("v", "o", "^", "s", "D", "P", "X")
@@ -19,7 +19,7 @@ def ball_hessian(ball: pd.DataFrame, scaling: pd.DataFrame) -> plt.Figure:
     configured radius R (median over seeds, min-max band, seeds as dots), the fitted slope and its
     interval in the legend (the ``ball_hessian_sup`` rows of ``scaling.csv``)."""
     sups = ball_sups(ball)
-    architectures = list(dict.fromkeys(sups["architecture"])) or ["linear_output"]
+    architectures = list(dict.fromkeys(sups["architecture"])) or [LINEAR_HEAD]
     fig, axes = subplots(1, len(architectures), figsize=(6 * len(architectures), 4.6), squeeze=False)
     for ax, architecture in zip(axes.flat, architectures):
         members = sups[sups["architecture"] == architecture]

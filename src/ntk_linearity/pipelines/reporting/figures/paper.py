@@ -14,7 +14,7 @@ from ntk_linearity.pipelines.reporting.figures.style import (
     subplots,
 )
 from ntk_linearity.pipelines.reporting.tables import usable
-from ntk_linearity.experiment.vocabulary import ARCHITECTURES, FIG1_ARCHITECTURES
+from ntk_linearity.experiment.vocabulary import ARCHITECTURES, BOTTLENECK, FIG1_ARCHITECTURES, LINEAR_HEAD
 
 
 def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
@@ -22,7 +22,7 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     fig, ax = subplots(figsize=(8, 6))
     for architecture in SHALLOW_ARCHITECTURES:
         scaling_panel(ax, runs, table, architecture, "delta_k", "delta_k")
-    linear = usable(runs, "delta_k", architecture="linear_output")
+    linear = usable(runs, "delta_k", architecture=LINEAR_HEAD)
     if not linear.empty:
         floors = linear.groupby("width")[["delta_k_noise_floor", "kernel_float32_rounding"]].median()
         ax.plot(floors.index, floors["delta_k_noise_floor"].clip(lower=1e-12), "k--", lw=1,
@@ -84,13 +84,13 @@ def loss_curves(curves: pd.DataFrame, time_curve_width: int) -> plt.Figure:
 def delta_k_vs_bottleneck(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     """Fig. 2: Delta K against the bottleneck width m_b (3 hidden layers, linear output)."""
     fig, ax = subplots(figsize=(7, 4.5))
-    scaling_panel(ax, runs, table, "bottleneck", "delta_k", "delta_k")
-    widths = runs.loc[runs["architecture"] == "bottleneck", "width"].unique()
-    linear = usable(runs, "delta_k", architecture="linear_output")
+    scaling_panel(ax, runs, table, BOTTLENECK, "delta_k", "delta_k")
+    widths = runs.loc[runs["architecture"] == BOTTLENECK, "width"].unique()
+    linear = usable(runs, "delta_k", architecture=LINEAR_HEAD)
     for m in widths:
         reference = linear.loc[linear["width"] == m, "delta_k"]
         if not reference.empty:
-            ax.axhline(reference.median(), color=ARCHITECTURES["linear_output"].color, ls="--", lw=1,
+            ax.axhline(reference.median(), color=ARCHITECTURES[LINEAR_HEAD].color, ls="--", lw=1,
                        label=f"one hidden layer of width {m:g}, linear output (no bottleneck)")
     ax.set_ylabel(r"$\Delta K$")
     outer = f", m = {', '.join(f'{m:g}' for m in widths)}" if len(widths) else ""
@@ -105,8 +105,8 @@ def hessian_scaling(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     panels = [
         (axes[0, 0], SHALLOW_ARCHITECTURES, "hessian_norm_init", "hessian_norm", r"$\|H\|$ at $w_0$"),
         (axes[0, 1], SHALLOW_ARCHITECTURES, "ntk_diag_init", "ntk_diag", r"$K(x,x)=\|\nabla_w f\|^2$"),
-        (axes[1, 0], ("bottleneck",), "hessian_norm_init", "hessian_norm", r"$\|H\|$ at $w_0$"),
-        (axes[1, 1], ("bottleneck",), "ntk_diag_init", "ntk_diag", r"$K(x,x)=\|\nabla_w f\|^2$"),
+        (axes[1, 0], (BOTTLENECK,), "hessian_norm_init", "hessian_norm", r"$\|H\|$ at $w_0$"),
+        (axes[1, 1], (BOTTLENECK,), "ntk_diag_init", "ntk_diag", r"$K(x,x)=\|\nabla_w f\|^2$"),
     ]
     for ax, architectures, column, quantity, ylabel in panels:
         for architecture in architectures:

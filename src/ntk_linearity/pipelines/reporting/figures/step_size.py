@@ -17,6 +17,7 @@ from ntk_linearity.pipelines.reporting.figures.style import (
     subplots,
 )
 from ntk_linearity.pipelines.reporting.tables import diverged_note, slope_text, usable
+from ntk_linearity.pipelines.reporting.statements.formatting import value_text
 from ntk_linearity.experiment.vocabulary import AXES
 
 
@@ -139,7 +140,7 @@ def catapult_dynamics(runs: pd.DataFrame, curves: pd.DataFrame, *, sweep: str, f
     bottom.set_ylabel(r"$\eta\,\lambda_{\max}(K_t/n)$")
     bottom.set_xlabel("gradient descent step t (logarithmic beyond t = 1)")
     note = diverged_note(members[members[fit_against] == width])
-    fig.suptitle(f"{sweep}: loss spike and top kernel eigenvalue along training, {AXES[fit_against].token or fit_against} = {width}"
+    fig.suptitle(f"{sweep}: loss spike and top kernel eigenvalue along training, {AXES[fit_against].token or fit_against} = {value_text(width)}"
                  + (f"\n{note} (no curves)" if note else ""), fontsize=10)
     return fig
 

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.ticker import LogLocator, NullLocator
 import pandas as pd
 
+from ntk_linearity.pipelines.reporting.statements.formatting import value_text
 from ntk_linearity.pipelines.reporting.tables import diverged_note, slope_text, usable
 from ntk_linearity.experiment.vocabulary import ARCHITECTURES, AXES, FIG1_ARCHITECTURES, GROUP_COLORS
 
@@ -83,5 +84,5 @@ def group_colors(runs: pd.DataFrame, group_by) -> dict[str, tuple[str, str]]:
         return {row.group: (ARCHITECTURES[row.architecture].color, ARCHITECTURES[row.architecture].label)
                 for row in groups.itertuples(index=False)}
     return {row["group"]: (GROUP_COLORS[i % len(GROUP_COLORS)],
-                           ", ".join(f"{axis} = {row[axis]}" for axis in group_by) or row["group"])
+                           ", ".join(f"{axis} = {value_text(row[axis])}" for axis in group_by) or row["group"])
             for i, (_, row) in enumerate(groups.iterrows())}

@@ -23,6 +23,16 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def value_text(value) -> str:
+    """An axis value as the report writes it: ``1000`` for 1000.0 (a width column is float in pandas
+    when other architectures leave it empty), ``0.5`` for 0.5, text as it is."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    if not np.isfinite(value):
+        return "n/a"
+    return str(int(value)) if float(value).is_integer() else f"{float(value):g}"
+
+
 def num(value: float, digits: int = 3) -> str:
     """A number with ``digits`` significant digits (``"n/a"`` for NaN or None)."""
     if value is None or not np.isfinite(value):

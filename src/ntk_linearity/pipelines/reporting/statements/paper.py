@@ -18,9 +18,10 @@ from ntk_linearity.pipelines.reporting.statements.formatting import (
     slope_phrase,
     slope_sign,
     unavailable,
+    value_text,
 )
 from ntk_linearity.pipelines.reporting.tables import slope_row
-from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
+from ntk_linearity.experiment.vocabulary import BOTTLENECK, FIG1_ARCHITECTURES, LINEAR_HEAD, NONLINEAR_HEADS
 
 
 def final_curve_values(curves: pd.DataFrame, curve: str, width: int) -> pd.DataFrame:
@@ -66,29 +67,29 @@ def kernel_width_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence
     absent = unavailable(runs, FIG1_ARCHITECTURES, "delta_k", "ΔK")
     if absent:
         return absent
-    lin = medians(runs, "linear_output", "delta_k")
-    text = unavailable(runs, ("linear_output",), "delta_k", "ΔK")
+    lin = medians(runs, LINEAR_HEAD, "delta_k")
+    text = unavailable(runs, (LINEAR_HEAD,), "delta_k", "ΔK")
     if not text:
         text = (f"For the **linear output layer** the median ΔK over seeds goes from {from_to(lin)}: "
-                f"{slope_phrase(scaling, 'linear_output', 'delta_k', confidence)}. "
-                f"{SIGN_VERDICTS[slope_sign(scaling, 'linear_output', 'delta_k')]}")
-        row = slope_row(scaling, "delta_k", architecture="linear_output")
+                f"{slope_phrase(scaling, LINEAR_HEAD, 'delta_k', confidence)}. "
+                f"{SIGN_VERDICTS[slope_sign(scaling, LINEAR_HEAD, 'delta_k')]}")
+        row = slope_row(scaling, "delta_k", architecture=LINEAR_HEAD)
         if row is not None and np.isfinite(row["slope"]):
             text += (" The paper's O(1/√m) bounds the kernel change from above; the slope's point estimate is "
                      + slope_bound_statement(row["slope"], row["slope_ci_low"]))
     others = [f"the **{LABELS[a]}** ΔK goes from {from_to(medians(runs, a, 'delta_k'))} "
               f"({slope_phrase(scaling, a, 'delta_k', confidence, theory=False)})"
-              for a in ("swish_output", "softmax_output") if not medians(runs, a, "delta_k").dropna().empty]
+              for a in NONLINEAR_HEADS if not medians(runs, a, "delta_k").dropna().empty]
     if others:
         text += " For the non-linear heads, " + "; ".join(others) + " (theory: slope 0, ΔK = Θ(1))."
     widest = int(runs.loc[runs["architecture"].isin(FIG1_ARCHITECTURES), "width"].max())
     if widest in lin.dropna().index and lin[widest] > 0:
         ratios = [f"the {LABELS[a]} kernel moves {num(medians(runs, a, 'delta_k')[widest] / lin[widest], 2)}×"
-                  for a in ("swish_output", "softmax_output")
+                  for a in NONLINEAR_HEADS
                   if widest in medians(runs, a, "delta_k").dropna().index]
         if ratios:
             text += f" At the largest width, m = {widest}, {' and '.join(ratios)} as much as the linear output's."
-    linear_runs = runs[(runs["architecture"] == "linear_output") & ~runs["diverged"].astype(bool)]
+    linear_runs = runs[(runs["architecture"] == LINEAR_HEAD) & ~runs["diverged"].astype(bool)]
     if len(linear_runs):
         below = int((linear_runs["delta_k"] <= linear_runs["delta_k_noise_floor"]).sum())
         text += (f" {below} of {len(linear_runs)} linear-head runs have ΔK at or below their float32 noise floor"
@@ -128,26 +129,26 @@ MB = "m\\_b"  # the bottleneck width, its underscore escaped for Markdown
 
 def bottleneck_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float, threshold: float) -> str:
     """Section 3.3 (Fig. 2): ΔK against the bottleneck width, beside the one-hidden-layer network."""
-    absent = unavailable(runs, ("bottleneck",), "delta_k", "ΔK")
+    absent = unavailable(runs, (BOTTLENECK,), "delta_k", "ΔK")
     if absent:
         return absent
-    med = medians(runs, "bottleneck", "delta_k").dropna()
+    med = medians(runs, BOTTLENECK, "delta_k").dropna()
     values = ", ".join(f"{num(v)} at {MB} = {mb}" for mb, v in med.items())
-    outer = int(runs.loc[runs["architecture"] == "bottleneck", "width"].iloc[0])
+    outer = int(runs.loc[runs["architecture"] == BOTTLENECK, "width"].iloc[0])
     text = (f"With the wide layers at m = {outer}, the median ΔK over seeds is {values} "
-            f"({slope_phrase(scaling, 'bottleneck', 'delta_k', confidence, theory=False)} against {MB}).")
-    lin = medians(runs, "linear_output", "delta_k").dropna()
+            f"({slope_phrase(scaling, BOTTLENECK, 'delta_k', confidence, theory=False)} against {MB}).")
+    lin = medians(runs, LINEAR_HEAD, "delta_k").dropna()
     if outer in lin.index and lin[outer] > 0:
         text += (f" The one-hidden-layer linear network of the same width m = {outer} has ΔK {num(lin[outer])}: "
                  f"the narrowest bottleneck moves the kernel {num(med.iloc[0] / lin[outer], 2)}× as much.")
     side = "above" if med.iloc[0] > threshold else "below"
-    return (text + left_out(runs, ("bottleneck",))
+    return (text + left_out(runs, (BOTTLENECK,))
             + f" At the narrowest bottleneck ΔK is {side} the threshold {threshold} used for Table 1's verdict. "
             f"The paper predicts ΔK to fall as {MB} grows and to stay Θ(1) for a small {MB} however wide the "
             "other layers are.")
 
 
-HESSIAN_ARCHITECTURES = (*FIG1_ARCHITECTURES, "bottleneck")
+HESSIAN_ARCHITECTURES = (*FIG1_ARCHITECTURES, BOTTLENECK)
 
 
 def hessian_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float) -> str:
@@ -156,11 +157,11 @@ def hessian_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: flo
     if absent:
         return absent
     lines = []
-    for arch in ("linear_output", "swish_output", "softmax_output", "bottleneck"):
+    for arch in (LINEAR_HEAD, *NONLINEAR_HEADS, BOTTLENECK):
         members = runs[runs["architecture"] == arch]
         if members.empty:
             continue
-        axis = MB if arch == "bottleneck" else "m"
+        axis = MB if arch == BOTTLENECK else "m"
         missing = unavailable(members, (arch,), "hessian_norm_init", "‖H‖")
         if missing:
             lines.append(f"- {missing}")
@@ -175,17 +176,17 @@ def hessian_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: flo
 
 def weight_change_statement(runs: pd.DataFrame, scaling: pd.DataFrame, confidence: float) -> str:
     """Section 3.6 (E5): the distance travelled by the weights of the linear head, ℓ2 against ℓ∞."""
-    absent = unavailable(runs, ("linear_output",), "weight_change_l2", "weight change")
+    absent = unavailable(runs, (LINEAR_HEAD,), "weight_change_l2", "weight change")
     if absent:
         return absent
-    l2 = medians(runs, "linear_output", "weight_change_l2")
-    linf = medians(runs, "linear_output", "weight_change_linf")
+    l2 = medians(runs, LINEAR_HEAD, "weight_change_l2")
+    linf = medians(runs, LINEAR_HEAD, "weight_change_linf")
     return (f"For the linear output layer the Euclidean distance travelled ‖w* − w₀‖₂ goes from "
-            f"{from_to(l2)} ({slope_phrase(scaling, 'linear_output', 'weight_change_l2', confidence)}), while the "
+            f"{from_to(l2)} ({slope_phrase(scaling, LINEAR_HEAD, 'weight_change_l2', confidence)}), while the "
             f"largest single-weight change ‖w* − w₀‖∞ goes from {from_to(linf)} "
-            f"({slope_phrase(scaling, 'linear_output', 'weight_change_linf', confidence)}). Small changes of "
+            f"({slope_phrase(scaling, LINEAR_HEAD, 'weight_change_linf', confidence)}). Small changes of "
             "individual weights do not make the model linear: the quadratic Taylor term (w − w₀)ᵀH(w − w₀) "
-            "is controlled by the Euclidean distance and ‖H‖ (Section 1)." + left_out(runs, ("linear_output",)))
+            "is controlled by the Euclidean distance and ‖H‖ (Section 1)." + left_out(runs, (LINEAR_HEAD,)))
 
 
 def run_outcomes(runs: pd.DataFrame) -> tuple[int, int, int]:
@@ -203,7 +204,7 @@ def convergence_table(runs: pd.DataFrame, width: int) -> pd.DataFrame:
         group = runs[runs["architecture"] == arch]
         if group.empty:
             continue
-        at_width = group if arch == "bottleneck" else group[group["width"] == width]
+        at_width = group if arch == BOTTLENECK else group[group["width"] == width]
         done = at_width[~at_width["diverged"].astype(bool)]
         converged, _, diverged = run_outcomes(group)
         factor = (done["initial_loss"] / done["final_loss"]).median() if len(done) else np.nan
@@ -243,7 +244,7 @@ def caveats(runs: pd.DataFrame, n_snapshots: int) -> list[str]:
     if not shallow.empty:
         widths = sorted(shallow["width"].unique())
         notes.append(
-            f"The width sweep has {len(widths)} widths ({', '.join(str(w) for w in widths)}) and "
+            f"The width sweep has {len(widths)} widths ({', '.join(value_text(w) for w in widths)}) and "
             f"{shallow['seed'].nunique()} seeds; each slope is a least-squares fit through these points, so its "
             "interval is only as good as the grid"
             + (" (with fewer than four widths, treat the slopes as indicative)." if len(widths) < 4 else "."))
