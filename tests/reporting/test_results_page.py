@@ -120,3 +120,8 @@ def test_without_a_recorded_commit_the_command_asks_for_one(tmp_path):
 def test_report_metadata_reads_the_run_metadata_table():
     rows = report_metadata(REPORT)
     assert rows["git"] == COMMIT and rows["Kedro environment"] == "local"
+
+
+def test_a_commit_named_in_the_reports_prose_is_found(tmp_path):
+    root = _data_root(tmp_path, report=f"<p>Made in environment local, commit {COMMIT}.</p>")
+    assert f"| commit | `{COMMIT}` |" in page_from_root(root, machine="M")

@@ -209,12 +209,14 @@ def host_machine() -> str:
 def page_metadata(root: Path, commit: str | None, machine: str | None) -> PageMetadata:
     """Commit, date, environment and backend from the newest report; the arguments win where given."""
     try:
-        rows = report_metadata(latest_version(root, "report.html").read_text(encoding="utf-8"))
+        page = latest_version(root, "report.html").read_text(encoding="utf-8")
     except FileNotFoundError:
-        rows = {}
-    git = re.search(r"\b[0-9a-f]{40}\b", rows.get("git", ""))
+        page = ""
+    rows = report_metadata(page)
+    git = (re.search(r"\b[0-9a-f]{40}\b", rows.get("git", "") or rows.get("commit", ""))
+           or re.search(r"commit\W+([0-9a-f]{40})\b", page))
     devices = next((v for k, v in rows.items() if k.startswith("JAX devices")), "")
-    found = commit or (git.group(0) if git else None)
+    found = commit or (git.group(git.re.groups) if git else None)
     if not found:
         raise SystemExit("the report records no commit: pass --commit <sha>")
     return PageMetadata(commit=found, date=rows.get("rendered", "unknown"),
