@@ -59,6 +59,7 @@ def _run_row(run) -> dict[str, Any]:
     eta_lambda0 = 2 * getattr(run.learning_rate, "relative_to_critical", 0.5)
     lambda_min = 0.01 * spread
     return record | {
+        "hessian_method": hessian_method_of(run),
         "learning_rate": 1.0, "steps": 60, "max_steps": 60, "converged": True, "diverged": False,
         "initial_loss": 0.1, "final_loss": 1e-4, "delta_k": delta_k, "delta_k_final_float64": delta_k,
         "delta_k_noise_floor": 1e-7, "kernel_float32_rounding": 1e-7,
@@ -71,6 +72,13 @@ def _run_row(run) -> dict[str, Any]:
         "eta_lambda_max_final": min(eta_lambda0, 1.8), "lambda_min_init": lambda_min, "lambda_min_path": lambda_min,
         "loss_rate": 2 * lambda_min, "loss_rate_over_eta_lambda_min": 2.0,
     }
+
+
+def hessian_method_of(run) -> str:
+    """The method the numerics dispatcher picks for the run's network (runs.csv: hessian_method)."""
+    if run.family != "mlp":
+        return "lanczos"
+    return "closed_form" if run.model.depth == 1 else "subspace_lanczos"
 
 
 def _curves(runs: pd.DataFrame) -> pd.DataFrame:

@@ -61,6 +61,18 @@ AXES: Mapping[str, Axis] = {
 SEED_AXIS = "seed"
 
 
+_TEX_TEXT = {"$m_b$": "m_b", "$C_b$": "C_b", "$\\eta$": "η", "$\\eta\\lambda_0$": "ηλ₀"}
+
+
+def axis_text(axis: str) -> str:
+    """An axis as the report's text and tables write it (its label without TeX): ``"width m"``,
+    ``"bottleneck width m_b"``, ``"ηλ₀"``."""
+    label = AXES[axis].label
+    for tex, text in _TEX_TEXT.items():
+        label = label.replace(tex, text)
+    return label
+
+
 def axis_token(axis: str, value) -> str:
     """How ``axis = value`` is spelt in a run name: ``m1000``, ``linear``, ``lr0p5``.
 
@@ -77,33 +89,35 @@ def axis_token(axis: str, value) -> str:
 
 @dataclass(frozen=True)
 class Quantity:
-    """A per-run measurement: its column in ``runs.csv`` and how figures label it."""
+    """A per-run measurement: its column in ``runs.csv``, how figures label it (``label``, TeX) and how
+    the report's text and tables write it (``text``, plain Unicode)."""
 
     name: str
     column: str
     label: str
+    text: str = ""
 
 
 QUANTITIES: Mapping[str, Quantity] = {
     q.name: q
     for q in (
-        Quantity("hessian_norm", "hessian_norm_init", r"$\|H\|$ at $w_0$"),
-        Quantity("ntk_diag", "ntk_diag_init", r"$K(x,x)=\|\nabla_w f\|^2$"),
-        Quantity("delta_k", "delta_k", r"$\Delta K$"),
-        Quantity("weight_change_l2", "weight_change_l2", r"$\|w^* - w_0\|_2$"),
-        Quantity("weight_change_linf", "weight_change_linf", r"$\|w^* - w_0\|_\infty$"),
-        Quantity("hessian_norm_final", "hessian_norm_final", r"$\|H\|$ at $w_T$"),
-        Quantity("lambda_min", "lambda_min_path", r"$\min_t \lambda_{\min}(K_t/n)$"),
-        Quantity("loss_peak_ratio", "loss_peak_ratio", r"$\max_t L_t / L_0$"),
+        Quantity("hessian_norm", "hessian_norm_init", r"$\|H\|$ at $w_0$", "‖H‖ at w₀"),
+        Quantity("ntk_diag", "ntk_diag_init", r"$K(x,x)=\|\nabla_w f\|^2$", "K(x, x)"),
+        Quantity("delta_k", "delta_k", r"$\Delta K$", "ΔK"),
+        Quantity("weight_change_l2", "weight_change_l2", r"$\|w^* - w_0\|_2$", "‖w* − w₀‖₂"),
+        Quantity("weight_change_linf", "weight_change_linf", r"$\|w^* - w_0\|_\infty$", "‖w* − w₀‖∞"),
+        Quantity("hessian_norm_final", "hessian_norm_final", r"$\|H\|$ at $w_T$", "‖H‖ at w_T"),
+        Quantity("lambda_min", "lambda_min_path", r"$\min_t \lambda_{\min}(K_t/n)$", "min_t λ_min(K_t/n)"),
+        Quantity("loss_peak_ratio", "loss_peak_ratio", r"$\max_t L_t / L_0$", "max_t L_t/L₀"),
         # The ball analysis of Proposition 2.2 (runs where a sweep's `ball:` block switches it on)
-        Quantity("path_hessian_sup", "path_hessian_sup", r"$\sup \|H\|$ on the path $w_0 \to w^*$"),
+        Quantity("path_hessian_sup", "path_hessian_sup", r"$\sup \|H\|$ on the path $w_0 \to w^*$", "sup ‖H‖ on the path w₀ → w*"),
         # ||H(w_0; x)|| / K(w_0; x, x) at the probe input: invariant under rescaling the model or its
         # parameters by a common factor (the paper's Appendix B: both scale alike)
-        Quantity("hessian_ratio", "hessian_ratio_init", r"$\|H\| / K(x,x)$ at $w_0$"),
+        Quantity("hessian_ratio", "hessian_ratio_init", r"$\|H\| / K(x,x)$ at $w_0$", "‖H‖/K(x, x) at w₀"),
     )
 }
 # Fitted from the ball table (one fit per group and radius), not from a column of runs.csv.
-BALL_HESSIAN_SUP = Quantity("ball_hessian_sup", "hessian_sup", r"$\sup_{B(w_0, R)} \|H\|$")
+BALL_HESSIAN_SUP = Quantity("ball_hessian_sup", "hessian_sup", r"$\sup_{B(w_0, R)} \|H\|$", "sup ‖H‖ in B(w₀, R)")
 # The quantities of the paper's Table 1 comparison (table1_scaling.csv), in its column order.
 TABLE1_QUANTITIES = ("hessian_norm", "ntk_diag", "delta_k", "weight_change_l2", "weight_change_linf")
 

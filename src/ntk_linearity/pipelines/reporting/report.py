@@ -1,9 +1,11 @@
 """The rendered report: ``notebooks/report.ipynb`` executed with papermill, converted to one HTML file.
 
 The ``render_report`` node writes the persisted reporting tables to a temporary folder, executes the
-papermill template on them (the notebook only reads tables and redraws the figures with
+papermill template on them (the notebook only displays the plan of
+:mod:`ntk_linearity.pipelines.reporting.plan`: sections, sentences, tables, figures redrawn by
 :mod:`ntk_linearity.pipelines.reporting.figures`; it never trains) and returns a self-contained HTML
-page: figures embedded as base64 PNGs, code hidden, no script and nothing loaded from outside.
+page: figures embedded as base64 palette PNGs (:mod:`.display`), code hidden, no script and nothing
+loaded from outside.
 
 Nothing from the data, the configuration or the environment becomes markup: the notebook escapes
 every such value it writes into Markdown (:mod:`.markdown`), Markdown is rendered with raw HTML shown
@@ -202,18 +204,11 @@ def notebook_to_html(notebook: nbformat.NotebookNode, title: str = REPORT_TITLE)
 
 
 def report_parameters(experiment) -> dict[str, Any]:
-    """What the notebook is told about the run: the validated parameter groups and each sweep's
-    shape (family, axes, fit axis, groups, number of runs, its own training settings)."""
-    params = experiment.parameters.model_dump(mode="json")
-    params["sweeps"] = {
-        sweep.name: {"family": sweep.family, "axes": {axis: list(values) for axis, values in sweep.axes},
-                     "fit_against": sweep.fit_against, "group_by": list(sweep.group_by),
-                     "architectures": list(sweep.architectures), "n_runs": len(sweep.runs),
-                     "settings": params["sweeps"][sweep.name]["settings"],
-                     "training": params["sweeps"][sweep.name]["training"]}
-        for sweep in experiment.sweeps
-    }
-    return params
+    """What the notebook is told about the run: the validated parameters as JSON, every group and
+    each sweep as written, from which the notebook validates the same :class:`Experiment` again
+    (:func:`~ntk_linearity.experiment.parameters.validate_parameters`) for
+    :func:`~ntk_linearity.pipelines.reporting.plan.report_plan`."""
+    return experiment.parameters.model_dump(mode="json")
 
 
 def report_html(tables: dict[str, pd.DataFrame], table1: str, params: dict[str, Any],
