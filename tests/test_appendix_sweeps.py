@@ -68,7 +68,7 @@ def test_a_nested_lookup_missing_a_value_and_the_kl_loss_of_a_scaled_softmax_are
 # Statements and figures on tables with known slopes
 # ---------------------------------------------------------------------------------------------
 
-REPORTING = type("Reporting", (), {"slope_ci_method": "regression", "confidence": 0.95})()
+REPORTING = type("Reporting", (), {"slope_ci_method": "regression", "confidence": 0.95, "linearity_threshold": 0.1})()
 EXPONENTS = {  # (parameterisation, head) -> exponents of delta_k, ratio, ntk_diag, hessian_norm against m
     ("ntk", "linear"): (-1.0, -0.5, 0.0, -0.5), ("standard", "linear"): (-2.0, -1.0, 1.0, 0.0),
     ("ntk", "swish"): (0.0, 0.0, 0.0, 0.0), ("standard", "swish"): (0.0, 0.0, 1.0, 1.0),

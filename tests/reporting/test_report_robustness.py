@@ -161,8 +161,9 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
         assert wall_times == "0 s summed over 0 runs"
         assert setup_statements.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
-        assert "**30 of 30 runs diverged**" in table1 and "| n/a |" in table1
-        assert "- **depth_sweep L2**: n/a (no usable runs" in table1  # a fully diverged group keeps its row
+        assert "**30 of 30 runs diverged**" in table1 and "| n/a (-0.50) |" in table1  # no slope, theory -1/2
+        assert "| cannot tell: no usable runs: every run diverged or has no positive Delta K |" in table1
+        assert "- **depth_sweep L2**: cannot tell (no usable runs" in table1  # a fully diverged group keeps its row
         assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
         assert "30 of 30 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
         assert not any("stopped at the step limit" in note for note in notes)

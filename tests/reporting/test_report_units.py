@@ -190,21 +190,9 @@ def _scaling_rows(**slopes):
                           "theory_slope": -0.5, "n_points": 4, "n_seeds": 3} for q, v in slopes.items()])
 
 
-@pytest.mark.parametrize(("delta_k_high", "hessian_high", "verdict"), [
-    (-0.6, -0.4, "Yes"),   # both intervals lie below -1/4
-    (-0.6, -0.2, "No"),    # the ||H|| interval reaches -0.2: not provably decaying
-    (-0.2, -0.6, "No"),
-    (-0.25, -0.6, "No"),   # the boundary itself is not below -1/4
-    (None, -0.6, "No"),    # no fit at all
-    (float("nan"), -0.6, "No"),
-])
-def test_slopes_verdict_flips_with_the_upper_ends_of_the_intervals(delta_k_high, hessian_high, verdict):
-    assert tables.slopes_verdict(delta_k_high, hessian_high) == verdict
-
-
 def test_narrowest_verdict_flips_at_the_threshold():
-    assert tables.narrowest_verdict(0.11, 0.1) == "No"
-    assert tables.narrowest_verdict(0.1, 0.1) == "Yes"
+    assert tables.narrowest_verdict(0.11, 0.1, "bottleneck_width", 4)[0] == "No"
+    assert tables.narrowest_verdict(0.1, 0.1, "bottleneck_width", 4)[0] == "Yes"
 
 
 def test_linearity_verdict_of_a_sweep_group_reads_its_own_rows():
@@ -214,9 +202,10 @@ def test_linearity_verdict_of_a_sweep_group_reads_its_own_rows():
     assert tables.linearity_verdict(falling, runs, 0.1, sweep="s", group="g")[0] == "Yes"
     flat = _scaling_rows(delta_k=(-0.9, -1.0, -0.8), hessian_norm=(-0.3, -0.4, -0.2))
     verdict, reason = tables.linearity_verdict(flat, runs, 0.1, sweep="s", group="g")
-    assert verdict == "No" and "-0.30 [-0.40, -0.20]" in reason
+    assert verdict == "cannot tell" and reason == "||H|| interval [-0.40, -0.20] straddles -0.25"
     all_diverged = runs.assign(diverged=True)
-    assert tables.linearity_verdict(falling, all_diverged, 0.1, sweep="s", group="g")[0] == "n/a"
+    verdict, reason = tables.linearity_verdict(falling, all_diverged, 0.1, sweep="s", group="g")
+    assert verdict == "cannot tell" and reason.startswith("no usable runs")
 
 
 def test_sweep_statement_handles_empty_partly_and_fully_diverged_sweeps():
@@ -307,12 +296,20 @@ def test_claim_statement_says_whether_the_measurement_agrees_with_the_claim():
     assert "ΔK −1.10 [−1.30, −0.90]" in linear
     assert linear.endswith("measured transition **Yes**, as claimed.")
     assert swish.endswith("measured transition **No**, as claimed.")
-    # a linear head whose Hessian norm does not provably decay contradicts the claim
-    flat = scaling.assign(slope_ci_high=np.where(scaling["quantity"] == "hessian_norm", 0.1, scaling["slope_ci_high"]))
-    assert sweep_statements.claim_statement(runs, flat, "c", 0.95, 0.1).splitlines()[0].endswith("against the claim.")
-    # two channel counts and one seed: a slope without an interval cannot test the claim
+    # a linear head whose Hessian norm provably does not decay (interval wholly above -1/4) contradicts the claim
+    flat = scaling.assign(slope_ci_low=np.where(scaling["quantity"] == "hessian_norm", -0.2, scaling["slope_ci_low"]),
+                          slope_ci_high=np.where(scaling["quantity"] == "hessian_norm", 0.1, scaling["slope_ci_high"]))
+    assert sweep_statements.claim_statement(runs, flat, "c", 0.95, 0.1).splitlines()[0].endswith(
+        "measured transition **No**, against the claim.")
+    # an interval across -1/4 neither confirms nor refutes: it says so, with the interval
+    straddling = scaling.assign(slope_ci_high=np.where(scaling["quantity"] == "hessian_norm", 0.1, scaling["slope_ci_high"]))
+    line = Page(report.markdown_to_html(sweep_statements.claim_statement(runs, straddling, "c", 0.95, 0.1))).text
+    assert ("measured transition cannot tell (||H|| interval [-0.55, +0.10] straddles -0.25): this grid neither "
+            "confirms nor refutes the claim.") in line
+    # two channel counts and two seeds: slopes without an interval cannot test the claim either
     no_interval = scaling.assign(slope_ci_low=np.nan, slope_ci_high=np.nan)
-    assert sweep_statements.claim_statement(runs, no_interval, "c", 0.95, 0.1).splitlines()[0].endswith(
-        "measured transition **No**, but the grid is too small to test the claim (a slope without an interval).")
+    line = Page(report.markdown_to_html(sweep_statements.claim_statement(runs, no_interval, "c", 0.95, 0.1))).text
+    assert ("measured transition cannot tell (no interval for Delta K (2 channels values, 2 seeds); no interval for ||H|| "
+            "(2 channels values, 2 seeds)): this grid neither confirms nor refutes the claim.") in line
     assert sweep_statements.claims_in({"architectures": ["cnn_linear_output"]})
     assert not sweep_statements.claims_in({"architectures": ["deep_linear_output", "linear_output"]})

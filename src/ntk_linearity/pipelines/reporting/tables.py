@@ -13,6 +13,9 @@ import pandas as pd
 
 from ntk_linearity.numerics import fit_power_law
 from ntk_linearity.pipelines.reporting.markdown import escape
+from ntk_linearity.pipelines.reporting.verdicts import (  # noqa: F401 (DECAY_SLOPE, Transition: re-exported)
+    DECAY_SLOPE, NO_USABLE_RUNS, Slope, Transition, Verdict, narrowest_verdict, slopes_verdict,
+)
 from ntk_linearity.pipelines.schema import BALL_COLUMNS, BALL_RUN_KEYS, RUN_COLUMNS, sort_runs
 from ntk_linearity.experiment.vocabulary import (
     ARCHITECTURES,
@@ -22,9 +25,9 @@ from ntk_linearity.experiment.vocabulary import (
     TABLE1_QUANTITIES,
 )
 
-DECAY_SLOPE = -0.25  # midpoint of the paper's alternatives -1/2 (linear output) and 0
+# transition, transition_reason: the architecture's verdict (repeated on each of its rows), as in table1.md
 TABLE1_COLUMNS = ["architecture", "quantity", "slope", "slope_ci_low", "slope_ci_high",
-                  "theory_slope", "n_widths", "n_seeds"]
+                  "theory_slope", "n_widths", "n_seeds", "transition", "transition_reason"]
 SCALING_COLUMNS = ["sweep", "group", "architecture", "quantity", "fit_against", "slope", "slope_ci_low",
                    "slope_ci_high", "theory_slope", "n_points", "n_seeds"]
 
@@ -83,7 +86,8 @@ def _fit(data: pd.DataFrame, axis: str, column: str, reporting_params) -> object
 
 def scaling_table(runs: pd.DataFrame, *, reporting_params) -> pd.DataFrame:
     """The paper's Table 1 measured: the log-log slope of every (paper architecture, quantity) with
-    its interval, over every run of that architecture."""
+    its interval, over every run of that architecture, and the architecture's verdict with its reason
+    (:func:`linearity_verdict`, the same as in ``table1.md``)."""
     rows = []
     for architecture in PAPER_ARCHITECTURES:
         axis = ARCHITECTURES[architecture].fit_axis
@@ -102,7 +106,12 @@ def scaling_table(runs: pd.DataFrame, *, reporting_params) -> pd.DataFrame:
                 "n_widths": int(data[axis].nunique()),
                 "n_seeds": int(data["seed"].nunique()),
             })
-    return pd.DataFrame(rows, columns=TABLE1_COLUMNS)
+    table = pd.DataFrame(rows, columns=TABLE1_COLUMNS).astype({"transition": object, "transition_reason": object})
+    threshold = float(reporting_params.linearity_threshold)
+    verdicts = {a: linearity_verdict(table, runs, threshold, architecture=a) for a in table["architecture"].unique()}
+    table["transition"] = table["architecture"].map(lambda a: str(verdicts[a].transition))
+    table["transition_reason"] = table["architecture"].map(lambda a: verdicts[a].reason)
+    return table
 
 
 def sweep_scaling(runs: pd.DataFrame, *, sweep: str, fit_against: str, reporting_params) -> pd.DataFrame:
@@ -203,44 +212,36 @@ def slope_text(table: pd.DataFrame, quantity: str, **where) -> str:
     return f"{r.slope:+.2f} [{r.slope_ci_low:+.2f}, {r.slope_ci_high:+.2f}]"
 
 
-def slopes_verdict(delta_k_high: float | None, hessian_high: float | None) -> str:
-    """"Yes" when the upper ends of the intervals of both the Delta K and the ||H|| slopes lie below
-    ``DECAY_SLOPE`` = -1/4, the midpoint of the paper's two hypotheses -1/2 (linear output, Eq. 5, 10)
-    and 0 (non-linear output, Eq. 14): both provably decay at least like m^(-1/4). "No" otherwise."""
-    falling = [high is not None and np.isfinite(high) and high < DECAY_SLOPE
-               for high in (delta_k_high, hessian_high)]
-    return "Yes" if all(falling) else "No"
+CURVATURE = {"ratio": ("hessian_ratio", "||H||/K(x,x)")}  # the curvature of a verdict rule; else ||H||
 
 
-def narrowest_verdict(median_delta_k: float, threshold: float) -> str:
-    """"No" when Delta K at the narrowest point (median over seeds) exceeds ``threshold``."""
-    return "No" if median_delta_k > threshold else "Yes"
-
-
-def _high(table: pd.DataFrame, quantity: str, **where) -> float | None:
+def _slope(table: pd.DataFrame, quantity: str, name: str, axis: str, **where) -> Slope | None:
+    """One quantity's fitted slope, as :func:`~.verdicts.slopes_verdict` reads it (``None``: no fit)."""
     r = slope_row(table, quantity, **where)
-    return None if r is None else float(r.slope_ci_high)
+    if r is None or not np.isfinite(r.slope):
+        return None
+    points, axis = (r["n_points"], r["fit_against"]) if "n_points" in r.index else (r["n_widths"], axis)
+    return Slope(name, float(r.slope_ci_low), float(r.slope_ci_high), int(points), int(r.n_seeds), axis)
 
 
-def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float, **where) -> tuple[str, str]:
-    """"Yes"/"No" and the reason, from the data, for the runs and scaling rows matching ``where``
-    (``architecture=...``, or ``sweep=..., group=...``), by the architecture's verdict rule
-    (:func:`slopes_verdict` on the Delta K and ||H|| slopes, or on the Delta K and ||H|| / K(x, x)
-    slopes for the rule ``"ratio"``, or, for a bottleneck, :func:`narrowest_verdict` over the narrowest
-    value of its fit axis: m_b, or C_b for a channel bottleneck)."""
+def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float, **where) -> Verdict:
+    """The :class:`~.verdicts.Verdict` (*Yes*, *No* or *cannot tell*, with its reason) for the runs and
+    scaling rows matching ``where`` (``architecture=...``, or ``sweep=..., group=...``), by the
+    architecture's verdict rule: :func:`~.verdicts.slopes_verdict` on the Delta K and ||H|| slopes, or on
+    the Delta K and ||H|| / K(x, x) slopes for the rule ``"ratio"``, or, for a bottleneck,
+    :func:`~.verdicts.narrowest_verdict` over the narrowest value of its fit axis (m_b, or C_b for a
+    channel bottleneck). No usable run: *cannot tell*."""
     data = usable(runs, "delta_k", **where)
     if data.empty:
-        return "n/a", "no usable runs: every run diverged or has no positive Delta K"
+        return NO_USABLE_RUNS
     spec = ARCHITECTURES[data["architecture"].iloc[0]]
     if spec.verdict_rule == "narrowest":
         narrowest = data[spec.fit_axis].min()
         median = float(data[data[spec.fit_axis] == narrowest]["delta_k"].median())
-        return (narrowest_verdict(median, threshold),
-                f"median Delta K {median:.2f} at {spec.fit_axis} = {int(narrowest)} vs threshold {threshold}")
-    curvature, name = ("hessian_ratio", "||H||/K(x,x)") if spec.verdict_rule == "ratio" else ("hessian_norm", "||H||")
-    verdict = slopes_verdict(_high(table, "delta_k", **where), _high(table, curvature, **where))
-    return verdict, (f"Delta K slope {slope_text(table, 'delta_k', **where)}, "
-                     f"{name} slope {slope_text(table, curvature, **where)}")
+        return narrowest_verdict(median, threshold, spec.fit_axis, narrowest)
+    curvature, name = CURVATURE.get(spec.verdict_rule, ("hessian_norm", "||H||"))
+    return slopes_verdict({label: _slope(table, quantity, label, spec.fit_axis, **where)
+                           for quantity, label in (("delta_k", "Delta K"), (curvature, name))})
 
 
 def _fmt(value: float) -> str:
@@ -257,14 +258,14 @@ def _diverged_lines(runs: pd.DataFrame) -> list[str]:
             f"column of runs.csv): {names}.", ""]
 
 
-def _row(name: str, paper, slopes: dict[str, str], theory: dict, verdict: str) -> str:
+def _row(name: str, paper, slopes: dict[str, str], theory: dict, verdict: Verdict) -> str:
     cells = [
         name, paper.hessian_norm if paper else "-",
         f"{slopes['hessian_norm']} ({_fmt(theory.get('hessian_norm'))})",
         paper.ntk if paper else "-",
         f"{slopes['ntk_diag']} ({_fmt(theory.get('ntk_diag'))})",
         f"{slopes['delta_k']} ({_fmt(theory.get('delta_k'))})",
-        paper.transition if paper else "-", verdict,
+        paper.transition if paper else "-", verdict.text.replace("|", "\\|"),  # ||H|| inside a cell
     ]
     return "| " + " | ".join(cells) + " |"
 
@@ -285,8 +286,8 @@ def _paper_rows(table: pd.DataFrame, runs: pd.DataFrame, threshold: float) -> tu
         if runs[runs["architecture"] == architecture].empty:
             continue
         spec = ARCHITECTURES[architecture]
-        verdict, reason = linearity_verdict(table, runs, threshold, architecture=architecture)
-        reasons.append(f"- **{architecture}**: {verdict} ({reason}).")
+        verdict = linearity_verdict(table, runs, threshold, architecture=architecture)
+        reasons.append(f"- **{architecture}**: {verdict.transition} ({verdict.reason}).")
         slopes = {q: slope_text(table, q, architecture=architecture) for q in ROW_QUANTITIES}
         lines.append(_row(architecture, spec.paper_row, slopes, spec.theory, verdict))
     return lines, reasons
@@ -307,8 +308,8 @@ def _beyond_rows(scaling: pd.DataFrame, runs: pd.DataFrame, threshold: float) ->
         spec = ARCHITECTURES[architecture]
         where = f"the paper's claim, {spec.source}" if spec.claim else f"{spec.source}, beyond the paper's Section 6"
         name = f"{spec.label}{', ' + escape(group) if named else ''} ({escape(sweep)}; {where})"
-        verdict, reason = linearity_verdict(scaling, runs, threshold, sweep=sweep, group=group)
-        reasons.append(f"- **{escape(sweep)} {escape(group)}**: {verdict} ({reason}).")
+        verdict = linearity_verdict(scaling, runs, threshold, sweep=sweep, group=group)
+        reasons.append(f"- **{escape(sweep)} {escape(group)}**: {verdict.transition} ({verdict.reason}).")
         slopes = {q: slope_text(scaling, q, sweep=sweep, group=group) for q in ROW_QUANTITIES}
         lines.append(_row(name, spec.claim, slopes, spec.theory, verdict))
     return lines, reasons
@@ -317,12 +318,14 @@ def _beyond_rows(scaling: pd.DataFrame, runs: pd.DataFrame, threshold: float) ->
 def _verdict_rules(threshold: float) -> str:
     """The paragraph below Table 1 that says how its verdicts are computed and what its lower rows are."""
     return (
-        "Verdicts are computed from the data: a network swept over its width shows a transition to "
-        "linearity when the upper ends of the intervals of both the Delta K and the ||H|| slopes are "
-        f"below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0; for the rows of "
+        "Verdicts are computed from the data and take three values. A network swept over its width shows "
+        "a transition to linearity (Yes) when the intervals of both the Delta K and the ||H|| slopes lie "
+        f"wholly below {DECAY_SLOPE} (midway between the paper's alternatives -1/2 and 0; for the rows of "
         "Appendix A and B, whose kernel scale moves with the swept axis, the slope of the scale-free "
-        "||H|| / K(x,x) replaces that of ||H||); the bottleneck "
-        f"network does not when the median Delta K at its narrowest bottleneck exceeds {threshold}. "
+        "||H|| / K(x,x) replaces that of ||H||), and none (No) when either interval lies wholly above it; "
+        "otherwise the grid cannot tell (a slope without an interval, too few points or seeds, or an "
+        f"interval that contains {DECAY_SLOPE}): that is no refutation, and the reason is given. A bottleneck "
+        f"network shows none (No) when the median Delta K at its narrowest bottleneck exceeds {threshold}. "
         "Rows below the paper's are either the paper's claims outside its Table 1 (its Appendix H: "
         "convolutional and residual networks, the width being the number of channels C; their paper "
         "columns state the claim, judged by the same rules) or beyond its Section 6 (a '-' where the "

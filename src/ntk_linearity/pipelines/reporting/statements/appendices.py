@@ -8,7 +8,8 @@ import pandas as pd
 
 from ntk_linearity.pipelines.reporting.markdown import code, escape
 from ntk_linearity.pipelines.reporting.statements.formatting import LABELS, from_to, medians, num, slope_cell
-from ntk_linearity.pipelines.reporting.tables import DECAY_SLOPE, slope_row, usable
+from ntk_linearity.pipelines.reporting.tables import slope_row, usable
+from ntk_linearity.pipelines.reporting.verdicts import Slope, side
 from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
 
 
@@ -26,18 +27,20 @@ def slopes_agree(first: pd.Series | None, second: pd.Series | None) -> str:
     return "agree" if overlap or abs(first.slope - second.slope) < SLOPE_TOLERANCE else "differ"
 
 
+def _side(row: pd.Series | None) -> str:
+    """Where a slope's interval lies against −1/4 (:func:`~..verdicts.side`, the rule of Table 1's verdicts)."""
+    return "none" if row is None else side(Slope("", float(row.slope_ci_low), float(row.slope_ci_high), 0, 0, ""))
+
+
 def decays(row: pd.Series | None) -> bool | None:
-    """Whether a slope's whole interval lies below −1/4 (the rule of Table 1's verdicts); ``None`` when it
-    has no interval."""
-    if row is None or not (np.isfinite(row.slope_ci_high)):
-        return None
-    return bool(row.slope_ci_high < DECAY_SLOPE)
+    """Whether a slope's whole interval lies below −1/4 (``True``) or above it (``False``), as in Table 1's
+    verdicts; ``None`` when it cannot tell: no interval, or an interval that contains −1/4."""
+    return {"below": True, "above": False}.get(_side(row))
 
 
 def _falls(row: pd.Series | None) -> str:
-    verdict = decays(row)
-    return ("cannot tell (no interval)" if verdict is None else
-            "falls" if verdict else "does not fall (interval reaches above −0.25)")
+    return {"below": "falls", "above": "does not fall (interval above −0.25)",
+            "straddles": "cannot tell (interval straddles −0.25)"}.get(_side(row), "cannot tell (no interval)")
 
 
 PARAMETERIZATION_QUANTITIES = (("ΔK", "delta_k"), ("‖H‖/K(x, x)", "hessian_ratio"), ("K(x, x)", "ntk_diag"),
@@ -100,7 +103,8 @@ def parameterization_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweeps
                     "parameterisation" for h, a, b in known]
         holds = all(a == b for _, a, b in known)
         sentence = "; ".join(verdicts)
-        text += ("\n\n" + sentence[0].upper() + sentence[1:] + " (whole interval of its slope below −0.25 or not). "
+        text += ("\n\n" + sentence[0].upper() + sentence[1:]
+                 + " (whole interval of its slope below or above −0.25; a head whose interval straddles it is left out). "
                  + ("The paper's conclusion holds in both parameterisations: the same heads become linear. "
                     if holds else "The conclusion changes with the parameterisation on this grid. ")
                  + "Where the exponents differ: the standard parameterisation multiplies each layer's kernel term "
@@ -142,13 +146,14 @@ def output_scaling_statement(runs: pd.DataFrame, scaling: pd.DataFrame, table1: 
                      f"{from_to(medians(runs, architecture, 'delta_k'))} (slope {slope_cell(row)}: {_falls(row)}); "
                      f"‖w* − w₀‖₂ slope {slope_cell(slope_row(table1, 'weight_change_l2', architecture=architecture))}.")
     text = (f"Log–log slopes with {round(100 * confidence)}% intervals (theory in parentheses); a quantity "
-            "falls when the whole interval of its slope lies below −0.25 (the rule of Table 1):\n\n" + "\n".join(lines))
+            "falls when the whole interval of its slope lies below −0.25, does not when it lies above it (the rule "
+            "of Table 1):\n\n" + "\n".join(lines))
     scaled = [h for h, v in by_alpha.items() if v]
     nonlinear_width = {h: v for h, v in by_width.items() if h != "linear" and h in by_alpha}
     needed = [*by_alpha.values(), *nonlinear_width.values(), by_width.get("linear")]
     if by_alpha and nonlinear_width and any(v is None for v in needed):
         text += ("\n\nThis grid cannot make the comparison of the paper's Section 4: a slope it needs has no "
-                 "interval (too few points).")
+                 "interval (too few points) or one that straddles −0.25.")
     elif by_alpha and nonlinear_width:
         argument = all(by_alpha.values()) and not any(nonlinear_width.values()) and by_width["linear"]
         text += ("\n\n" + (

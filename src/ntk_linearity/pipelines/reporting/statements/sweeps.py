@@ -10,6 +10,7 @@ import pandas as pd
 from ntk_linearity.pipelines.reporting.markdown import code, escape, markdown_table
 from ntk_linearity.pipelines.reporting.statements.formatting import LABELS, count, num, signed, slope_cell
 from ntk_linearity.pipelines.reporting.tables import linearity_verdict, slope_row, usable
+from ntk_linearity.pipelines.reporting.verdicts import Transition
 from ntk_linearity.experiment.vocabulary import ARCHITECTURES, AXES, QUANTITIES
 
 
@@ -36,8 +37,7 @@ def sweep_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, fit_a
     for group in dict.fromkeys(members["group"]):
         cells = [slope_cell(slope_row(scaling, quantity, sweep=sweep, group=group))
                  for quantity in SWEEP_QUANTITIES]
-        verdict, _ = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
-        rows.append([group, *cells, verdict])
+        rows.append([group, *cells, linearity_verdict(scaling, members, threshold, sweep=sweep, group=group).text])
     table = markdown_table(pd.DataFrame(rows, columns=header))
     return (f"{count(len(members), 'run')}; log–log slopes against {symbol} with {round(100 * confidence)}% "
             f"intervals (theory in parentheses where the paper gives one); the verdict uses the rule of "
@@ -54,20 +54,18 @@ def claim_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, confi
                     threshold: float) -> str:
     """One bullet per group of a sweep whose architecture carries a claim of the paper (Appendix H):
     the claim, the measured slopes of ||H||, K(x, x) and Delta K against the sweep's axis with their
-    intervals, and the verdict by the rule of Table 1, said to agree with the claim or not."""
+    intervals, and the verdict by the rule of Table 1, said to agree with the claim or not; a grid that
+    cannot tell (no interval, or one across the threshold) says why and neither confirms nor refutes."""
     members = runs[runs["sweep"] == sweep]
     lines = []
     for group in dict.fromkeys(members["group"]):
         spec = ARCHITECTURES[members.loc[members["group"] == group, "architecture"].iloc[0]]
         if spec.claim is None:
             continue
-        verdict, _ = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
-        intervals = [slope_row(scaling, q, sweep=sweep, group=group) for q in ("delta_k", "hessian_norm")]
-        untestable = spec.verdict_rule == "slopes" and any(
-            row is None or not np.isfinite(row.slope_ci_high) for row in intervals)
-        agreement = ("no usable runs" if verdict == "n/a" else
-                     "but the grid is too small to test the claim (a slope without an interval)" if untestable else
-                     "as claimed" if verdict == spec.claim.transition else "against the claim")
+        verdict, reason = linearity_verdict(scaling, members, threshold, sweep=sweep, group=group)
+        agreement = (f" ({escape(reason)}): this grid neither confirms nor refutes the claim"
+                     if verdict is Transition.CANNOT_TELL else
+                     ", as claimed" if verdict == spec.claim.transition else ", against the claim")
         slopes = ", ".join(f"{name} {slope_cell(slope_row(scaling, quantity, sweep=sweep, group=group))}"
                            for name, quantity in (("‖H‖", "hessian_norm"), ("K(x, x)", "ntk_diag"),
                                                   ("ΔK", "delta_k")))
@@ -75,7 +73,7 @@ def claim_statement(runs: pd.DataFrame, scaling: pd.DataFrame, sweep: str, confi
                      f"tangent kernel {spec.claim.ntk}, transition to linearity {spec.claim.transition}): "
                      f"slopes against {AXES[spec.fit_axis].token} "
                      f"({round(100 * confidence)}% intervals, theory in parentheses) {slopes}; measured "
-                     f"transition **{verdict}**, {agreement}.")
+                     f"transition **{verdict}**{agreement}.")
     return "\n".join(lines)
 
 
