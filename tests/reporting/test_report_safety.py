@@ -126,7 +126,7 @@ def test_a_report_of_tampered_names_holds_none_of_them_as_markup():
     evil_sweep = f"depth_{IMG_ONERROR}"
     experiment = renamed(tiny_experiment(), "depth_sweep", evil_sweep)
     tables, table1 = report_inputs(experiment, diverged=namespaces(experiment, sweep=evil_sweep)[:1])
-    html = report.report_html(tables, table1 + "\n" + EVIL_SCRIPT + "\n", report.report_parameters(experiment),
+    html = report.report_html(tables, table1 + "\n" + EVIL_SCRIPT + "\n", experiment,
                               report.run_metadata() | {"conf_env": IMG_ONERROR})
     page = Page(html)
 

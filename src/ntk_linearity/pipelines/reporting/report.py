@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ from traitlets import default
 
 from ntk_linearity.pipelines.reporting.provenance import run_metadata
 from ntk_linearity.experiment.config import active_project_root, project_root
+from ntk_linearity.experiment.parameters import Experiment, validate_parameters
 
 if TYPE_CHECKING:
     import nbformat
@@ -49,6 +51,7 @@ TEMPLATE = Path("notebooks") / "report.ipynb"
 KERNEL_NAME = "python3"
 INPUT_FILES = {"runs": "runs.csv", "table1_scaling": "table1_scaling.csv", "scaling": "scaling.csv",
                "curves": "training_curves.csv", "table1": "table1.md", "ball": "ball.csv"}
+EXPERIMENT_FILE = "experiment.pickle"
 REPORT_TITLE = "On the linearity of large non-linear models: reproduction report"
 
 # ---------------------------------------------------------------------------------------------
@@ -211,22 +214,34 @@ def report_parameters(experiment) -> dict[str, Any]:
     return experiment.parameters.model_dump(mode="json")
 
 
-def report_html(tables: dict[str, pd.DataFrame], table1: str, params: dict[str, Any],
+def report_html(tables: dict[str, pd.DataFrame], table1: str, experiment: Experiment | dict[str, Any],
                 metadata: dict[str, Any]) -> str:
     """The HTML page of ``notebooks/report.ipynb`` executed on ``tables`` (``runs``,
-    ``table1_scaling``, ``scaling``, ``curves``, ``ball``) and the Table 1 Markdown, told ``params`` and
-    ``metadata``. The notebook receives only a folder of input files and JSON-serialisable values."""
+    ``table1_scaling``, ``scaling``, ``curves``, ``ball``) and the Table 1 Markdown, for ``experiment``
+    (the validated :class:`Experiment`, or its parameters as :func:`report_parameters` gives them, then
+    validated here) and ``metadata``. The notebook receives a folder of input files, the experiment
+    pickled there (:data:`EXPERIMENT_FILE`, read by :func:`load_experiment`) and JSON-serialisable values."""
+    if not isinstance(experiment, Experiment):
+        experiment = validate_parameters(experiment)
     with tempfile.TemporaryDirectory(prefix="ntk_report_") as folder:
         inputs_dir = Path(folder)
         for name, table in tables.items():
             table.to_csv(inputs_dir / INPUT_FILES[name], index=False)
         (inputs_dir / INPUT_FILES["table1"]).write_text(table1, encoding="utf-8")
+        (inputs_dir / EXPERIMENT_FILE).write_bytes(pickle.dumps(experiment))
         executed = execute_report_notebook(
             inputs_dir,
-            {"inputs_dir": str(inputs_dir), "params": _json_safe(params), "metadata": _json_safe(metadata)},
+            {"inputs_dir": str(inputs_dir), "params": _json_safe(report_parameters(experiment)),
+             "metadata": _json_safe(metadata)},
             inputs_dir / "report.ipynb",
         )
         return notebook_to_html(executed)
+
+
+def load_experiment(inputs_dir: str | Path) -> Experiment:
+    """The :class:`Experiment` :func:`report_html` wrote for the notebook (a file of its own temporary
+    folder, written by this process)."""
+    return pickle.loads((Path(inputs_dir) / EXPERIMENT_FILE).read_bytes())  # noqa: S301
 
 
 def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.DataFrame,
@@ -238,4 +253,4 @@ def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.
     """
     tables = {"runs": runs, "table1_scaling": table1_scaling, "scaling": scaling, "curves": curves,
               "ball": ball}
-    return report_html(tables, table1, report_parameters(experiment), run_metadata())
+    return report_html(tables, table1, experiment, run_metadata())
