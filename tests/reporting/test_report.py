@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 import papermill
@@ -64,7 +65,12 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
         assert f"<code>{sweep}</code>" in page
     assert "Appendix H claim" in text and "smooth random images of 8 × 8 pixels" in text
     assert "channels ∈ {4, 8}" in text
-    assert re.search(r"<table>.*linear_output.*</table>", page, re.S)
+    assert re.search(r"<table>.*linear output.*</table>", page, re.S)  # Table 1's rows by their labels
+    # A linked table of contents, every link an id of a heading; at most 2 MB with every figure
+    ids = set(re.findall(r'<h[1-4] id="([^"]+)"', page))
+    links = re.findall(r'<a href="#([^"]+)">', page)
+    assert len(links) >= 20 and all(link in ids or unquote(link) in {unquote(i) for i in ids} for link in links)
+    assert len(page.encode("utf-8")) < 2_000_000
     # A number in the text is the one in the persisted scaling table.
     scaling = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "table1_scaling.csv"))
     assert slope_phrase(scaling, "linear_output", "delta_k", 0.95) in text
