@@ -25,7 +25,7 @@ ARGS ?=
 export KEDRO_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run run-paper run-dask test test-all bench viz results-page airflow-dags airflow-check lock clean-venv
+.PHONY: help venv install run run-paper run-dask test test-all bench viz viz-screenshots results-page airflow-dags airflow-check lock clean-venv
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -101,3 +101,7 @@ lock: | $(BIN)/python
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Screenshots of kedro-viz in Chromium (/usr/bin/chromium, `pip install playwright`) into docs/
+viz-screenshots: $(STAMP)
+	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python .ci/viz_screenshots.py $(ARGS)
