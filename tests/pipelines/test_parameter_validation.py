@@ -109,6 +109,19 @@ BAD = [
     ("reporting.slope_ci_method", "jackknife",
      "reporting.slope_ci_method = 'jackknife': must be 'regression' or 'bootstrap'"),
     ("reporting.confidence", 1.5, "reporting.confidence = 1.5: must be less than 1"),
+    # integers beyond what the numerics take (a PRNG key word, an int32 size) are refused, not overflowed
+    ("data.seed", 99999999999999999999, "data.seed = 99999999999999999999: must be less than or equal to 4294967295"),
+    (f"{W}.axes.seed", [0, 99999999999999999999],
+     f"{W}.axes.seed[1] = 99999999999999999999: must be less than or equal to 4294967295"),
+    ("images.seed", 2**32, "images.seed = 4294967296: must be less than or equal to 4294967295"),
+    ("data.n_samples", 10**12, "data.n_samples = 1000000000000: must be less than or equal to 2147483647"),
+    (f"{W}.axes.width", [2**40], f"{W}.axes.width[0] = 1099511627776: must be less than or equal to 2147483647"),
+    # did-you-mean inside a sweep block and its ball: block; a misspelt sweep name is asked about
+    (f"{W}.fit_againts", "width", f"{W}.fit_againts = 'width': not a known parameter (did you mean 'fit_against'?)"),
+    (f"{W}.ball.direction", 8, f"{W}.ball.direction = 8: not a known parameter (did you mean 'directions'?)"),
+    ("sweeps.widht_sweep", {"axes": {"width": [8]}},
+     "sweeps.widht_sweep: not a sweep of the configuration (did you mean 'width_sweep'?); a new sweep needs "
+     "family, architecture, fit_against"),
 ]
 
 
@@ -119,6 +132,12 @@ def test_bad_value_gives_one_line_naming_parameter_value_and_allowed(base, dotte
     text = str(error.value)
     assert "\n" not in text
     assert text.startswith("invalid parameters: ") and message in text
+
+
+def test_a_refused_value_is_never_suggested(base):
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(_with(base, f"{W}.fit_against", "seed"))
+    assert str(error.value).endswith(f"{W}.fit_against = 'seed': must be one of the sweep's axes ['head', 'width']")
 
 
 def test_antisymmetric_init_needs_an_even_last_hidden_layer(base):

@@ -51,6 +51,9 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     except PermissionError as error:
         tmp_path.unlink(missing_ok=True)
         raise UnwritablePathError(f"cannot write {path}: the folder {path.parent} is not writable") from error
+    except OSError as error:  # a full disk, a read-only filesystem, a quota: the path and the cause
+        tmp_path.unlink(missing_ok=True)
+        raise UnwritablePathError(f"cannot write {path}: {error.strerror or error}") from error
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise

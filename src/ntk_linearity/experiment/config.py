@@ -21,15 +21,19 @@ for ``<project root>/conf`` is built with the environment named by
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
 
 import click
+import yaml
 from kedro.config import AbstractConfigLoader, MissingConfigException, OmegaConfigLoader
 
 BASE_ENV = "base"
 DEFAULT_RUN_ENV = "local"
+ENV_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")  # a folder name: no separator, not "." or ".."
+CONFIG_SUFFIXES = (".yml", ".yaml", ".json")
 
 _lock = threading.Lock()
 _active_loader: AbstractConfigLoader | None = None
@@ -95,6 +99,11 @@ class ConfigurationError(click.ClickException):
 def check_configuration(conf_source: str | Path, env: str | None) -> None:
     """Refuse a missing ``conf/`` folder or a missing environment, naming what is missing."""
     conf = Path(conf_source).absolute()  # a relative one is relative to the working directory: say which
+    if env and (not ENV_NAME.match(env) or env in (".", "..")):
+        known = sorted(p.name for p in conf.iterdir() if p.is_dir()) if conf.is_dir() else []
+        raise ConfigurationError(f"the configuration environment {env!r} (--env or KEDRO_ENV) is not a name: an "
+                                 f"environment is a folder directly under {conf} (environments: "
+                                 f"{', '.join(known)})")
     if not (conf / BASE_ENV).is_dir():
         raise ConfigurationError(f"no configuration: {conf / BASE_ENV} does not exist (run Kedro from the "
                                  "project root; generate Airflow DAGs with `make airflow-dags`, which bakes "
@@ -120,7 +129,66 @@ def active_parameters() -> dict[str, Any]:
         params = loader["parameters"]
     except (KeyError, MissingConfigException):
         return {}
+    except yaml.YAMLError as error:
+        raise ConfigurationError(_syntax_error(error)) from error
+    except TypeError as error:  # OmegaConf: "Cannot merge incompatible container types"
+        raise ConfigurationError(_merge_error(loader, error)) from error
+    except Exception as error:  # noqa: BLE001 - duplicate keys, interpolation: Kedro's message, on one line
+        raise ConfigurationError(f"the parameters cannot be read: {' '.join(str(error).split())}") from error
     return dict(params or {})
+
+
+def _syntax_error(error: yaml.YAMLError) -> str:
+    """A YAML syntax error as ``<file>: line L, column C: <problem>`` (Kedro's message names the file)."""
+    cause = error.__cause__ if isinstance(error.__cause__, yaml.MarkedYAMLError) else error
+    found = re.search(r"file (.+), unable to read", str(error))
+    where = found[1] if found else "a parameters file"
+    mark = getattr(cause, "problem_mark", None)
+    position = f": line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(cause, "problem", None) or " ".join(str(cause).split())
+    return f"{where}{position}: {problem}: not valid YAML; fix the syntax of that file"
+
+
+def _parameter_files(folder: Path) -> list[Path]:
+    """The parameters files of one environment folder, as Kedro finds them (``parameters*``,
+    ``parameters*/**``, ``**/parameters*``)."""
+    return sorted(path for path in folder.rglob("*") if path.is_file() and path.suffix in CONFIG_SUFFIXES
+                  and any(part.startswith("parameters") for part in path.relative_to(folder).parts))
+
+
+def _conflict(base: Any, override: Any, path: str) -> str | None:
+    """The first key under ``path`` that is a mapping on one side and a list on the other."""
+    if isinstance(base, dict) and isinstance(override, dict):
+        for key in override:
+            found = _conflict(base.get(key), override[key], f"{path}.{key}".lstrip("."))
+            if found:
+                return found
+        return None
+    kinds = {type(value) for value in (base, override)}
+    return path if kinds == {dict, list} else None
+
+
+def _merge_error(loader: Any, error: Exception) -> str:
+    """One line naming the key (and file) of the environment that cannot be merged into ``base``."""
+    conf = Path(loader.conf_source)
+    base: dict = {}
+    for path in _parameter_files(conf / BASE_ENV):
+        base |= yaml.safe_load(path.read_text()) or {}
+    env = getattr(loader, "env", None) or DEFAULT_RUN_ENV
+    for path in _parameter_files(conf / env) if env != BASE_ENV else []:
+        key = _conflict(base, yaml.safe_load(path.read_text()) or {}, "")
+        if key:
+            kind = "a mapping" if isinstance(_at(base, key), dict) else "a list"
+            return (f"{path}: {key} cannot be merged into conf/{BASE_ENV}, where it is {kind}: write it as "
+                    f"{kind} (an environment overrides single keys of conf/{BASE_ENV})")
+    return (f"the parameters cannot be merged ({error}): a key of --params or of conf/{env} is a list where "
+            f"conf/{BASE_ENV} has a mapping, or the other way round")
+
+
+def _at(tree: dict, dotted: str) -> Any:
+    for key in dotted.split("."):
+        tree = tree[key]
+    return tree
 
 
 class RecordingConfigLoader(OmegaConfigLoader):

@@ -17,8 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ntk_linearity.numerics.scaling import CI_METHODS
 from ntk_linearity.numerics.training import LOSSES
 
-NonNegativeInt = Annotated[int, Field(ge=0)]
-PositiveInt = Annotated[int, Field(gt=0)]
+# What the numerics can take: counts and sizes are array dimensions and loop bounds (int32 under JAX's
+# default 32-bit mode); a seed is one 32-bit word of a PRNG key (2**32 would silently be seed 0).
+INT_MAX = 2**31 - 1
+SEED_MAX = 2**32 - 1
+NonNegativeInt = Annotated[int, Field(ge=0, le=INT_MAX)]
+PositiveInt = Annotated[int, Field(gt=0, le=INT_MAX)]
+Seed = Annotated[int, Field(ge=0, le=SEED_MAX)]
 Number = Annotated[float, Field(allow_inf_nan=False)]
 PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -49,7 +54,7 @@ class TrainingParameters(SettingsModel):
     softmax_loss: Literal[LOSSES]
     max_steps: PositiveInt
     tol: NonNegativeNumber
-    n_snapshots: Annotated[int, Field(ge=2)]
+    n_snapshots: Annotated[int, Field(ge=2, le=INT_MAX)]
     progress_every: PositiveInt
     divergence_factor: Annotated[float, Field(gt=1, allow_inf_nan=False)]
     on_divergence: Literal[ON_DIVERGENCE]
@@ -81,11 +86,11 @@ class BallParameters(SettingsModel):
     where: dict[str, list[Any]] = {}
     radii: Annotated[list[PositiveNumber | PathRadius], Field(min_length=1)]
     directions: PositiveInt
-    segment_points: Annotated[int, Field(ge=2)]
-    path_points: Annotated[int, Field(ge=2)]
+    segment_points: Annotated[int, Field(ge=2, le=INT_MAX)]
+    path_points: Annotated[int, Field(ge=2, le=INT_MAX)]
     probes: PositiveInt
     hessian_rtol: NonNegativeNumber
-    seed: NonNegativeInt
+    seed: Seed
 
 
 class SweepParameters(SettingsModel):
@@ -102,7 +107,7 @@ class SweepParameters(SettingsModel):
 
 
 class DataParameters(SettingsModel):
-    seed: NonNegativeInt
+    seed: Seed
     n_samples: PositiveInt
     input_dim: PositiveInt
     target_amplitude: Number
@@ -115,7 +120,7 @@ class ImageParameters(SettingsModel):
     """The ``images`` group: smooth random images for the convolutional families
     (:func:`ntk_linearity.numerics.synthetic_images`)."""
 
-    seed: NonNegativeInt
+    seed: Seed
     n_samples: PositiveInt
     height: PositiveInt
     width: PositiveInt

@@ -82,20 +82,28 @@ def _path(location: tuple) -> str:
     return path.lstrip(".")
 
 
+def _fields(annotation: Any) -> dict[str, Any] | None:
+    """The fields of the settings model ``annotation`` (``Model | None`` included), or ``None``."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if hasattr(candidate, "model_fields"):
+            return candidate.model_fields
+    return None
+
+
 def _known_keys(location: tuple) -> list[str]:
-    """The keys allowed in the mapping at ``location`` (for did-you-mean suggestions)."""
-    model: Any = Parameters
+    """The keys allowed in the mapping at ``location`` (for did-you-mean suggestions): the fields of
+    the model there (``ball:`` of a sweep block included), or the keys a mapping of models is
+    written with (the sweeps' names are the user's own)."""
+    annotation: Any = Parameters
     for part in location:
-        fields = getattr(model, "model_fields", None)
+        if getattr(annotation, "__origin__", None) is dict:  # a mapping: any key, the same model beneath
+            annotation = annotation.__args__[1]
+            continue
+        fields = _fields(annotation)
         if fields is None or part not in fields:
-            if model is Parameters.model_fields["sweeps"].annotation:
-                model = SweepParameters
-                continue
             return []
-        model = fields[part].annotation
-        if getattr(model, "__origin__", None) is dict:
-            model = model.__args__[1]
-    return list(getattr(model, "model_fields", {}))
+        annotation = fields[part].annotation
+    return list(_fields(annotation) or {})
 
 
 def _describe(error: dict) -> str:
@@ -142,6 +150,22 @@ def _cross_group_problems(params: Parameters, runs: tuple[RunSpec, ...]) -> list
 
 
 
+def _misnamed_sweeps(sweeps: Any) -> list[str]:
+    """A sweep block that lacks keys every sweep needs and is named close to another sweep is a
+    misspelt override (``sweeps.widht_sweep.axes.width=[8]``), not a new sweep: ask about it."""
+    if not isinstance(sweeps, dict):
+        return []
+    required = [key for key, field in SweepParameters.model_fields.items() if field.is_required()]
+    problems = []
+    for name, block in sweeps.items():
+        missing = [key for key in required if not isinstance(block, dict) or key not in block]
+        suggestion = did_you_mean(name, [other for other in sweeps if other != name])
+        if missing and suggestion:
+            problems.append(f"sweeps.{name}: not a sweep of the configuration{suggestion}; a new sweep "
+                            f"needs {', '.join(missing)}")
+    return problems
+
+
 def validate_parameters(parameters: dict[str, Any]) -> Experiment:
     """The typed parameters and expanded sweeps of a run, or :class:`ParameterError` listing every
     problem on one line.
@@ -155,6 +179,9 @@ def validate_parameters(parameters: dict[str, Any]) -> Experiment:
     if not parameters:
         raise ParameterError("invalid parameters: no parameters were found (is there a conf/ folder "
                              "with conf/base/parameters*.yml in the project root?)")
+    misnamed = _misnamed_sweeps(parameters.get("sweeps"))
+    if misnamed:
+        raise ParameterError("invalid parameters: " + "; ".join(misnamed))
     try:
         params = Parameters.model_validate(parameters)
     except ValidationError as error:

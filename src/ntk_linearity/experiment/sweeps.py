@@ -43,9 +43,9 @@ from ntk_linearity.experiment.groups import (
     BallParameters,
     HessianParameters,
     Lookup,
-    NonNegativeInt,
     PositiveNumber,
     RelativeLearningRate,
+    Seed,
     SettingsModel,
     SweepParameters,
     TrainingParameters,
@@ -148,7 +148,7 @@ def did_you_mean(word: str, known) -> str:
 def _value_adapter(family_settings: type[SettingsModel], axis: str) -> TypeAdapter:
     """The strict type of one setting: a field of the family, the seed or the step size."""
     if axis == SEED_AXIS:
-        return TypeAdapter(NonNegativeInt)
+        return TypeAdapter(Seed)
     if axis in (LEARNING_RATE, ETA_LAMBDA0):
         return TypeAdapter(PositiveNumber)
     field = family_settings.model_fields[axis]

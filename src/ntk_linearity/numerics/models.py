@@ -173,6 +173,13 @@ class MLP(Network):
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: (i, o) for name, i, o in zip(self.layer_names, self.fan_ins, self.fan_outs)}
 
+    @property
+    def n_params(self) -> int:
+        """Number of trainable parameters p, by arithmetic on the layer sizes (no names, no shapes:
+        the memory check sizes networks of any depth in well under a second)."""
+        sizes = [fan_in * fan_out for fan_in, fan_out in zip(self.fan_ins, self.fan_outs)]
+        return sum(sizes if self.train_last_layer else sizes[:-1])
+
     def init(self, key: jax.Array) -> Params:
         """Draw every weight from N(0, 1) (Section 3.2, "Initialization and parameterization"), or from
         N(0, 1/fan_in) in the standard parameterisation: the same key gives the NTK weights divided by
@@ -321,8 +328,9 @@ def mlp(
     positive_int(d_in, "d_in")
     if not widths:
         raise ValueError("widths must list at least one hidden layer width, got an empty list")
-    for w in widths:
-        positive_int(w, f"widths entries ({list(widths)})")
+    bad = next((i for i, w in enumerate(widths) if not isinstance(w, int) or isinstance(w, bool) or w < 1), None)
+    if bad is not None:  # the message names the entry, formatted once: linear in depth
+        positive_int(widths[bad], f"widths[{bad}] (of {len(widths)} widths)")
     dtype = check_network_arguments(activation, head, n_out, dtype, init_scheme)
     if init_scheme == "antisymmetric" and widths[-1] % 2:
         raise ValueError(

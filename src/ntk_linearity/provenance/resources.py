@@ -89,7 +89,13 @@ def check_resources(runs: Iterable[RunSpec], data: Mapping[str, Any]) -> None:
     runs = list(runs)
     if not runs:
         return
-    estimates = {run.namespace: run_peak_memory(run, data) for run in runs}
+    by_settings: dict[tuple, dict[str, int]] = {}  # runs that differ only by seed share one estimate
+    for run in runs:
+        key = (run.family, run.model, run.hessian.lanczos_steps, run.training.max_steps, run.training.n_snapshots)
+        if key not in by_settings:
+            by_settings[key] = run_peak_memory(run, data)
+    estimates = {run.namespace: by_settings[(run.family, run.model, run.hessian.lanczos_steps,
+                                             run.training.max_steps, run.training.n_snapshots)] for run in runs}
     run = max(runs, key=lambda r: sum(estimates[r.namespace].values()))
     parts = estimates[run.namespace]
     available, source = available_memory()
