@@ -55,7 +55,7 @@ def test_a_save_failing_mid_write_leaves_the_previous_file_or_none(tmp_path, mon
 
     make(kind, target, V1, versioned).save(first())
     before = files(tmp_path)
-    assert len(before) == 1
+    assert len([path for path in before if path.suffix != ".sha256"]) == 1  # (a table has its digest beside it)
 
     with monkeypatch.context() as patch:
         partial = cut_off_saves(patch)
