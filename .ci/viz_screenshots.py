@@ -121,13 +121,21 @@ def measure(page, name: str, api_count: int) -> None:
 
 
 def dismiss_tour(page) -> None:
-    """Close kedro-viz's first-visit walkthrough pop-up, where it shows (best effort)."""
+    """Close kedro-viz's first-visit pop-ups, where they show (best effort): the "Workflow run status"
+    walkthrough (``.feature-hints``, closed by its cross) and the "Kedro-Viz ... is here!" banner
+    (its Dismiss button)."""
     try:
-        popup = page.get_by_text("Workflow run status").locator("xpath=ancestor::div[.//button][1]")
-        popup.locator("button").first.click(timeout=3000)
+        hints = page.locator(".feature-hints")
+        hints.wait_for(timeout=8000)
+        hints.locator("[class*='close']").first.click(timeout=3000)
         page.wait_for_timeout(500)
     except Exception as error:  # noqa: BLE001 (a pop-up that is not there is fine)
         print(f"no walkthrough pop-up closed ({type(error).__name__})")
+    try:
+        page.get_by_role("button", name="Dismiss").click(timeout=2000)
+        page.wait_for_timeout(300)
+    except Exception as error:  # noqa: BLE001
+        print(f"no banner dismissed ({type(error).__name__})")
 
 
 def node(page, label: str):
@@ -166,9 +174,13 @@ def shoot(base: str, out: Path, sweep: str, pipeline: str) -> None:
         report = node(page, "report_html")
         if report.count():
             report.click()
-            page.wait_for_selector(".pipeline-metadata__preview", timeout=15000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=out / "kedro-viz-report-preview.png")
+            try:
+                page.wait_for_selector(".pipeline-metadata__preview", timeout=15000)
+            except Exception as error:  # noqa: BLE001 (no report under data/08_reporting: no preview)
+                print(f"report_html shows no preview ({type(error).__name__}): no preview screenshot")
+            else:
+                page.wait_for_timeout(1000)
+                page.screenshot(path=out / "kedro-viz-report-preview.png")
         else:
             print("report_html is not drawn at the top level: no preview screenshot")
         browser.close()

@@ -31,9 +31,9 @@ from kedro_project_utils import TINY, make_project  # noqa: E402
 
 SWEEPS = tuple(TINY["sweeps"])  # the sweeps of the `tiny` environment (every sweep of conf/base)
 PIPELINES = {"data_generation", *SWEEPS, "reporting", "__default__"}
-# The collapsed view grows with the sweeps (each: its box and its few tables and figures), never with
-# their runs: at most 5 nodes per sweep besides data generation, reporting and the report's outputs.
-MAX_TOP_LEVEL = 20 + 5 * len(SWEEPS)
+# The collapsed view: data generation, its two data sets, a box and one results bundle per sweep,
+# reporting and its report; never more than 25 elements, whatever the number of runs or sweeps.
+MAX_TOP_LEVEL = 25
 LAYERS = ["raw", "models", "model_output", "reporting"]
 STARTUP_TIMEOUT_S = 120
 VERSION = "2026-01-01T00.00.00.000Z"
@@ -64,7 +64,8 @@ def get_json(url: str):
 
 
 def add_reporting_outputs(project: Path) -> None:
-    """One version of a table, a figure and the report, as a run would leave them (for previews)."""
+    """One version of a table, a figure and the report, and a sweep's runs table (the preview of its
+    results bundle), as a run would leave them (for previews)."""
     reporting = project / "data" / "08_reporting"
     runs = reporting / "runs.csv" / VERSION / "runs.csv"
     runs.parent.mkdir(parents=True)
@@ -75,6 +76,9 @@ def add_reporting_outputs(project: Path) -> None:
     ax.plot([8, 32], [0.07, 0.01])
     fig.savefig(figure)
     plt.close(fig)
+    sweep_runs = project / "data" / "07_model_output" / "width_sweep" / "runs.csv"  # the bundle's preview
+    sweep_runs.parent.mkdir(parents=True, exist_ok=True)
+    sweep_runs.write_text(runs.read_text())
     report = reporting / "report.html" / VERSION / "report.html"
     report.parent.mkdir(parents=True)
     report.write_text("<!DOCTYPE html><html><body><h1>report</h1></body></html>")
@@ -151,13 +155,13 @@ def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
     assert data["synthetic_data"]["layer"] == "raw"
     assert data["width_sweep.linear_m8_s0.final_params"]["layer"] == "models"
     assert data["width_sweep.linear_m8_s0.training_metrics"]["layer"] == "model_output"
-    assert data["width_sweep.runs_table"]["layer"] == "model_output"
+    assert data["width_sweep.results"]["layer"] == "model_output"
     assert data["report_html"]["layer"] == "reporting"
 
 
 def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
-    """The default view, every group collapsed: data generation -> one box per sweep -> the sweeps'
-    tables -> reporting -> its figures and report. No per-run dataset at the top level."""
+    """The default view, every group collapsed: data generation -> one box per sweep -> one results
+    bundle per sweep -> reporting -> the report. No per-run dataset, table or figure at the top level."""
     main = get_json(f"{viz}/api/main")
     names = {n["id"]: n["name"] for n in main["nodes"]}
     top = _children(main, "__root__")
@@ -166,15 +170,15 @@ def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
     assert groups == {"data_generation", *SWEEPS, "reporting"}
     top_data = {names[i] for i, kind in top.items() if kind == "data"}
     assert not any(name.count(".") >= 2 for name in top_data), top_data  # no <sweep>.<run>.<dataset>
-    assert {f"{s}.runs_table" for s in SWEEPS} <= top_data and "report_html" in top_data
+    assert top_data == {"synthetic_data", "synthetic_images", "report_html", *(f"{s}.results" for s in SWEEPS)}
 
     # Expanding a sweep shows its runs as groups and its own outputs.
     sweep = _children(main, "width_sweep")
     runs = {i for i, kind in sweep.items() if kind == "modularPipeline"}
     assert len(runs) == 3 * 2 * 2 and "width_sweep.linear_m8_s0" in runs
     # each run shows one output, its summary, so an expanded sweep is two rows of its runs' width
-    assert len(sweep) <= 2 * len(runs) + 3 + 4
-    assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"collect_runs", "fit_scaling", "plot_scaling"}
+    assert len(sweep) <= 2 * len(runs) + 1
+    assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"gather_results"}
 
     # Expanding a run shows its chain init -> training -> Hessian analysis with its datasets.
     run = _children(main, "width_sweep.linear_m8_s0")
@@ -186,6 +190,7 @@ def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
 
 @pytest.mark.parametrize(("dataset", "preview_type"), [
     ("runs_table", "TablePreview"),
+    ("width_sweep.results", "TablePreview"),  # the sweep's runs
     ("fig1_delta_k_vs_width", "ImagePreview"),
     ("report_html", "TablePreview"),  # plain cells: kedro-viz re-reads HTML previews as Markdown
 ])
@@ -195,6 +200,8 @@ def test_viz_previews_tables_figures_and_the_report(viz, dataset, preview_type):
     details = get_json(f"{viz}/api/nodes/{node_id}")
     assert details["preview_type"] == preview_type
     assert details["preview"]
+    if dataset == "width_sweep.results":
+        assert "width_sweep.linear_m8_s0" in json.dumps(details["preview"])
 
 
 def test_viz_build_writes_a_static_site(project):

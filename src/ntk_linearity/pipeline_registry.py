@@ -1,8 +1,8 @@
 """Pipelines: data_generation, one per sweep (named after it), reporting, and ``__default__``.
 
-``reporting`` includes every sweep's gathering nodes (``<sweep>.collect_runs``, ``fit_scaling``,
-``plot_scaling``), so ``kedro run --pipelines reporting`` rebuilds every table, figure and the report
-from the persisted per-run results without training.
+``reporting`` includes every sweep's gathering node (``<sweep>.gather_results``, which writes
+``<sweep>.results``), so ``kedro run --pipelines reporting`` rebuilds every table, figure and the
+report from the persisted per-run results without training.
 
 The sweeps come from the parameters of the active run environment (``conf/base`` by default,
 ``conf/paper`` with ``--env paper``). They are validated first,

@@ -123,7 +123,7 @@ def test_only_missing_outputs_recomputes_exactly_the_runs_that_are_not_done(tiny
     unchanged = _plan(project, parameters)
     assert unchanged.recomputed == {}
     # derived tables, figures and the report are always rebuilt from the committed runs
-    assert {"report_html", "runs_table", "width_sweep.runs_table", "width_sweep.scaling_figure"} <= unchanged.missing
+    assert {"report_html", "runs_table", "width_sweep.results"} <= unchanged.missing
     assert not any(name.startswith(RUN) for name in unchanged.missing)
 
     _mix_the_files_of_a_run(project)
@@ -157,7 +157,9 @@ def test_environments_write_to_their_own_data_roots():
     paths = {}
     for env in ("local", "paper"):
         catalog = default_config_loader(env)["catalog"]
-        paths[env] = {name: entry["filepath"] for name, entry in catalog.items()}
+        paths[env] = {name: entry["filepath"] for name, entry in catalog.items() if "filepath" in entry}
+        paths[env] |= {f"{name}:{key}": sub["filepath"] for name, entry in catalog.items()  # a bundle's entries
+                       for key, sub in entry.get("entries", {}).items()}
     assert paths["local"]["report_html"] == "data/08_reporting/report.html"
     assert paths["paper"]["report_html"] == "data/paper/08_reporting/report.html"
     assert not set(paths["local"].values()) & set(paths["paper"].values())

@@ -4,6 +4,9 @@ are atomic.
 ``MatplotlibDataset`` renders a figure into memory and then streams the bytes into the target, so a
 run killed during that write leaves a truncated PNG (an image cut off half-way, or one no viewer
 opens) in the version folder, which loading and kedro-viz then take for the newest figure.
+
+A saved figure loads back as its PNG bytes (``MatplotlibDataset`` cannot load), so a node may read it:
+the report reads every figure it shows.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from kedro.io.core import get_filepath_str
 from kedro_datasets.matplotlib import MatplotlibDataset
 from matplotlib.figure import Figure
 
@@ -42,3 +46,9 @@ class AtomicMatplotlibDataset(MatplotlibDataset):
         plot.savefig(buffer, **self._save_args)
         payload = buffer.getvalue()
         write_atomically(Path(full_key_path), lambda handle: handle.write(payload))
+
+    def load(self) -> bytes:
+        """The saved PNG (the newest version of a versioned figure) as bytes."""
+        load_path = get_filepath_str(self._get_load_path(), self._protocol)
+        with self._fs.open(load_path, mode="rb") as image:
+            return image.read()

@@ -8,8 +8,7 @@ from typing import Callable
 # Dataset names the pipelines share (catalog entries in conf/base/catalog.yml); the synthetic data
 # sets are named by the model families (ntk_linearity.experiment.families.VECTORS, IMAGES) and a
 # run's files by its ledger (ntk_linearity.provenance.ledger.RUN_FILES, RUN_COMMIT, BALL_FILE).
-SWEEP_OUTPUTS = ("runs_table", "training_curves", "scaling")  # what reporting reads of a sweep
-BALL_OUTPUTS = ("ball_table", "ball_scaling")  # what reporting reads of a sweep with ball runs
+# Reporting reads one dataset of each sweep, ``<sweep>.results`` (ntk_linearity.pipelines.reporting.gather).
 
 
 def bind(func: Callable, **settings) -> Callable:

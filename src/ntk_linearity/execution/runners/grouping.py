@@ -3,7 +3,7 @@
 A node whose namespace has at least two levels (``<sweep>.<run>``) belongs to the task of that run
 (``width_sweep.linear_m30_s0``: init -> train -> hessian run one after the other in one task); every
 other node (data generation, reporting, a gather node in the sweep namespace such as
-``width_sweep.collect_runs``) is a task of its own. The DaskRunner runs each group as one Dask task; the
+``width_sweep.gather_results``) is a task of its own. The DaskRunner runs each group as one Dask task; the
 RunByRunRunner runs the groups one after the other.
 """
 

@@ -1,15 +1,18 @@
-"""The gathering stage of each sweep, in the sweep's namespace: its tables, fits and figures.
+"""The gathering stage of each sweep, in the sweep's namespace: one node, one dataset for reporting.
 
-``<sweep>.collect_runs`` gathers the runs' committed summaries into ``<sweep>.runs_table`` and
-``<sweep>.training_curves``; ``<sweep>.fit_scaling`` fits every quantity of every group against the
-sweep's ``fit_against`` axis (``<sweep>.scaling``) and ``<sweep>.plot_scaling`` draws them
-(``<sweep>.scaling_figure``); a sweep with an ``eta_lambda0`` axis also draws
-``<sweep>.catapult_figure`` and ``<sweep>.catapult_dynamics_figure``; a sweep with ball runs gets
-``<sweep>.collect_ball`` and ``<sweep>.fit_ball``. These nodes only read persisted results, so both
-the sweep's registered pipeline and ``reporting`` include them.
+``<sweep>.gather_results`` reads the runs' committed summaries and returns the sweep's results,
+``<sweep>.results`` (a bundle, ``BundleDataset`` in the catalog): the runs table and the training
+curves (``runs.csv``, ``training_curves.csv``), every quantity of every group fitted against the
+sweep's ``fit_against`` axis (``scaling.csv``) and drawn (``scaling.png``); a sweep with an
+``eta_lambda0`` axis adds ``catapult_figure`` and ``catapult_dynamics_figure``, a sweep with ball runs
+``ball_table`` and ``ball_scaling``. Reporting reads only these bundles, so kedro-viz draws one dataset
+between a sweep and reporting. The node only reads persisted results, so both the sweep's registered
+pipeline and ``reporting`` include it.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from kedro.pipeline import Pipeline, node
 
@@ -18,33 +21,57 @@ from ntk_linearity.pipelines import bind
 from ntk_linearity.provenance.ledger import RUN_COMMIT
 from ntk_linearity.pipelines.reporting.figures.step_size import catapult_dynamics, catapult_figure
 from ntk_linearity.pipelines.reporting.figures.sweeps import sweep_figure
-from ntk_linearity.pipelines.reporting.tables import ball_scaling, sweep_scaling
+from ntk_linearity.pipelines.reporting.tables import (ball_scaling, collect_runs, concat_ball, concat_scaling,
+                                                   sweep_scaling)
 from ntk_linearity.pipelines.sweep.collect import collect_ball, collect_sweep
+
+RESULTS = "results"  # the one dataset a sweep hands to reporting: <sweep>.results
+
+
+def gather_sweep(*summaries: dict, sweep: SweepSpec, reporting_params, data_settings: dict) -> dict[str, Any]:
+    """The sweep's results from its runs' summaries (in the order of ``sweep.runs``): tables, fits and
+    figures under the entry names of ``<sweep>.results``."""
+    about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
+    runs, curves = collect_sweep(*summaries, runs=sweep.runs, data_settings=data_settings)
+    scaling = sweep_scaling(runs, **about, reporting_params=reporting_params)
+    results = {"runs_table": runs, "training_curves": curves, "scaling": scaling,
+               "scaling_figure": sweep_figure(runs, scaling, **about, group_by=sweep.group_by)}
+    if ETA_LAMBDA0 in dict(sweep.axes):
+        results["catapult_figure"] = catapult_figure(runs, scaling, **about)
+        results["catapult_dynamics_figure"] = catapult_dynamics(runs, curves, **about)
+    if sweep.ball_runs:
+        by_name = {run.name: summary for run, summary in zip(sweep.runs, summaries)}
+        ball = collect_ball(*(by_name[run.name] for run in sweep.ball_runs), runs=sweep.ball_runs,
+                            data_settings=data_settings)
+        results["ball_table"] = ball
+        results["ball_scaling"] = ball_scaling(ball, **about, reporting_params=reporting_params)
+    return results
 
 
 def gather_pipeline(sweep: SweepSpec, reporting_params, data_settings: dict[str, dict]) -> Pipeline:
-    """The sweep's own nodes, in the namespace ``<sweep>``: gather the runs' persisted results into
-    the sweep's tables, fit its scaling exponents, draw its figure. They only read persisted
-    results, so the ``reporting`` pipeline includes them too."""
-    results = [f"{run.name}.{RUN_COMMIT}" for run in sweep.runs]
-    about = {"sweep": sweep.name, "fit_against": sweep.fit_against}
-    step_size_figures = [
-        node(bind(catapult_figure, **about), ["runs_table", "scaling"], "catapult_figure", name="plot_catapult"),
-        node(bind(catapult_dynamics, **about), ["runs_table", "training_curves"], "catapult_dynamics_figure",
-             name="plot_catapult_dynamics"),
-    ] if ETA_LAMBDA0 in dict(sweep.axes) else []
-    ball = [
-        node(bind(collect_ball, runs=sweep.ball_runs, data_settings=data_settings[sweep.dataset]),
-             [f"{run.name}.{RUN_COMMIT}" for run in sweep.ball_runs], "ball_table", name="collect_ball"),
-        node(bind(ball_scaling, **about, reporting_params=reporting_params), "ball_table", "ball_scaling",
-             name="fit_ball"),
-    ] if sweep.ball_runs else []
+    """The sweep's own node, in the namespace ``<sweep>``: gather the runs' persisted results into the
+    sweep's tables, fits and figures, ``<sweep>.results``. It only reads persisted results, so the
+    ``reporting`` pipeline includes it too."""
     return Pipeline([
-        *ball,
-        node(bind(collect_sweep, runs=sweep.runs, data_settings=data_settings[sweep.dataset]), results, ["runs_table", "training_curves"], name="collect_runs"),
-        node(bind(sweep_scaling, **about, reporting_params=reporting_params), "runs_table", "scaling",
-             name="fit_scaling"),
-        node(bind(sweep_figure, **about, group_by=sweep.group_by), ["runs_table", "scaling"],
-             "scaling_figure", name="plot_scaling"),
-        *step_size_figures,
+        node(bind(gather_sweep, sweep=sweep, reporting_params=reporting_params,
+                  data_settings=data_settings[sweep.dataset]),
+             [f"{run.name}.{RUN_COMMIT}" for run in sweep.runs], RESULTS, name="gather_results"),
     ], namespace=sweep.name)
+
+
+def collect_results(*bundles: dict[str, Any], expected: tuple[str, ...]):
+    """Every sweep's runs table and curves from their results (:func:`.tables.collect_runs`)."""
+    return collect_runs(*(b["runs_table"] for b in bundles), *(b["training_curves"] for b in bundles),
+                        expected=expected)
+
+
+def collect_scaling(*bundles: dict[str, Any], ball: tuple[bool, ...]):
+    """Every sweep's scaling rows, then the ball fits of the sweeps whose ``ball`` flag is set (in the
+    order of ``bundles``), in one long table."""
+    return concat_scaling(*(b["scaling"] for b in bundles),
+                          *(b["ball_scaling"] for b, has_ball in zip(bundles, ball) if has_ball))
+
+
+def collect_ball_tables(*bundles: dict[str, Any]):
+    """The ball tables of the sweeps with ball runs (their results), in one long table."""
+    return concat_ball(*(b["ball_table"] for b in bundles))

@@ -1,25 +1,26 @@
 """Reporting: every sweep's tables in one place, Table 1, the paper's figures and the report.
 
-The pipeline is the modular pipeline ``reporting``; it reads only the sweeps' own outputs
-(``<sweep>.runs_table``, ``<sweep>.training_curves``, ``<sweep>.scaling``) and writes the persisted,
-versioned results under their catalog names (``runs_table``, ``table1_scaling``, ``report_html``...).
+The pipeline is the modular pipeline ``reporting``; it reads only the sweeps' results, one bundle per
+sweep (``<sweep>.results``: runs table, curves, fits, figures), and writes the persisted, versioned
+results under their catalog names (``runs_table``, ``table1_scaling``, ``report_html``...). The report
+reads every table and figure, so kedro-viz draws only the report below the reporting box.
 """
 
 from __future__ import annotations
 
 from kedro.pipeline import Pipeline, node
 
-from ntk_linearity.pipelines.reporting import report, tables
+from ntk_linearity.pipelines.reporting import gather, report, tables
 from ntk_linearity.pipelines.reporting.figures import appendices, ball, paper, step_size
-from ntk_linearity.pipelines import BALL_OUTPUTS, SWEEP_OUTPUTS, bind
+from ntk_linearity.pipelines import bind
 from ntk_linearity.experiment.parameters import Experiment
 from ntk_linearity.experiment.vocabulary import FIG1_ARCHITECTURES
 
-OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown",
-           "fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",
-           "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "ball_table",
-           "ball_hessian_figure", "ball_bound_figure", "parameterization_figure", "output_scaling_figure",
-           "report_html")
+FIGURES = ("fig1_delta_k_vs_width", "fig1_delta_k_vs_time", "fig2_delta_k_vs_bottleneck",
+           "hessian_scaling_figure", "weight_change_figure", "loss_curves_figure", "ball_hessian_figure",
+           "ball_bound_figure", "parameterization_figure", "output_scaling_figure")
+OUTPUTS = ("runs_table", "training_curves", "table1_scaling", "scaling_table", "table1_markdown", "ball_table",
+           *FIGURES, "report_html")
 
 
 def width_sweep(experiment: Experiment):
@@ -43,13 +44,13 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
     balls = [sweep.name for sweep in experiment.sweeps if sweep.ball_runs]  # sweeps with ball runs
     reporting_params = experiment.parameters.reporting
     curve_width = reporting_params.time_curve_width
+    results = [f"{s}.{gather.RESULTS}" for s in names]  # what each sweep hands over: one bundle
     nodes = [
-        node(bind(tables.collect_runs, expected=tuple(run.namespace for run in experiment.runs)),
-             [f"{s}.runs_table" for s in names] + [f"{s}.training_curves" for s in names],
-             ["runs_table", "training_curves"], name="collect_runs"),
-        node(tables.concat_scaling, [f"{s}.scaling" for s in names] + [f"{s}.ball_scaling" for s in balls],
-             "scaling_table", name="collect_scaling"),
-        node(tables.concat_ball, [f"{s}.ball_table" for s in balls], "ball_table", name="collect_ball"),
+        node(bind(gather.collect_results, expected=tuple(run.namespace for run in experiment.runs)),
+             results, ["runs_table", "training_curves"], name="collect_runs"),
+        node(bind(gather.collect_scaling, ball=tuple(s in balls for s in names)), results, "scaling_table",
+             name="collect_scaling"),
+        node(gather.collect_ball_tables, [f"{s}.{gather.RESULTS}" for s in balls], "ball_table", name="collect_ball"),
         node(ball.ball_hessian, ["ball_table", "scaling_table"], "ball_hessian_figure", name="plot_ball_hessian"),
         node(ball.ball_bound, "ball_table", "ball_bound_figure", name="plot_ball_bound"),
         node(bind(tables.scaling_table, reporting_params=reporting_params), "runs_table", "table1_scaling",
@@ -75,13 +76,13 @@ def create_pipeline(experiment: Experiment) -> Pipeline:
              ["runs_table", "scaling_table", "table1_scaling"], "output_scaling_figure",
              name="plot_output_scaling"),
         # The papermill report (notebooks/report.ipynb) on the persisted tables: it redraws the
-        # figures with the functions above and never retrains.
+        # figures with the functions above and never retrains. It reads every table and figure of
+        # reporting, so it runs after them and kedro-viz draws them inside reporting.
         node(bind(report.render_report, experiment=experiment),
              {"runs": "runs_table", "table1_scaling": "table1_scaling", "scaling": "scaling_table",
-              "curves": "training_curves", "table1": "table1_markdown", "ball": "ball_table"},
+              "curves": "training_curves", "table1": "table1_markdown", "ball": "ball_table",
+              **{figure: figure for figure in FIGURES + (("convergence_rate_figure",) if rate else ())}},
              "report_html", name="render_report"),
     ]
-    inputs = ({f"{s}.{name}" for s in names for name in SWEEP_OUTPUTS}
-              | {f"{s}.{name}" for s in balls for name in BALL_OUTPUTS})
     outputs = set(OUTPUTS) | ({"convergence_rate_figure"} if rate else set())
-    return Pipeline(nodes, inputs=inputs, outputs=outputs, namespace="reporting")
+    return Pipeline(nodes, inputs=set(results), outputs=outputs, namespace="reporting")

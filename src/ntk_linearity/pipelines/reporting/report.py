@@ -245,8 +245,12 @@ def load_experiment(inputs_dir: str | Path) -> Experiment:
 
 
 def render_report(runs: pd.DataFrame, table1_scaling: pd.DataFrame, scaling: pd.DataFrame,
-                  curves: pd.DataFrame, table1: str, ball: pd.DataFrame, *, experiment) -> str:
+                  curves: pd.DataFrame, table1: str, ball: pd.DataFrame, *, experiment, **figures: bytes) -> str:
     """Execute ``notebooks/report.ipynb`` on the persisted reporting tables; return the HTML page.
+
+    ``figures`` are the saved reporting figures (PNG bytes): the node reads them so that the report
+    comes after them and kedro-viz draws them inside reporting; the notebook redraws each figure from
+    the tables (palette PNGs, :mod:`.display`).
 
     The notebook is told the run's validated parameters (:func:`report_parameters`) and its
     metadata (environment, git commit, package versions, JAX devices).
