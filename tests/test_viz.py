@@ -8,6 +8,7 @@ group's id; ``kedro viz build`` writes the static site.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import random
@@ -28,6 +29,8 @@ import pytest  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 from kedro_project_utils import TINY, make_project  # noqa: E402
+
+from ntk_linearity.datasets.atomic_csv_dataset import digest_path  # noqa: E402
 
 SWEEPS = tuple(TINY["sweeps"])  # the sweeps of the `tiny` environment (every sweep of conf/base)
 PIPELINES = {"data_generation", *SWEEPS, "reporting", "__default__"}
@@ -63,6 +66,11 @@ def get_json(url: str):
         return json.load(response)
 
 
+def write_digest(table: Path) -> None:
+    """The SHA-256 beside a table, as ``AtomicCSVDataset`` writes it after the table."""
+    digest_path(table).write_text(hashlib.sha256(table.read_bytes()).hexdigest() + "\n")
+
+
 def add_reporting_outputs(project: Path) -> None:
     """One version of a table, a figure and the report, and a sweep's runs table (the preview of its
     results bundle), as a run would leave them (for previews)."""
@@ -70,6 +78,7 @@ def add_reporting_outputs(project: Path) -> None:
     runs = reporting / "runs.csv" / VERSION / "runs.csv"
     runs.parent.mkdir(parents=True)
     runs.write_text("namespace,width,delta_k\nwidth_sweep.linear_m8_s0,8,0.07\nwidth_sweep.linear_m32_s0,32,0.01\n")
+    write_digest(runs)  # a table is read only with its digest beside it
     figure = reporting / "fig1_delta_k_vs_width.png" / VERSION / "fig1_delta_k_vs_width.png"
     figure.parent.mkdir(parents=True)
     fig, ax = plt.subplots(figsize=(2, 2))
@@ -79,6 +88,7 @@ def add_reporting_outputs(project: Path) -> None:
     sweep_runs = project / "data" / "07_model_output" / "width_sweep" / "runs.csv"  # the bundle's preview
     sweep_runs.parent.mkdir(parents=True, exist_ok=True)
     sweep_runs.write_text(runs.read_text())
+    write_digest(sweep_runs)
     report = reporting / "report.html" / VERSION / "report.html"
     report.parent.mkdir(parents=True)
     report.write_text("<!DOCTYPE html><html><body><h1>report</h1></body></html>")
