@@ -31,8 +31,8 @@ by the same functions as the pipeline's PNG outputs.
 
 SETUP = """\
 The paper's appendix with the exact experimental setup (data, number of samples, input dimension,
-learning rates, stopping rule) is not available to us, so every choice below is ours. The values are
-read from this run's parameters.
+learning rates, stopping rule) is not available, so every choice below is this project's. The values
+are read from this run's parameters.
 """
 
 TABLE1 = """\
