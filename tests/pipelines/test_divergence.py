@@ -72,7 +72,7 @@ def test_scaling_fits_and_table1_leave_diverged_runs_out(skipped):
     markdown = latest(reporting / "table1.md").read_text()
     assert (f"**2 of {6 + N_SMALL_RUNS} runs diverged** and are left out of every fit and verdict (their errors are in the "
             "`error` column of runs.csv): width_sweep.swish_m8_s0, width_sweep.swish_m16_s0.") in markdown
-    assert "- **swish_output**: n/a (no usable runs: every run diverged" in markdown
+    assert "- **swish_output**: cannot tell (no usable runs: every run diverged" in markdown
     for figure in ["fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "loss_curves.png",
                    "hessian_scaling.png", "weight_change_norms.png", "fig2_delta_k_vs_bottleneck.png"]:
         assert latest(reporting / figure).read_bytes()[:4] == b"\x89PNG"

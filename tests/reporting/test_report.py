@@ -35,14 +35,14 @@ def report_versions(project: Path) -> list[Path]:
 
 
 def file_times(project: Path, layers=TRAINING_LAYERS) -> dict[Path, int]:
-    """mtime of every file under ``layers`` of ``data/`` but the sweeps' own tables
-    (``07_model_output/<sweep>/*.csv``), which the reporting pipeline regathers."""
+    """mtime of every file under ``layers`` of ``data/`` but the sweeps' own tables and their digests
+    (``07_model_output/<sweep>/*.csv``, ``*.csv.sha256``), which the reporting pipeline regathers."""
     model_output = project / "data" / "07_model_output"
     return {
         path: path.stat().st_mtime_ns
         for layer in layers
         for path in (project / "data" / layer).rglob("*")
-        if path.is_file() and not (path.suffix == ".csv" and path.parent.parent == model_output)
+        if path.is_file() and not (path.name.endswith((".csv", ".csv.sha256")) and path.parent.parent == model_output)
     }
 
 
