@@ -15,7 +15,7 @@ import pandas as pd
 
 from ntk_linearity.experiment.parameters import Experiment
 from ntk_linearity.experiment.sweeps import ETA_LAMBDA0, LEARNING_RATE, SweepSpec
-from ntk_linearity.experiment.vocabulary import AXES, axis_text
+from ntk_linearity.experiment.vocabulary import axis_text
 from ntk_linearity.pipelines.reporting.markdown import code, escape
 from ntk_linearity.pipelines.reporting.statements.formatting import value_text
 
