@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from ntk_linearity.experiment.families import FAMILIES, IMAGES, VECTORS, CnnSettings, ResNetSettings
+from ntk_linearity.experiment.families import (
+    DIGITS,
+    FAMILIES,
+    IMAGES,
+    SOURCES,
+    VECTORS,
+    CnnSettings,
+    ResNetSettings,
+    dataset_of,
+)
 from ntk_linearity.numerics import CNN, MLP, ResNet, cnn, resnet
 
 DEFAULTS = {"activation": "tanh", "train_last_layer": True, "init_scheme": "antisymmetric", "dtype": "float32"}
@@ -38,10 +47,12 @@ def test_resnet_settings_build_the_numerics_resnet():
 
 
 def test_families_name_their_dataset_and_conv_families_refuse_vector_data():
-    assert FAMILIES["mlp"].dataset == VECTORS
-    assert FAMILIES["cnn"].dataset == FAMILIES["resnet"].dataset == IMAGES
+    assert dataset_of("mlp", "synthetic") == VECTORS
+    assert dataset_of("cnn", "synthetic") == dataset_of("resnet", "synthetic") == IMAGES
+    assert {dataset_of(family, "digits") for family in FAMILIES} == {DIGITS}  # vectors and images alike
+    assert list(SOURCES) == ["synthetic", "digits"]
     vectors = {k: v for k, v in IMAGE_DATA.items() if k != "image_shape"}
-    with pytest.raises(ValueError, match="needs image inputs .*'synthetic_images'"):
+    with pytest.raises(ValueError, match="needs image inputs .*'image_shape'"):
         FAMILIES["cnn"].build(CnnSettings(**DEFAULTS, channels=8, head="linear"), vectors)
     # an mlp reads the flattened images as vectors
     mlp_settings = FAMILIES["mlp"].settings(**DEFAULTS, width=8, head="linear")
@@ -70,3 +81,10 @@ def test_resnet_settings_validation():
         ResNetSettings(**DEFAULTS, channels=9, head="linear")
     with pytest.raises(ValidationError, match="greater than 0"):
         ResNetSettings(**DEFAULTS, channels=8, blocks=0, head="linear")
+
+
+def test_one_hot_targets_give_one_output_per_class_for_every_head():
+    digits = IMAGE_DATA | {"y": np.eye(3)[[0, 1, 2, 0]], "y_class": np.eye(3)[[0, 1, 2, 0]]}
+    for head in ("linear", "softmax"):
+        assert FAMILIES["cnn"].build(CnnSettings(**DEFAULTS, channels=4, head=head), digits).n_out == 3
+

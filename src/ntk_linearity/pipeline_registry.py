@@ -28,8 +28,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     data_settings = experiment.data_settings
     gathers = {spec.name: reporting.gather_pipeline(spec, experiment.parameters.reporting, data_settings)
                for spec in experiment.sweeps}
-    pipelines = {"data_generation": data_generation.create_pipeline(experiment.parameters.data,
-                                                                    experiment.parameters.images)}
+    params = experiment.parameters
+    pipelines = {"data_generation": data_generation.create_pipeline(params.data, params.images, params.digits)}
     pipelines |= {spec.name: sweep.runs_pipeline(spec, data_settings) + gathers[spec.name]
                   for spec in experiment.sweeps}
     # Reporting regathers every sweep's tables from the persisted per-run results, then reports.

@@ -40,15 +40,19 @@ SMALL_APPENDIX = {
     "output_scale_sweep": {"head": ["swish"], "width": [8], "output_scale": [1, 10], "seed": [0]},
 }
 N_SMALL_APPENDIX_RUNS = 6
+# The real-data sweep of conf/base (scikit-learn's digits) at two small networks (a slope).
+SMALL_DIGITS = {"digits_width_sweep": {"head": ["linear"], "width": [8, 16], "seed": [0]}}
+N_SMALL_DIGITS_RUNS = 2
 # the runs every test grid gets besides its own
-N_SMALL_RUNS = N_SMALL_CONV_RUNS + N_SMALL_LR_RUNS + N_SMALL_APPENDIX_RUNS
+N_SMALL_RUNS = N_SMALL_CONV_RUNS + N_SMALL_LR_RUNS + N_SMALL_APPENDIX_RUNS + N_SMALL_DIGITS_RUNS
 
 
 def sweep_grid(**axes) -> dict:
     """``sweeps.<name>.axes`` overrides: ``sweep_grid(width_sweep={"width": [8, 32]})``; the
-    convolutional, step-size and appendix sweeps not named get :data:`SMALL_CONV`, :data:`SMALL_LR` and
-    :data:`SMALL_APPENDIX`."""
-    return {name: {"axes": values} for name, values in (SMALL_CONV | SMALL_LR | SMALL_APPENDIX | axes).items()}
+    convolutional, step-size, appendix and digits sweeps not named get :data:`SMALL_CONV`,
+    :data:`SMALL_LR`, :data:`SMALL_APPENDIX` and :data:`SMALL_DIGITS`."""
+    small = SMALL_CONV | SMALL_LR | SMALL_APPENDIX | SMALL_DIGITS
+    return {name: {"axes": values} for name, values in (small | axes).items()}
 
 
 TINY = {

@@ -11,7 +11,7 @@ import pytest
 from ntk_linearity.pipelines.reporting.tables import TABLE1_COLUMNS
 from ntk_linearity.pipelines.schema import RUN_COLUMNS
 
-from kedro_project_utils import N_SMALL_APPENDIX_RUNS, N_SMALL_LR_RUNS, TINY, latest, run_kedro, sweep_grid, write_env
+from kedro_project_utils import N_SMALL_APPENDIX_RUNS, N_SMALL_DIGITS_RUNS, N_SMALL_LR_RUNS, TINY, latest, run_kedro, sweep_grid, write_env
 
 FIGURES = [
     "fig1_delta_k_vs_width.png", "fig1_delta_k_vs_time.png", "fig2_delta_k_vs_bottleneck.png",
@@ -24,8 +24,8 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     kedro_project = tiny_project  # `kedro run --env tiny`, once per test session
     reporting = kedro_project / "data" / "08_reporting"
     runs = pd.read_csv(latest(reporting / "runs.csv"))
-    # width, bottleneck, depth, CNN, ResNet, channel bottleneck, step size, parameterisation, output scale
-    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1 + N_SMALL_LR_RUNS + N_SMALL_APPENDIX_RUNS
+    # width, bottleneck, depth, CNN, ResNet, channel bottleneck, step size, parameterisation, output scale, digits
+    n_runs = 3 * 2 * 2 + 2 + 2 * 2 + 2 + 1 + 1 + N_SMALL_LR_RUNS + N_SMALL_APPENDIX_RUNS + N_SMALL_DIGITS_RUNS
     assert list(runs.columns) == RUN_COLUMNS and len(runs) == n_runs
     numeric = ["delta_k", "delta_k_noise_floor", "hessian_norm_init", "hessian_norm_final",
                "ntk_diag_init", "weight_change_l2", "weight_change_linf", "final_loss", "wall_seconds"]
@@ -33,7 +33,7 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     assert set(runs["architecture"]) == {"linear_output", "swish_output", "softmax_output", "bottleneck",
                                          "deep_linear_output", "cnn_linear_output", "resnet_linear_output",
                                          "cnn_bottleneck", "linear_output_lr", "linear_output_ntk",
-                                         "linear_output_standard", "lazy_swish_output"}
+                                         "linear_output_standard", "lazy_swish_output", "digits_linear_output"}
     # how each run's ||H|| was computed: the closed form for one hidden layer, the layer subspace for a
     # deeper mlp, full Lanczos for the convolutional and residual networks
     method = runs.set_index("namespace")["hessian_method"]

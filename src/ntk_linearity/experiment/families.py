@@ -2,10 +2,13 @@
 
 A family is one entry of :data:`FAMILIES`: a pydantic model of the settings of one network (every
 field may be a sweep axis, see :mod:`ntk_linearity.experiment.vocabulary`), a function building the
-network from those settings and the data, and the dataset its runs train on (``synthetic_data``:
-vectors on the sphere; ``synthetic_images``: smooth random images, stored flattened with their
-``image_shape``). The pipelines only ever call ``family.build`` and read ``family.dataset``; adding
-a family means adding a settings model and an entry here.
+network from those settings and the data, and the kind of inputs it takes (vectors or images). A
+data source (:data:`SOURCES`, a sweep's ``source``) names the dataset of each kind it offers:
+``synthetic`` offers ``synthetic_data`` (vectors on the sphere) and ``synthetic_images`` (smooth
+random images, stored flattened with their ``image_shape``); ``digits`` offers scikit-learn's digits
+(:mod:`ntk_linearity.numerics.digits`), one dataset of both kinds (its images flattened, d = 64).
+The pipelines only ever call ``family.build`` and read a run's dataset; adding a family means adding
+a settings model and an entry here.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any, Callable, Literal, Mapping
 import numpy as np
 from pydantic import model_validator
 
-from ntk_linearity.experiment.groups import PositiveInt, PositiveNumber, SettingsModel
+from ntk_linearity.experiment.groups import SYNTHETIC, PositiveInt, PositiveNumber, SettingsModel
 
 from ntk_linearity.numerics import cnn, mlp, resnet
 from ntk_linearity.numerics.conv import CONV_OPTIONS, POOLINGS
@@ -31,7 +34,14 @@ from ntk_linearity.numerics.models import (
 
 VECTORS = "synthetic_data"    # inputs on the sphere (data_generation, parameter group `data`)
 IMAGES = "synthetic_images"   # smooth random images (data_generation, parameter group `images`)
-DATA_GROUPS = {VECTORS: "data", IMAGES: "images"}  # each dataset's parameter group
+DIGITS = "digits"             # scikit-learn's digits (data_generation, parameter group `digits`)
+DATA_GROUPS = {VECTORS: "data", IMAGES: "images", DIGITS: "digits"}  # each dataset's parameter group
+VECTOR_INPUTS, IMAGE_INPUTS = "vectors", "images"  # the kinds of inputs a family takes
+# Each data source (a sweep's `source`): the dataset it offers for each kind of inputs.
+SOURCES: Mapping[str, Mapping[str, str]] = {
+    SYNTHETIC: {VECTOR_INPUTS: VECTORS, IMAGE_INPUTS: IMAGES},
+    "digits": {VECTOR_INPUTS: DIGITS, IMAGE_INPUTS: DIGITS},
+}
 
 
 class ModelDefaults(SettingsModel):
@@ -140,8 +150,10 @@ class ResNetSettings(ConvSettings):
 
 
 def n_outputs(head: str, data: Mapping[str, Any]) -> int:
-    """Outputs of the network: one per class for the softmax head, one otherwise."""
-    return int(np.asarray(data["y_class"]).shape[1]) if head == "softmax" else 1
+    """Outputs of the network: one per column of its targets (the class labels ``y_class`` for the
+    softmax head, ``y`` otherwise: one output for a vector, C for one-hot rows)."""
+    targets = np.asarray(data["y_class"] if head == "softmax" else data["y"])
+    return int(targets.shape[1]) if targets.ndim == 2 else 1
 
 
 def build_mlp(settings: MlpSettings, data: Mapping[str, Any]):
@@ -151,10 +163,10 @@ def build_mlp(settings: MlpSettings, data: Mapping[str, Any]):
 
 
 def image_shape(data: Mapping[str, Any]) -> tuple[int, int, int]:
-    """``(height, width, channels)`` of the images of a ``synthetic_images`` dataset."""
+    """``(height, width, channels)`` of the images of an image dataset."""
     if "image_shape" not in data:
-        raise ValueError(f"a convolutional network needs image inputs (the {IMAGES!r} dataset, with "
-                         f"'image_shape'), got a dataset with keys {sorted(data)}")
+        raise ValueError(f"a convolutional network needs image inputs (a dataset with 'image_shape', "
+                         f"e.g. {IMAGES!r}), got a dataset with keys {sorted(data)}")
     return tuple(int(v) for v in np.asarray(data["image_shape"]))
 
 
@@ -178,13 +190,18 @@ def build_resnet(settings: ResNetSettings, data: Mapping[str, Any]):
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: the settings of one network, how it is built and the dataset it trains on."""
+    """A model family: the settings of one network, how it is built and the kind of inputs it takes."""
 
     name: str
     settings: type[SettingsModel]
     build: Callable[[Any, Mapping[str, Any]], Any]
     describe: Callable[[Any], str]
-    dataset: str = VECTORS
+    inputs: str = VECTOR_INPUTS
+
+
+def dataset_of(family: str, source: str) -> str:
+    """The catalog name of the data a run of ``family`` trains on with the data source ``source``."""
+    return SOURCES[source][FAMILIES[family].inputs]
 
 
 def _describe_conv(s: ConvSettings, layers: str) -> str:
@@ -198,9 +215,9 @@ FAMILIES: Mapping[str, Family] = {
                              + (f", output scale {s.output_scale:g}" if s.output_scale != 1.0 else ""))),
     "cnn": Family("cnn", CnnSettings, build_cnn,
                   lambda s: _describe_conv(s, f"channels {'x'.join(map(str, s.layer_channels))}"),
-                  dataset=IMAGES),
+                  inputs=IMAGE_INPUTS),
     "resnet": Family("resnet", ResNetSettings, build_resnet,
                      lambda s: _describe_conv(s, f"{s.stages} stage(s) of {s.blocks} residual blocks, "
                                                  f"{s.channels} channels"),
-                     dataset=IMAGES),
+                     inputs=IMAGE_INPUTS),
 }

@@ -1,7 +1,8 @@
 """The typed parameter groups as they are written in ``conf/<env>/parameters*.yml``.
 
 Every group is a :class:`SettingsModel`: strict types (no ``"3"`` for 3), no unknown keys,
-immutable. ``data`` and ``images`` generate the synthetic data sets, ``training`` and ``hessian``
+immutable. ``data`` and ``images`` generate the synthetic data sets, ``digits`` selects and
+preprocesses scikit-learn's digits (the ``digits`` data source), ``training`` and ``hessian``
 are the defaults of every run (a sweep's ``training:`` block overrides keys for its runs),
 ``reporting`` sets the fits and verdicts, and each block of ``sweeps:`` is a
 :class:`SweepParameters` (expanded into runs by :mod:`ntk_linearity.experiment.sweeps`). The model
@@ -10,10 +11,14 @@ families' own settings are in :mod:`ntk_linearity.experiment.families`.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+from importlib.metadata import version
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
+from ntk_linearity.numerics.digits import DIGITS_CLASSES, DIGITS_SIZE, PREPROCESSINGS, subset_indices
 from ntk_linearity.numerics.scaling import CI_METHODS
 from ntk_linearity.numerics.training import LOSSES
 
@@ -28,6 +33,7 @@ Number = Annotated[float, Field(allow_inf_nan=False)]
 PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeNumber = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 ON_DIVERGENCE = ("raise", "skip")
+SYNTHETIC = "synthetic"  # the data source of a sweep that names none (the sources: experiment.families.SOURCES)
 
 
 class SettingsModel(BaseModel):
@@ -104,6 +110,7 @@ class SweepParameters(SettingsModel):
     group_by: list[str] = []
     training: dict[str, Any] = {}
     ball: BallParameters | None = None
+    source: str = SYNTHETIC  # a data source of ntk_linearity.experiment.families.SOURCES
 
 
 class DataParameters(SettingsModel):
@@ -130,6 +137,35 @@ class ImageParameters(SettingsModel):
     target_frequency: Number
     n_classes: PositiveInt
     class_temperature: Number
+
+
+@functools.cache
+def _indices_digest(seed: int, n_samples: int) -> str:
+    """The first 16 hex digits of the SHA-256 of the digits' chosen indices (int64 bytes)."""
+    return hashlib.sha256(subset_indices(seed, n_samples).astype("<i8").tobytes()).hexdigest()[:16]
+
+
+class DigitsParameters(SettingsModel):
+    """The ``digits`` group: which of scikit-learn's 1,797 digits the ``digits`` source trains on
+    (``n_samples`` of them, drawn from ``seed``), their ``preprocessing`` and the ``label_smoothing``
+    of the softmax head's targets (:mod:`ntk_linearity.numerics.digits`). Its settings include its
+    ``provenance`` (scikit-learn's version and a digest of the chosen indices), so that both are part
+    of the fingerprint of every run on the digits."""
+
+    seed: Seed
+    n_samples: Annotated[int, Field(gt=0, le=DIGITS_SIZE)]
+    preprocessing: Literal[PREPROCESSINGS]
+    label_smoothing: Annotated[float, Field(ge=0, lt=1)]
+
+    @property
+    def n_classes(self) -> int:
+        return DIGITS_CLASSES
+
+    @computed_field
+    @property
+    def provenance(self) -> dict[str, str]:
+        return {"scikit_learn": version("scikit-learn"),
+                "indices_sha256": _indices_digest(self.seed, self.n_samples)}
 
 
 class ReportingParameters(SettingsModel):

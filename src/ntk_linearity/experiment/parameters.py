@@ -23,6 +23,7 @@ from ntk_linearity.experiment.config import active_config_loader, active_paramet
 from ntk_linearity.experiment.families import DATA_GROUPS, ModelDefaults
 from ntk_linearity.experiment.groups import (
     DataParameters,
+    DigitsParameters,
     HessianParameters,
     ImageParameters,
     ReportingParameters,
@@ -48,6 +49,7 @@ class Parameters(BaseModel):
 
     data: DataParameters
     images: ImageParameters
+    digits: DigitsParameters
     model: ModelDefaults
     sweeps: dict[str, SweepParameters]
     training: TrainingParameters
@@ -69,8 +71,8 @@ class Experiment:
     @property
     def data_settings(self) -> dict[str, dict[str, Any]]:
         """The settings of each dataset, by catalog name (``synthetic_data``: the ``data`` group,
-        ``synthetic_images``: the ``images`` group); ``data_settings[run.dataset]`` is part of each
-        run's fingerprint."""
+        ``synthetic_images``: the ``images`` group, ``digits``: the ``digits`` group with its
+        provenance); ``data_settings[run.dataset]`` is part of each run's fingerprint."""
         return {dataset: getattr(self.parameters, group).model_dump() for dataset, group in DATA_GROUPS.items()}
 
 

@@ -3,7 +3,10 @@
 ``sweeps:`` in the parameters maps a sweep name to
 
 * ``family``: a model family of :data:`ntk_linearity.experiment.families.FAMILIES` (``mlp``, ``cnn``,
-  ``resnet``); it also fixes the dataset the runs train on;
+  ``resnet``); it takes vectors or images;
+* ``source`` (optional, default ``synthetic``): a data source of
+  :data:`ntk_linearity.experiment.families.SOURCES` (``synthetic``, ``digits``); with the family's
+  kind of inputs it fixes the dataset the runs train on;
 * ``architecture``: an entry of :data:`ntk_linearity.experiment.vocabulary.ARCHITECTURES`, or a lookup
   ``{by: <axis>, values: {<axis value>: <architecture>}}`` (a value may itself be a lookup by another
   axis: ``{by: parameterization, values: {ntk: {by: head, values: {...}}, ...}}``);
@@ -38,7 +41,7 @@ from typing import Annotated, Any, Mapping
 
 from pydantic import TypeAdapter, ValidationError
 
-from ntk_linearity.experiment.families import FAMILIES, ModelDefaults
+from ntk_linearity.experiment.families import FAMILIES, SOURCES, ModelDefaults
 from ntk_linearity.experiment.groups import (
     BallParameters,
     HessianParameters,
@@ -50,6 +53,7 @@ from ntk_linearity.experiment.groups import (
     SweepParameters,
     TrainingParameters,
 )
+from ntk_linearity.experiment.runs import RunSpec, SweepSpec
 from ntk_linearity.experiment.vocabulary import ARCHITECTURES, AXES, SEED_AXIS, axis_token
 
 SWEEP_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -58,85 +62,6 @@ ETA_LAMBDA0 = "eta_lambda0"  # the step size as eta * lambda_max(K(w_0)/n), the 
 ALL_RUNS_GROUP = "all"
 RESERVED_NAMES = ("data_generation", "reporting")  # pipelines that are not sweeps
 
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One trained network, fully resolved: what every node of its namespace receives."""
-
-    sweep: str
-    name: str
-    family: str
-    architecture: str
-    group: str
-    axes: tuple[tuple[str, Any], ...]  # the swept (axis, value) pairs, in the sweep's axis order
-    seed: int
-    model: SettingsModel
-    learning_rate: float | RelativeLearningRate
-    training: TrainingParameters
-    hessian: HessianParameters
-    ball: BallParameters | None = None  # the ball analysis of Proposition 2.2, where switched on
-
-    @property
-    def namespace(self) -> str:
-        return f"{self.sweep}.{self.name}"
-
-    @property
-    def head(self) -> str:
-        return self.model.head
-
-    @property
-    def dataset(self) -> str:
-        """The catalog name of the data this run trains on (its family's)."""
-        return FAMILIES[self.family].dataset
-
-    @property
-    def output_scale(self) -> float:
-        """alpha of the lazy-training model ``alpha (f - f(w_0))`` (1 for a family without the setting)."""
-        return float(getattr(self.model, "output_scale", 1.0))
-
-    def build(self, data: Mapping[str, Any]):
-        """The network of this run (input and output sizes from the data)."""
-        return FAMILIES[self.family].build(self.model, data)
-
-    def describe(self) -> str:
-        return FAMILIES[self.family].describe(self.model)
-
-    def as_record(self) -> dict[str, Any]:
-        """The run's identity as the columns of ``runs.csv``: namespace, sweep, architecture, group,
-        seed and every model setting (an axis or not)."""
-        return {"namespace": self.namespace, "sweep": self.sweep, "family": self.family,
-                "architecture": self.architecture, "group": self.group, "seed": self.seed,
-                **self.model.model_dump()}
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """A validated sweep: its runs and how its results are fitted and drawn."""
-
-    name: str
-    family: str
-    axes: tuple[tuple[str, tuple[Any, ...]], ...]
-    fit_against: str
-    group_by: tuple[str, ...]
-    runs: tuple[RunSpec, ...]
-
-    @property
-    def dataset(self) -> str:
-        """The catalog name of the data every run of this sweep trains on (its family's)."""
-        return FAMILIES[self.family].dataset
-
-    @property
-    def architectures(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(run.architecture for run in self.runs))
-
-    @property
-    def groups(self) -> tuple[str, ...]:
-        return tuple(dict.fromkeys(run.group for run in self.runs))
-
-    @property
-    def ball_runs(self) -> tuple[RunSpec, ...]:
-        """The runs with the ball analysis of Proposition 2.2."""
-        return tuple(run for run in self.runs if run.ball is not None)
 
 
 def did_you_mean(word: str, known) -> str:
@@ -221,7 +146,8 @@ def _selected(ball: BallParameters | None, point: Mapping[str, Any]) -> bool:
 
 
 def _name_problems(name: str, sweep: SweepParameters) -> list[str]:
-    """A sweep name must not be a pipeline's and must be a valid Kedro namespace; its family must exist."""
+    """A sweep name must not be a pipeline's and must be a valid Kedro namespace; its family and its
+    data source must exist, and the source must offer the family's kind of inputs."""
     path = f"sweeps.{name}"
     if name in RESERVED_NAMES:
         return [f"{path}: {name!r} is the name of a pipeline; choose another sweep name"]
@@ -231,7 +157,12 @@ def _name_problems(name: str, sweep: SweepParameters) -> list[str]:
     if sweep.family not in FAMILIES:
         return [f"{path}.family = {sweep.family!r}: must be one of {list(FAMILIES)}"
                 f"{did_you_mean(sweep.family, FAMILIES)}"]
-    return []
+    offered = SOURCES.get(sweep.source)
+    if offered is None:
+        return [f"{path}.source = {sweep.source!r}: must be one of {list(SOURCES)}{did_you_mean(sweep.source, SOURCES)}"]
+    inputs = FAMILIES[sweep.family].inputs
+    return [] if inputs in offered else [f"{path}.source = {sweep.source!r}: family {sweep.family!r} takes {inputs}, "
+                                         f"which source {sweep.source!r} does not offer (it offers {', '.join(offered)})"]
 
 
 def _values_problems(path: str, settings: type[SettingsModel], axis: str, values: list) -> list[str]:
@@ -367,7 +298,7 @@ def _expand_run(context: _SweepContext, point: Mapping[str, Any]) -> tuple[RunSp
     run_name = "_".join(axis_token(a, v) for a, v in point.items())
     group = "_".join(axis_token(a, point[a]) for a in sweep.group_by) or ALL_RUNS_GROUP
     return RunSpec(context.name, run_name, sweep.family, architecture, group, tuple(point.items()),
-                   seed, model, learning_rate, context.training, context.hessian, ball), []
+                   seed, model, learning_rate, context.training, context.hessian, ball, sweep.source), []
 
 
 def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, training: TrainingParameters,
@@ -396,4 +327,5 @@ def expand_sweep(name: str, sweep: SweepParameters, defaults: ModelDefaults, tra
     if run_problems:
         return None, [f"{path} (run {run}): {problem}" for problem, run in run_problems.items()]
     axes = tuple((axis, tuple(values)) for axis, values in sweep.axes.items())
-    return SweepSpec(name, sweep.family, axes, sweep.fit_against, tuple(sweep.group_by), tuple(runs)), []
+    return SweepSpec(name, sweep.family, axes, sweep.fit_against, tuple(sweep.group_by), tuple(runs),
+                     sweep.source), []

@@ -234,6 +234,16 @@ ARCHITECTURES: Mapping[str, Architecture] = {
                      _LAZY_THEORY, verdict_rule="ratio", source="Appendix A (Chizat et al.)"),
         Architecture("lazy_softmax_output", "softmax output, scaled by alpha", "tab:red", "output_scale",
                      _LAZY_THEORY, verdict_rule="ratio", source="Appendix A (Chizat et al.)"),
+        # The same networks trained on scikit-learn's digits (the `digits` data source, one-hot targets of
+        # 10 classes): their own architectures, so that real data stays out of the synthetic rows.
+        Architecture("digits_linear_output", "linear output, digits", "tab:blue", "width", _LINEAR_THEORY,
+                     source="Eq. 5, 7, 10"),
+        Architecture("digits_softmax_output", "softmax output, digits", "tab:red", "width", _NONLINEAR_THEORY,
+                     source="Eq. 11, 14"),
+        Architecture("digits_cnn_linear_output", "CNN, linear output, digits", "navy", "channels", _LINEAR_THEORY,
+                     source="Theorem 3.1, Appendix H", claim=_CONV_LINEAR_CLAIM),
+        Architecture("digits_cnn_softmax_output", "CNN, softmax output, digits", "darkred", "channels",
+                     _NONLINEAR_THEORY, source="Section 4, Eq. 11, 14", claim=_NONLINEAR_CLAIM),
     )
 }
 # The paper's architectures, in the row order of table1_scaling.csv and table1.md.

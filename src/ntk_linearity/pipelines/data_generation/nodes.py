@@ -1,12 +1,14 @@
-"""Synthetic data (documented in :mod:`ntk_linearity.numerics.data`)."""
+"""The data the sweeps train on: synthetic (documented in :mod:`ntk_linearity.numerics.data`) and
+scikit-learn's digits (:mod:`ntk_linearity.numerics.digits`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ntk_linearity.experiment.families import IMAGES
+from ntk_linearity.experiment.families import DATA_GROUPS, DIGITS, IMAGES
 from ntk_linearity.provenance.ledger import stamp_data
 from ntk_linearity.numerics import synthetic_dataset, synthetic_images
+from ntk_linearity.numerics.digits import DIGITS_SHAPE, digits_dataset
 
 
 def generate_synthetic_data(*, data_params) -> dict[str, np.ndarray]:
@@ -50,18 +52,32 @@ def generate_synthetic_images(*, image_params) -> dict[str, np.ndarray]:
     return stamp_data(arrays | {"image_shape": np.asarray(shape, np.int64)}, image_params.model_dump())
 
 
+def load_digits(*, digits_params) -> dict[str, np.ndarray]:
+    """scikit-learn's digits, read from the copy inside its wheel (no download), subset, preprocessed
+    and labelled by the validated ``digits`` parameter group, stamped with those settings (scikit-learn's
+    version and the digest of the chosen indices included)."""
+    from sklearn.datasets import load_digits as read  # noqa: PLC0415 (only this node needs scikit-learn)
+
+    digits = read()
+    data = digits_dataset(digits.data, digits.target, seed=digits_params.seed, n_samples=digits_params.n_samples,
+                          preprocessing=digits_params.preprocessing, label_smoothing=digits_params.label_smoothing)
+    return stamp_data(data, digits_params.model_dump())
+
+
 def data_shapes(dataset: str, parameters) -> dict[str, np.ndarray]:
-    """Stand-ins for the arrays of the synthetic dataset named ``dataset`` (``synthetic_data`` or
-    ``synthetic_images``) of the validated ``parameters``: arrays of the shapes and dtype its node
-    makes (``X``, ``y``, ``y_class``; ``image_shape`` for images), read-only views of one zero, so
-    that a network can be built and its memory estimated before any node runs without generating
+    """Stand-ins for the arrays of the dataset named ``dataset`` (``synthetic_data``,
+    ``synthetic_images`` or ``digits``) of the validated ``parameters``: arrays of the shapes and dtype
+    its node makes (``X``, ``y``, ``y_class``; ``image_shape`` for images), read-only views of one zero,
+    so that a network can be built and its memory estimated before any node runs without generating
     or allocating the data (:mod:`ntk_linearity.provenance.resources`)."""
-    group = parameters.images if dataset == IMAGES else parameters.data
+    group = getattr(parameters, DATA_GROUPS[dataset])
     n = group.n_samples
-    dim = group.height * group.width * group.channels if dataset == IMAGES else group.input_dim
+    image = (group.height, group.width, group.channels) if dataset == IMAGES else DIGITS_SHAPE if dataset == DIGITS else None
+    dim = int(np.prod(image)) if image else group.input_dim
     zero = np.zeros((), np.float32)
-    arrays = {"X": np.broadcast_to(zero, (n, dim)), "y": np.broadcast_to(zero, (n,)),
+    arrays = {"X": np.broadcast_to(zero, (n, dim)),
+              "y": np.broadcast_to(zero, (n, group.n_classes) if dataset == DIGITS else (n,)),
               "y_class": np.broadcast_to(zero, (n, group.n_classes))}
-    if dataset == IMAGES:
-        arrays["image_shape"] = np.asarray((group.height, group.width, group.channels), np.int64)
+    if image:
+        arrays["image_shape"] = np.asarray(image, np.int64)
     return arrays
