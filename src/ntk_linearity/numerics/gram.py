@@ -3,7 +3,8 @@
     K[(i, c), (j, c')] = sum_f  s_f * <G_f[i, c], G_f[j, c']> * <A_f[i], A_f[j]>
 
 for dense factors, its spatial (convolution) form, the kernel change from the factor changes, the
-diagonal and the change of the per-sample gradients.
+diagonal, the change of the per-sample gradients, and the one-hidden-layer kernel streamed over
+blocks of neurons (:func:`shallow_mlp_gram`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import jax
 import jax.numpy as jnp
 
 from ntk_linearity.numerics.compiling import sized_jit
+from ntk_linearity.numerics.models import ACTIVATIONS, HEADS, MLP, READOUT, layer_name
 
 Factor = tuple[jax.Array, jax.Array, jax.Array]  # dense (G: (n, C, k), A: (n, r), scale)
 # or spatial (G: (n, C, S, k), A: (n, S, r), scale): told apart by A.ndim (3 = spatial)
 SPATIAL_BLOCK_ELEMENTS = 1 << 24  # floats per lax.map step of the position-Gram contraction
+NEURON_BLOCK_ELEMENTS = 1 << 17  # floats of one (n*C, block) array of shallow_mlp_gram: cache-sized
 
 
 def _uses_sample_gradients(n_a: int, n_b: int, G: jax.Array, A: jax.Array) -> bool:
@@ -193,3 +196,46 @@ def _factor_diagonal(fs: list[Factor]) -> jax.Array:
 
 
 factor_diagonal_jit = sized_jit(_factor_diagonal)
+
+
+def _neuron_block_sums(model: MLP, params, X: jax.Array, size: int):
+    """One pass over the hidden neurons in blocks of ``size`` (``lax.scan``, then the remainder):
+    the pre-head output ``f`` (n, C), ``M[(i,o),(j,o')] = sum_k V_ko s'(z_ik) V_ko' s'(z_jk)`` (nC, nC)
+    and ``Q = sum_k s(z_ik) s(z_jk)`` (n, n); ``z = c_1 X W``, s the activation."""
+    W, V = params[layer_name(1)], params[READOUT]
+    (d, m), (n, C) = W.shape, (X.shape[0], V.shape[1])
+    c1, c2 = model.layer_multiplier(d, X.dtype), model.layer_multiplier(m, X.dtype)
+    sigma = ACTIVATIONS[model.activation]
+
+    def add(sums, block):
+        Wb, Vb = block
+        a, da = jax.jvp(sigma, (c1 * (X @ Wb),), (jnp.ones((n, Wb.shape[1]), X.dtype),))
+        B = (da[:, None, :] * Vb.T[None]).reshape(n * C, -1)
+        return (sums[0] + c2 * (a @ Vb), sums[1] + B @ B.T, sums[2] + a @ a.T), None
+
+    zeros = (jnp.zeros((n, C), X.dtype), jnp.zeros((n * C, n * C), X.dtype), jnp.zeros((n, n), X.dtype))
+    full = (m // size) * size
+    blocks = (W[:, :full].reshape(d, -1, size).transpose(1, 0, 2), V[:full].reshape(-1, size, C))
+    sums, _ = jax.lax.scan(add, zeros, blocks)
+    return add(sums, (W[:, full:], V[full:]))[0] if full < m else sums
+
+
+def shallow_mlp_gram(model: MLP, params, X: jax.Array) -> jax.Array:
+    """The structured kernel of a one-hidden-layer ``mlp`` (shape (n, C, n, C)) without its (n, m)
+    factors: ``K = s_1 P * (X X^T) + s_2 (J J^T) * Q`` with ``J`` the head's Jacobian at f (times the
+    output scale), ``P = c_2^2 J M J^T`` and M, Q of :func:`_neuron_block_sums`, streamed over blocks
+    of neurons small enough to stay in cache: the two (n x m)(m x n) Grams and the activations at
+    the speed of cache-resident products, in O(n*block) memory. Equal to ``_gram`` of the model's
+    ``kernel_factors`` up to the order of the float sums."""
+    X = jnp.asarray(X, jnp.result_type(X, *params.values()))
+    (n, d), (m, C) = X.shape, params[READOUT].shape
+    size = max(1, min(m, NEURON_BLOCK_ELEMENTS // (n * C)))
+    f, M, Q = _neuron_block_sums(model, params, X, size)
+    head = lambda g: model.output_scale * HEADS[model.head](g)  # noqa: E731
+    J = jax.vmap(jax.jacfwd(head))(f)  # (n, C, C): d out_c / d f_o
+    c2 = model.layer_multiplier(m, X.dtype)
+    P = c2**2 * jnp.einsum("ico,iojp,jdp->icjd", J, M.reshape(n, C, n, C), J)
+    K = model.kernel_scale(d, X.dtype) * P * (X @ X.T)[:, None, :, None]
+    if model.train_last_layer:
+        K = K + model.kernel_scale(m, X.dtype) * jnp.einsum("ico,jdo->icjd", J, J) * Q[:, None, :, None]
+    return K

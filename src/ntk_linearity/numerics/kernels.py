@@ -21,7 +21,7 @@ two large, separately rounded kernels (:func:`delta_k_noise_floor` measures the 
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Callable, NamedTuple
 
 import jax
@@ -38,8 +38,9 @@ from ntk_linearity.numerics.gram import (
     gram_jit,
     gram_self_jit,
     has_spatial,
+    shallow_mlp_gram,
 )
-from ntk_linearity.numerics.models import cache_per_model
+from ntk_linearity.numerics.models import MLP, cache_per_model
 
 METHODS = ("auto", "structured", "jacobian")
 DEFAULT_MEMORY_BUDGET_BYTES = 2 * 1024**3
@@ -80,6 +81,17 @@ def _jacobian_factors(apply: Callable, params, X: jax.Array) -> list[Factor]:
     ones = jnp.ones((X.shape[0], 1), X.dtype)
     one = jnp.asarray(1.0, X.dtype)
     return [(jnp.reshape(J, (X.shape[0], n_out, -1)), ones, one) for J in jax.tree.leaves(jac)]
+
+
+def _is_shallow_mlp(apply: Callable) -> bool:
+    model = getattr(apply, "__self__", None)
+    return isinstance(model, MLP) and len(model.widths) == 1
+
+
+@cache_per_model(maxsize=16)
+def _shallow_gram_fn(apply: Callable) -> Callable[[object, jax.Array], jax.Array]:
+    """Jitted :func:`~ntk_linearity.numerics.gram.shallow_mlp_gram` of the model, cached per model."""
+    return sized_jit(partial(shallow_mlp_gram, apply.__self__))
 
 
 @cache_per_model(maxsize=64)
@@ -155,6 +167,8 @@ def empirical_ntk(
     method = _resolve_method(apply, method)
     symmetric = X2 is None
     if method == "structured" and symmetric and chunk_size is None:  # one program for every K(w)
+        if _is_shallow_mlp(apply):  # streamed over blocks of neurons, no (n, m) factors
+            return _as_matrix(_shallow_gram_fn(apply)(params, X))
         return kernel_reference(apply, params, X, method).kernel
     factors = _factor_fn(apply, method)
     size = chunk_size or _chunk_size(apply, params, X, method, memory_budget)
