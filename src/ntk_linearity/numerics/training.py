@@ -3,7 +3,9 @@
 :func:`gradient_descent` binds a :class:`GradientDescentSettings` and returns a function of the data.
 Steps run inside a jitted ``lax.while_loop`` between host checkpoints, so there is no host round-trip
 per step; at the checkpoints of a snapshot schedule the kernel change
-``Delta K(t) = ||K(w_t) - K(w_0)||_F / ||K(w_0)||_F`` is recorded (Section 6). Training stops when the
+``Delta K(t) = ||K(w_t) - K(w_0)||_F / ||K(w_0)||_F`` is recorded (Section 6), with the distance of the
+network from its linearisation at w_0; the linearised model trains alongside inside the loop
+(:mod:`ntk_linearity.numerics.linearisation`). Training stops when the
 loss falls to ``tol`` or after ``max_steps``; a non-finite or exploding loss raises
 :class:`DivergenceError`, naming the learning rate.
 """
@@ -21,6 +23,7 @@ import numpy as np
 
 from ntk_linearity.numerics.compiling import sized_jit
 from ntk_linearity.numerics.kernels import KernelReference, empirical_ntk, kernel_reference
+from ntk_linearity.numerics.linearisation import Linearised, LinearisationPath, linearised_gap
 from ntk_linearity.numerics.models import cache_per_model
 
 LOSSES = ("square", "kl")
@@ -49,6 +52,11 @@ class TrainingResult:
     converged: bool
     weight_change_l2: float  # ||w_T - w_0||_2 (Eq. 2: Omega(1))
     weight_change_linf: float  # ||w_T - w_0||_inf (O(1/sqrt m), Section 1)
+    # max_t ||f(w_t) - f(w_0) - J(w_0)(w_t - w_0)||_2 / ||f(w_T) - f(w_0)||_2 over the kernel snapshots:
+    # the second-order Taylor term of Section 1, O(1/sqrt m) for a linear output, Theta(1) otherwise
+    linearisation_error: float
+    # max_t ||f(w_t) - f_lin,t||_2 / ||y - f(w_0)||_2 over the steps, f_lin trained alongside by GD from w_0
+    linearised_gap: float
 
     @property
     def delta_k_max(self) -> float:
@@ -129,13 +137,16 @@ class GradientDescentSettings:
 
 
 class _Carry(NamedTuple):
-    """The state of the GD loop: ``w_t``, ``L(w_t)``, ``grad L(w_t)``, the losses so far and ``t``."""
+    """The state of the GD loop: ``w_t``, ``L(w_t)``, ``grad L(w_t)``, the losses so far, ``t``, the
+    outputs ``f(w_t)`` (of the loss's own forward pass) and the linearised model beside it."""
 
     params: object
     loss: jax.Array
     grad: object
     losses: jax.Array
     step: jax.Array
+    outputs: jax.Array
+    linearised: Linearised
 
 
 class _Bounds(NamedTuple):
@@ -150,22 +161,30 @@ class _Bounds(NamedTuple):
 
 @cache_per_model(maxsize=32)
 def _gd_functions(apply: Callable, loss: str):
-    """Jitted ``(value, grad)`` of the loss and the GD loop, cached per (apply, loss) so that runs of
-    the same architecture compile once. The loop takes GD steps from ``carry.step`` until
-    ``bounds.stop``, convergence or divergence (:class:`_Bounds`)."""
+    """Jitted ``((value, outputs), grad)`` of the loss and the GD loop, cached per (apply, loss) so that
+    runs of the same architecture compile once. The loop takes GD steps from ``carry.step`` until
+    ``bounds.stop``, convergence or divergence (:class:`_Bounds`), and the step of the linearised model
+    with the tangent kernel ``kernel0`` at w_0 beside each."""
     loss_of = LOSS_FUNCTIONS[loss]
-    value_and_grad = sized_jit(jax.value_and_grad(lambda p, X, y: loss_of(apply(p, X), y)))
+
+    def objective(params, X, y):
+        outputs = apply(params, X)
+        return loss_of(outputs, y), outputs
+
+    value_and_grad = sized_jit(jax.value_and_grad(objective, has_aux=True))
 
     @sized_jit
-    def run(carry: _Carry, bounds: _Bounds, X, y) -> _Carry:
+    def run(carry: _Carry, bounds: _Bounds, X, y, kernel0) -> _Carry:
         def keep_going(carry):
             return ((carry.step < bounds.stop) & (carry.loss > bounds.tol) & jnp.isfinite(carry.loss)
                     & (carry.loss <= bounds.ceiling))
 
         def gd_step(carry):
             params = jax.tree.map(lambda w, g: w - bounds.learning_rate * g, carry.params, carry.grad)
-            loss, grad = value_and_grad(params, X, y)
-            return _Carry(params, loss, grad, carry.losses.at[carry.step + 1].set(loss), carry.step + 1)
+            (loss, outputs), grad = value_and_grad(params, X, y)
+            linearised = carry.linearised.advance(loss_of, kernel0, bounds.learning_rate, y, outputs)
+            return _Carry(params, loss, grad, carry.losses.at[carry.step + 1].set(loss), carry.step + 1,
+                          outputs, linearised)
 
         return jax.lax.while_loop(keep_going, gd_step, carry)
 
@@ -241,17 +260,19 @@ def _descend(settings: GradientDescentSettings, apply: Callable, params0, X: jax
     value_and_grad, segment = _gd_functions(apply, settings.loss)
     snapshots, checkpoints = _checkpoints(settings)
     path = _KernelPath(kernel_reference(apply, params0, X, method=settings.kernel_method))
-    loss0, grad = value_and_grad(params0, X, y)
+    linearisation = LinearisationPath(apply, params0, X)
+    (loss0, outputs0), grad = value_and_grad(params0, X, y)
     losses = jnp.full((settings.max_steps + 1,), jnp.nan, dtype).at[0].set(loss0)
     ceiling = settings.divergence_factor * max(float(loss0), float(jnp.finfo(dtype).tiny))
     bounds = _Bounds(0, jnp.asarray(settings.learning_rate, dtype), settings.tol, ceiling)
-    carry = _Carry(params0, loss0, grad, losses, jnp.asarray(0))
+    carry = _Carry(params0, loss0, grad, losses, jnp.asarray(0), outputs0, Linearised.start(outputs0))
 
     step, targets = 0, iter(checkpoints)
     target, seconds_per_step = next(targets), None
     while True:
         started, before = time.perf_counter(), step
-        carry = segment(carry, bounds._replace(stop=_segment_stop(step, target, seconds_per_step)), X, y)
+        carry = segment(carry, bounds._replace(stop=_segment_stop(step, target, seconds_per_step)), X, y,
+                        path.reference.kernel)
         step, current = int(carry.step), float(carry.loss)
         if step > before:
             seconds_per_step = (time.perf_counter() - started) / (step - before)
@@ -259,15 +280,21 @@ def _descend(settings: GradientDescentSettings, apply: Callable, params0, X: jax
         converged = current <= settings.tol
         if step in snapshots or converged:
             path.record(step, carry.params)
+            linearisation.record(carry.params, carry.outputs)
         if progress is not None:
             progress(step, settings.max_steps, current)
         if step >= target:
             target = next(targets, None)
         if converged or target is None:
-            return _result(carry, params0, path, converged)
+            return _result(carry, params0, path, converged,
+                           linearisation=(linearisation.error(outputs0, carry.outputs),
+                                          linearised_gap(carry.linearised.gap, outputs0, y)))
 
 
-def _result(carry: _Carry, params0, path: _KernelPath, converged: bool) -> TrainingResult:
+def _result(carry: _Carry, params0, path: _KernelPath, converged: bool,
+            linearisation: tuple[float, float]) -> TrainingResult:
+    """The :class:`TrainingResult` of the final carry; ``linearisation``: the linearisation error and
+    the linearised model's gap."""
     step = int(carry.step)
     l2, linf = _weight_change(carry.params, params0)
     return TrainingResult(
@@ -280,6 +307,8 @@ def _result(carry: _Carry, params0, path: _KernelPath, converged: bool) -> Train
         converged=converged,
         weight_change_l2=l2,
         weight_change_linf=linf,
+        linearisation_error=linearisation[0],
+        linearised_gap=linearisation[1],
     )
 
 
