@@ -24,7 +24,7 @@ STEPS = (0, 1, 3, 10, 30, 60)
 DIVERGED_METRICS = ("delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
                     "weight_change_l2", "weight_change_linf", "initial_loss", "loss_peak_ratio",
                     "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
-                    "loss_rate_over_eta_lambda_min")
+                    "loss_rate_over_eta_lambda_min", *schema.LINEARISATION_COLUMNS)
 
 
 def _merged(base: dict, overrides: dict) -> dict:
@@ -71,6 +71,7 @@ def _run_row(run) -> dict[str, Any]:
         "eta_lambda0": eta_lambda0, "loss_peak_ratio": x if eta_lambda0 > 2 else 1.0,
         "eta_lambda_max_final": min(eta_lambda0, 1.8), "lambda_min_init": lambda_min, "lambda_min_path": lambda_min,
         "loss_rate": 2 * lambda_min, "loss_rate_over_eta_lambda_min": 2.0,
+        "linearisation_error": 0.1 * x**-0.5 * spread, "linearised_gap": 0.05 * x**-0.5 * spread,
     }
 
 

@@ -9,6 +9,7 @@ head or an architecture means adding an entry here; adding a model family means 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -114,12 +115,21 @@ QUANTITIES: Mapping[str, Quantity] = {
         # ||H(w_0; x)|| / K(w_0; x, x) at the probe input: invariant under rescaling the model or its
         # parameters by a common factor (the paper's Appendix B: both scale alike)
         Quantity("hessian_ratio", "hessian_ratio_init", r"$\|H\| / K(x,x)$ at $w_0$", "‖H‖/K(x, x) at w₀"),
+        # The network against its linearisation f_lin(w) = f(w_0) + J(w_0)(w - w_0) (numerics.linearisation):
+        # max over the kernel snapshots of ||f(w_t) - f_lin(w_t)|| / ||f(w_T) - f(w_0)||, and max over the steps
+        # of ||f(w_t) - f_lin,t|| / ||y - f(w_0)|| with f_lin trained alongside by the same gradient descent
+        Quantity("linearisation_error", "linearisation_error",
+                 r"$\max_t \|f(w_t) - f_{\mathrm{lin}}(w_t)\| / \|f(w_T) - f(w_0)\|$", "‖f − f_lin‖ on the path"),
+        Quantity("linearised_gap", "linearised_gap",
+                 r"$\max_t \|f(w_t) - f_{\mathrm{lin},t}\| / \|y - f(w_0)\|$", "‖f − f_lin‖, f_lin trained"),
     )
 }
+LINEARISATION_QUANTITIES = ("linearisation_error", "linearised_gap")
 # Fitted from the ball table (one fit per group and radius), not from a column of runs.csv.
 BALL_HESSIAN_SUP = Quantity("ball_hessian_sup", "hessian_sup", r"$\sup_{B(w_0, R)} \|H\|$", "sup ‖H‖ in B(w₀, R)")
 # The quantities of the paper's Table 1 comparison (table1_scaling.csv), in its column order.
-TABLE1_QUANTITIES = ("hessian_norm", "ntk_diag", "delta_k", "weight_change_l2", "weight_change_linf")
+TABLE1_QUANTITIES = ("hessian_norm", "ntk_diag", "delta_k", "weight_change_l2", "weight_change_linf",
+                     *LINEARISATION_QUANTITIES)
 
 # ---------------------------------------------------------------------------------------------
 # Architectures: label, colour, the paper's Table 1 row and theory slopes
@@ -167,6 +177,19 @@ class Architecture:
     role: str = ""
 
 
+def _with_taylor_bound(theory: Mapping[str, float]) -> dict[str, float]:
+    """``theory`` with the slope of the linearisation measures (:data:`LINEARISATION_QUANTITIES`) where the
+    slopes of ||H|| and ||w* - w_0|| are known: that of the Taylor bound |f - f_lin| <= 1/2 sup ||H||
+    ||w - w_0||^2 (Section 1), the ||H|| slope plus twice the ||w* - w_0|| slope (||f(w_T) - f(w_0)|| and
+    ||y - f(w_0)|| are Theta(1)): -1/2 for a linear output (Eq. 5, 10 and Eq. 2), 0 for a non-linear one
+    (Eq. 14). An upper bound: the measured error may fall faster (along the GD path of a linear output
+    Lee et al. 2019 see 1/m)."""
+    if "hessian_norm" not in theory or "weight_change_l2" not in theory:
+        return dict(theory)
+    bound = theory["hessian_norm"] + 2 * theory["weight_change_l2"]
+    return dict(theory) | dict.fromkeys(LINEARISATION_QUANTITIES, bound)
+
+
 _LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
                   "weight_change_linf": -0.5, "path_hessian_sup": -0.5, "ball_hessian_sup": -0.5,
                   "hessian_ratio": -0.5}
@@ -187,7 +210,7 @@ _CONV_LINEAR_CLAIM = PaperRow("O~(1/sqrt C)", "Theta(1)", "Yes")  # Appendix H, 
 _NONLINEAR_CLAIM = PaperRow("O~(1)", "Theta(1)", "No")
 
 ARCHITECTURES: Mapping[str, Architecture] = {
-    a.name: a
+    a.name: dataclasses.replace(a, theory=_with_taylor_bound(a.theory))  # + the linearisation slopes
     for a in (
         Architecture("linear_output", "linear output", "tab:blue", "width", _LINEAR_THEORY,
                      PaperRow("O~(1/sqrt m)", "Theta(1)", "Yes"), source="Eq. 5, 7, 10", role="linear_head"),

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ntk_linearity.experiment.vocabulary import AXES
+from ntk_linearity.experiment.vocabulary import AXES, LINEARISATION_QUANTITIES, QUANTITIES
 
+# The network against its linearisation at w_0 along the path, and against the linearised model trained
+# alongside (numerics.linearisation): NaN for a diverged run, like every measurement
+LINEARISATION_COLUMNS = tuple(QUANTITIES[quantity].column for quantity in LINEARISATION_QUANTITIES)
 RUN_COLUMNS = [
     "namespace", "sweep", "architecture", "head", "width", "bottleneck_width", "seed",
     "learning_rate", "steps", "max_steps", "converged", "diverged", "initial_loss", "final_loss",
@@ -27,6 +30,7 @@ RUN_COLUMNS = [
     "loss_peak_ratio", "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
     "loss_rate_over_eta_lambda_min",
     "hessian_ratio_init",  # ||H(x_0)|| / K(x_0, x_0) at w_0: scale-free (parameterisation, output scale)
+    *LINEARISATION_COLUMNS,
     "fingerprint",  # the hash of the settings that made the run (ntk_linearity.provenance.ledger)
     # The ball analysis of Proposition 2.2 (NaN for runs without it)
     "path_hessian_sup", "ball_ratio_max", "ball_gradient_ratio_max", "ball_wall_seconds",

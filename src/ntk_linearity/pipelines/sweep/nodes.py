@@ -16,6 +16,7 @@ import numpy as np
 from ntk_linearity.experiment.groups import PathRadius, RelativeLearningRate
 from ntk_linearity.experiment.sweeps import RunSpec
 from ntk_linearity.experiment.families import DATA_GROUPS
+from ntk_linearity.pipelines.schema import LINEARISATION_COLUMNS
 from ntk_linearity.provenance.ledger import require_data
 from ntk_linearity.numerics import (
     SIMPLEX_HEADS,
@@ -219,6 +220,8 @@ def _trained_metrics(result: TrainingResult, floor: NoiseFloor) -> dict:
         "kernel_float32_rounding": floor.kernel_rounding,
         "weight_change_l2": result.weight_change_l2,
         "weight_change_linf": result.weight_change_linf,
+        "linearisation_error": result.linearisation_error,
+        "linearised_gap": result.linearised_gap,
     }
 
 
@@ -246,7 +249,7 @@ def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tup
         "final_loss": error.loss if np.isfinite(error.loss) else nan,
         **dict.fromkeys(
             ["delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
-             "weight_change_l2", "weight_change_linf", *PATH_METRICS],
+             "weight_change_l2", "weight_change_linf", *PATH_METRICS, *LINEARISATION_COLUMNS],
             nan,
         ),
     }
