@@ -17,9 +17,10 @@ give ``Theta ⊗ I_C``, rows ``sample * C + output`` as :func:`~ntk_linearity.nu
 
 Expectations: closed forms for ReLU (the arc-cosine kernels of order 1 and 0, Cho & Saul 2009), erf
 (Williams 1997) and the identity; two-dimensional Gauss–Hermite quadrature
-(:mod:`ntk_linearity.numerics.gauss_hermite`) for the other activations, the node count doubled from
-:data:`QUADRATURE_NODE_COUNTS` until the kernels of a few probe inputs change by less than
-:data:`QUADRATURE_TOLERANCE` when the node count doubles. Everything is computed in float64 and returned as NumPy arrays.
+(:mod:`ntk_linearity.numerics.gauss_hermite`) for the other activations, with the smallest node count
+of :data:`QUADRATURE_NODE_COUNTS` whose kernels of a few probe inputs change by less than
+:data:`QUADRATURE_TOLERANCE` when the node count doubles. Everything is computed in float64 and
+returned as NumPy arrays.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ differs from the one computed with 2q nodes by less than this fraction of its la
 2q-node rule is far more accurate, so the difference estimates the q-node error. The candidates are
 :data:`QUADRATURE_NODE_COUNTS`, smallest first. 1e-5 is a hundred times below the finite-width
 fluctuations Theta is compared with (of order m^(-1/2), 1e-3 at a width of a million); tanh, whose
-derivative has double poles at +-i pi/2, needs 48 nodes for it on the unit sphere, swish and gelu 24."""
-QUADRATURE_NODE_COUNTS = (8, 12, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # about a factor sqrt(2) apart
+derivative has double poles at +-i pi/2, needs 48 nodes for it at depth 4 on the sphere of radius
+sqrt(d), gelu 24, swish 16, softplus 12."""
+QUADRATURE_NODE_COUNTS = (12, 16, 24, 32, 48, 64, 96, 128, 192, 256)  # about a factor sqrt(2) apart
 PROBE_ANGLES = 9  # probe inputs per radius: correlations cos(angle difference) covering [-1, 1]
 DERIVED_FAMILY = "mlp"
 
