@@ -88,7 +88,7 @@ CASES = [  # (activation, depth, train_last_layer, init_scheme, output_scale, n_
     ("relu", 1, True, "iid", 1.0, 1),
     ("relu", 2, False, "iid", 1.0, 1),
     ("tanh", 3, True, "iid", 1.0, 2),  # C = 2: Theta ⊗ I_C, rows sample * C + output
-    ("swish", 2, True, "antisymmetric", 0.5, 1),  # the lower layer's gradients cancel exactly
+    ("tanh", 3, True, "antisymmetric", 0.5, 1),  # the lower layers' gradients cancel exactly
 ]
 
 

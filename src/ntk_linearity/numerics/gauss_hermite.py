@@ -39,6 +39,13 @@ def hermite_rule(nodes: int) -> tuple[np.ndarray, np.ndarray]:
     return z, w / np.sqrt(2.0 * np.pi)
 
 
+def padded_rule(nodes: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`hermite_rule` of ``nodes`` nodes followed by ``size - nodes`` nodes of weight zero: the same
+    sums, in arrays of a shape shared by several node counts (one compiled program for all of them)."""
+    z, w = hermite_rule(nodes)
+    return np.pad(z, (0, size - nodes)), np.pad(w, (0, size - nodes))
+
+
 def derivative(sigma: Callable[[jax.Array], jax.Array]) -> Callable[[jax.Array], jax.Array]:
     """The elementwise derivative sigma' of an elementwise activation, by automatic differentiation."""
     return jnp.vectorize(jax.grad(sigma))
@@ -54,14 +61,16 @@ def cholesky_2x2(s11: jax.Array, s12: jax.Array, s22: jax.Array) -> tuple[jax.Ar
 
 
 def quadrature_expectations(
-    sigma: Callable[[jax.Array], jax.Array], s11: jax.Array, s12: jax.Array, s22: jax.Array, nodes: int
+    sigma: Callable[[jax.Array], jax.Array], s11: jax.Array, s12: jax.Array, s22: jax.Array, rule
 ) -> Expectations:
     """``E[sigma(u) sigma(v)]`` and ``E[sigma'(u) sigma'(v)]`` for arrays of covariances (any common
-    shape), by the ``nodes x nodes`` product rule on the Cholesky factor (module docstring); the pairs
+    shape), by the product rule of ``rule`` (a node count, or the arrays ``(z, w)`` of
+    :func:`hermite_rule` or :func:`padded_rule`) on the Cholesky factor (module docstring); the pairs
     are taken in batches of about :data:`POINTS_PER_BATCH` points (five times faster than one block)."""
     shape = jnp.shape(s12)
     flat = tuple(jnp.ravel(jnp.broadcast_to(t, shape)) for t in (s11, s12, s22))
-    z, w = (jnp.asarray(t, flat[0].dtype) for t in hermite_rule(nodes))
+    z, w = (jnp.asarray(t, flat[0].dtype) for t in (hermite_rule(rule) if isinstance(rule, int) else rule))
+    nodes = z.shape[0]
     sigma_dot = derivative(sigma)
 
     def pair(covariance: tuple[jax.Array, jax.Array, jax.Array]) -> Expectations:

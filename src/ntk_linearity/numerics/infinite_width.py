@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ntk_linearity.numerics.gauss_hermite import Expectations, quadrature_expectations
+from ntk_linearity.numerics.compiling import QUICK_COMPILE
+from ntk_linearity.numerics.gauss_hermite import Expectations, padded_rule, quadrature_expectations
 from ntk_linearity.numerics.models import ACTIVATIONS, INIT_SCHEMES, MLP, positive_int
 
 QUADRATURE_TOLERANCE = 1e-5
@@ -77,19 +78,32 @@ CLOSED_FORMS: Mapping[str, Callable[..., Expectations]] = {
     "relu": relu_expectations, "erf": erf_expectations, "linear": linear_expectations}
 
 
-def gaussian_expectations(activation: str, s11, s12, s22, nodes: int | None = None) -> Expectations:
+def gaussian_expectations(activation: str, s11, s12, s22, nodes=None) -> Expectations:
     """``E[sigma(u) sigma(v)]`` and ``E[sigma'(u) sigma'(v)]`` for covariance entries (arrays of one
     shape): the closed form when the activation has one and ``nodes`` is None, else the ``nodes x nodes``
-    Gauss–Hermite rule (any activation of :data:`~ntk_linearity.numerics.models.ACTIVATIONS`)."""
+    Gauss–Hermite rule (any activation of :data:`~ntk_linearity.numerics.models.ACTIVATIONS`; ``nodes``
+    may also be the arrays ``(z, w)`` of a rule)."""
     if nodes is None:
         return CLOSED_FORMS[activation](s11, s12, s22)
     return quadrature_expectations(ACTIVATIONS[activation], s11, s12, s22, nodes)
 
 
-@partial(jax.jit, static_argnames=("activation", "depth", "nodes"))
-def _layer_kernels(X: jax.Array, activation: str, depth: int, nodes: int | None) -> tuple[jax.Array, jax.Array]:
-    """``(S^1 .. S^{L+1})`` (depth + 1, n, n) and ``(Sdot^2 .. Sdot^{L+1})`` (depth, n, n); each step on
-    the n (n + 1) / 2 pairs of the upper triangle, mirrored."""
+def _layer_kernels(
+    X: jax.Array, activation: str, depth: int, nodes: int | None, pad: bool = False
+) -> tuple[jax.Array, jax.Array]:
+    """``(S^1 .. S^{L+1})`` (depth + 1, n, n) and ``(Sdot^2 .. Sdot^{L+1})`` (depth, n, n) with the
+    ``nodes``-point rule (None: closed form); ``pad``: the rule padded to a power of two, so that the
+    node counts tried on the probes by :func:`quadrature_nodes` share few compiled programs."""
+    if nodes is None:
+        return _layer_kernels_jit(X, None, activation, depth)
+    size = 1 << (nodes - 1).bit_length() if pad else nodes
+    program = _layer_kernels_quick if pad else _layer_kernels_jit
+    return program(X, tuple(jnp.asarray(t) for t in padded_rule(nodes, size)), activation, depth)
+
+
+def _layer_kernels_traced(X: jax.Array, rule, activation: str, depth: int) -> tuple[jax.Array, jax.Array]:
+    """:func:`_layer_kernels` for a rule ``(z, w)`` (or None); each step on the n (n + 1) / 2 pairs of the
+    upper triangle, mirrored."""
     n = X.shape[0]
     rows, cols = np.triu_indices(n)
 
@@ -99,12 +113,19 @@ def _layer_kernels(X: jax.Array, activation: str, depth: int, nodes: int | None)
 
     def layer(S: jax.Array, _) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
         diagonal = jnp.diag(S)
-        sigma, dot = gaussian_expectations(activation, diagonal[rows], S[rows, cols], diagonal[cols], nodes)
+        sigma, dot = gaussian_expectations(activation, diagonal[rows], S[rows, cols], diagonal[cols], rule)
         return symmetric(sigma), (symmetric(sigma), symmetric(dot))
 
     first = X @ X.T / X.shape[1]
     _, (sigmas, dots) = jax.lax.scan(layer, first, None, length=depth)  # one compiled layer for any depth
     return jnp.concatenate([first[None], sigmas]), dots
+
+
+_layer_kernels_jit = jax.jit(_layer_kernels_traced, static_argnames=("activation", "depth"))
+# the probes' programs run for milliseconds: compiled without LLVM's optimisation passes (a fraction of
+# the compile time), as ntk_linearity.numerics.compiling does for small programs
+_layer_kernels_quick = jax.jit(_layer_kernels_traced, static_argnames=("activation", "depth"),
+                               compiler_options=QUICK_COMPILE)
 
 
 class LayerKernels(NamedTuple):
@@ -144,8 +165,8 @@ def quadrature_nodes(activation: str, depth: int, largest: float, smallest: floa
     with jax.enable_x64(True):
         probe = probe_inputs(largest, smallest)
         for nodes in QUADRATURE_NODE_COUNTS:
-            change = _relative_change(_layer_kernels(probe, activation, depth, 2 * nodes),
-                                      _layer_kernels(probe, activation, depth, nodes))
+            change = _relative_change(_layer_kernels(probe, activation, depth, 2 * nodes, pad=True),
+                                      _layer_kernels(probe, activation, depth, nodes, pad=True))
             if change < QUADRATURE_TOLERANCE:
                 return nodes, change
     raise ValueError(
