@@ -5,7 +5,8 @@
 #   make run-dask   kedro run on a Dask cluster (docs/dask.md; conf/<env>/dask.yml)
 #   make test       the test suite on CPU, without the tests marked slow (what CI runs)
 #   make test-all   every test, the slow end-to-end ones included
-#   make bench      benchmarks (python -m ntk_linearity.bench)
+#   make bench      the asv benchmark suite on the working tree, stored under HEAD, then its table
+#   make bench-compare A=<rev> B=<rev>   compare two commits' benchmarks; fails on a slowdown > FACTOR (1.3)
 #   make viz        kedro viz run
 #   make results-page   docs/results.md from the newest tables under data/ (DATA=data/paper for another root)
 #   make airflow-dags   the Airflow DAG of the reporting pipeline in airflow_dags/ (docs/operations.md)
@@ -25,7 +26,7 @@ ARGS ?=
 export KEDRO_DISABLE_TELEMETRY := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv install run run-paper run-dask test test-all bench viz viz-screenshots results-page airflow-dags airflow-check lock clean-venv
+.PHONY: help venv install run run-paper run-dask test test-all bench bench-compare viz viz-screenshots results-page airflow-dags airflow-check lock clean-venv
 
 help:
 	@sed -n '1,/^$$/p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}//'
@@ -61,8 +62,15 @@ test: $(STAMP)
 test-all: $(STAMP)
 	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q $(ARGS)
 
+# docs/benchmarks.md. ARGS go to asv run (e.g. ARGS="--bench ntk_shallow").
 bench: $(STAMP)
-	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m ntk_linearity.bench $(ARGS)
+	$(BIN)/asv machine --yes > /dev/null
+	$(BIN)/asv run --python=same --set-commit-hash $$(git rev-parse HEAD) $(ARGS)
+	$(BIN)/python -m ntk_linearity.bench table
+
+FACTOR ?= 1.3
+bench-compare: $(STAMP)
+	$(BIN)/python -m ntk_linearity.bench compare $(A) $(B) --factor $(FACTOR)
 
 viz: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro viz run $(ARGS)

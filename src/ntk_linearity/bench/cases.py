@@ -1,176 +1,154 @@
-"""Benchmark cases: the ``Case`` description, the list of cases and their memory estimates.
+"""The benchmark cases: what each one runs, at which size, and its floor (:mod:`.floors`).
 
-Cheap: nothing here imports JAX, so the parent process can plan and skip cases."""
+Building the list is arithmetic only (no JAX, no model objects), so that the asv suite can be
+discovered, and the table printed, without compiling anything, and so that a commit whose numerics
+differ still loads the list. ``cases(tiny=True)`` is the same list at sizes that run in seconds (the
+test of the suite).
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from functools import partial
+from typing import Callable
 
-N_SAMPLES = 100
-D_IN = 8
-N_IMAGES = 64
-IMAGE_SHAPE = (16, 16, 3)
-KERNEL_SIZE = 3
-CONV_NETS = ("cnn_c64", "cnn_c512", "resnet")
-RESULT_MARKER = "BENCH_RESULT "
-MB = 1024**2
-GB = 1024**3
+from . import programs
+from .floors import F32, Floor, gemm_floor, pass_floor, start_floor
+from .kedro_run import kedro_run_program
+
+LANCZOS_STEPS = 64  # the library's default number of Lanczos steps (hessian.lanczos_steps of conf/base)
 
 
 @dataclass(frozen=True)
 class Case:
+    """One benchmark: ``program(*args)`` builds and compiles it and returns the thunk that is timed;
+    ``memory``: its peak memory is benchmarked too (memory, not time, limits its size)."""
+
     name: str
-    kind: str  # "baseline", "ntk", "matmul" or "hessian"
-    widths: tuple[int, ...] = ()
-    method: str = ""
-    skip_reason: str = ""  # set for cases that are skipped by design
-    tol: float | None = None  # Hessian cases: Lanczos tol (None: the library default, 0: all steps)
-    arch: str = "mlp"  # "mlp", "cnn" (widths = channels) or "resnet" (widths = stage channels)
-    blocks: tuple[int, ...] = ()  # resnet: residual blocks per stage
+    program: Callable[..., Callable[[], object]]
+    args: tuple
+    floor: Floor
+    memory: bool = False
+    timeout: float = 600.0
+
+    def build(self) -> Callable[[], object]:
+        return self.program(*self.args)
 
     @property
-    def n_samples(self) -> int:
-        return N_SAMPLES if self.arch == "mlp" else N_IMAGES
+    def version(self) -> str:
+        """What asv keys the history on: the program and its sizes (not the library's code, whose
+        speed is what the history follows)."""
+        return f"{self.program.__name__}{self.args}"
 
-    @property
-    def conv_layers(self) -> list[tuple[int, int, int]]:
-        """``(c_in, c_out, positions S)`` of every convolution (SAME padding; resnet stages > 1 stride 2)."""
-        h, w, c_prev = IMAGE_SHAPE
-        layers = []
-        if self.arch == "cnn":
-            for c in self.widths:
-                layers.append((c_prev, c, h * w))
-                c_prev = c
+
+def mlp_params(arch: tuple) -> int:
+    """Parameters of ``("mlp", d, widths, activation)`` with one trained output."""
+    sizes = (arch[1], *arch[2], 1)
+    return sum(a * b for a, b in zip(sizes, sizes[1:]))
+
+
+def conv_params(arch: tuple, kernel: int = 3) -> int:
+    """Parameters of ``("cnn", image, channels)`` or ``("resnet", image, channels, blocks)``: k x k
+    convolutions (a resnet stage: one into it, two per block) and a linear readout."""
+    c_in, convs = arch[1][2], []
+    for s, c in enumerate(arch[2]):
+        convs += [(c_in, c)] + ([(c, c)] * (2 * arch[3][s]) if arch[0] == "resnet" else [])
+        c_in = c
+    return sum(kernel * kernel * a * b for a, b in convs) + arch[2][-1]
+
+
+def params_of(arch: tuple) -> int:
+    return mlp_params(arch) if arch[0] == "mlp" else conv_params(arch)
+
+
+def _kernel_cases(tag: str, arch: tuple, n: int, methods=("structured", "jacobian")) -> list[Case]:
+    """The structured and Jacobian kernels of one network. Floor of the Jacobian kernel (and of a
+    convolutional structured kernel, which contracts per-sample gradients): the Gram of the n x p
+    Jacobian, one (n x p)(p x n) GEMM. Floor of a dense structured kernel: its per-layer Grams
+    ``G G^T`` and ``A A^T``, one GEMM of inner size sum_l (fan_in + fan_out)."""
+    p = params_of(arch)
+    out = []
+    for method in methods:
+        if method == "structured" and arch[0] == "mlp":
+            sizes = (arch[1], *arch[2], 1)
+            inner = sum(a + b for a, b in zip(sizes, sizes[1:]))
+            floor = gemm_floor(f"per-layer Grams, (n x {inner})(. x n)", n, inner, n)
+            if len(arch[2]) == 1:  # the two (n x m)(m x n) Grams, as the targets count them
+                floor = gemm_floor(f"2 Grams (n x {arch[2][0]})(. x n)", n, arch[2][0], n, times=2)
         else:
-            for s, (c, b) in enumerate(zip(self.widths, self.blocks)):
-                if s:
-                    h, w = -(-h // 2), -(-w // 2)
-                layers += [(c_prev, c, h * w)] + [(c, c, h * w)] * (2 * b)
-                c_prev = c
-        return layers
-
-    @property
-    def n_params(self) -> int:
-        if self.arch != "mlp":
-            k2 = KERNEL_SIZE**2
-            return sum(k2 * ci * co for ci, co, _ in self.conv_layers) + self.widths[-1]
-        fan_ins = (D_IN, *self.widths)
-        fan_outs = (*self.widths, 1)
-        return sum(i * o for i, o in zip(fan_ins, fan_outs))
-
-    @property
-    def label(self) -> str:
-        if self.kind == "baseline":
-            return "import jax + inputs"
-        if self.kind == "matmul":
-            m = self.widths[0]
-            return f"({N_SAMPLES}x{m})@({m}x{N_SAMPLES})"
-        if self.arch == "cnn":
-            return f"cnn({IMAGE_SHAPE}, {list(self.widths)})"
-        if self.arch == "resnet":
-            return f"resnet({IMAGE_SHAPE}, {list(self.widths)}, blocks={list(self.blocks)})"
-        return f"mlp({D_IN}, {list(self.widths)})"
+            floor = gemm_floor(f"Jacobian Gram (n x {p})(p x n)", n, p, n)
+        memory = method == "jacobian" or arch[0] != "mlp" or max(arch[2]) >= 10**6
+        out.append(Case(f"ntk_{tag}_{method}", programs.kernel_program, (arch, n, method), floor, memory))
+    return out
 
 
-def human_bytes(n: float) -> str:
-    for unit, size in (("GB", GB), ("MB", MB), ("KB", 1024)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n:.0f} B"
+def _hessian_cases(shallow: tuple, bottleneck: tuple, steps: int) -> list[Case]:
+    """||H|| by closed form (floor: one pass over the parameters) and by Lanczos on the layer
+    subspace and on all parameters (floor: each of ``steps`` steps reads the weights once)."""
+    p_shallow, p_bottleneck = mlp_params(shallow), mlp_params(bottleneck)
+    weights = pass_floor("read the weights once per Lanczos step", F32 * p_bottleneck, times=steps)
+    return [
+        Case("hessian_closed_form", programs.hessian_program, (shallow, "closed_form"),
+             pass_floor("one pass over the parameters", F32 * p_shallow)),
+        Case("hessian_subspace_lanczos", programs.hessian_program, (bottleneck, "subspace_lanczos", 0.0), weights),
+        Case("hessian_full_lanczos", programs.hessian_program, (bottleneck, "lanczos", 0.0), weights, memory=True),
+    ]
 
 
-def _scale(width: int, quick: bool) -> int:
-    return max(1, width // 100) if quick else width
+def _run_cases(snapshot: tuple, n: int, step: tuple, step_n: int, ball: tuple) -> list[Case]:
+    """A run's kernel snapshot (floor: its four (n x m)(m x n) products), one GD step (floor: read and
+    write every parameter once) and the closed-form ||H|| of a ball's direction (floor: one read of
+    the parameters per grid point and probe)."""
+    m, (probes, points) = snapshot[2][0], ball[1:3]
+    return [
+        Case("kernel_snapshot", programs.snapshot_program, (snapshot, n),
+             gemm_floor(f"4 products (n x {m})(. x n)", n, m, n, times=4)),
+        Case("gd_step", programs.gd_step_program, (step, step_n),
+             pass_floor("read and write every parameter", 2 * F32 * mlp_params(step)), memory=True),
+        Case("ball_bisection", programs.ball_program, ball,
+             pass_floor(f"read the parameters per point and probe ({points} x {probes})",
+                        F32 * mlp_params(ball[0]), times=probes * points)),
+    ]
 
 
-DEFAULT_HESSIAN_WIDTH = 1_000_000
-DEFAULT_BOTTLENECK_WIDTH = 10
+def _infinite_width_cases(n: int, depth: int) -> list[Case]:
+    """The infinite-width NTK of a depth-``depth`` network on n inputs, once
+    ``ntk_linearity.numerics.infinite_width`` exists (floor: one pass over the n x n kernel per
+    layer)."""
+    if importlib.util.find_spec("ntk_linearity.numerics.infinite_width") is None:
+        return []
+    return [Case("infinite_width_ntk", programs.infinite_width_program, (n, depth),
+                 pass_floor("read and write the n x n kernels once per layer", 2 * F32 * n * n, times=depth))]
 
 
-def build_cases(
-    quick: bool,
-    hessian_width: int = DEFAULT_HESSIAN_WIDTH,
-    bottleneck_width: int = DEFAULT_BOTTLENECK_WIDTH,
-) -> list[Case]:
-    """All benchmark cases, in the order they are run and printed. ``hessian_width``: m of the shallow
-    net whose ||H|| is timed (closed form and Lanczos); ``bottleneck_width``: m_b of the (1000, m_b,
-    1000) net whose ||H|| is timed by Lanczos with and without early stopping (not scaled by
-    ``quick``)."""
-    s = lambda w: _scale(w, quick)  # noqa: E731
-    bottleneck = (s(10_000), s(1_000), s(10_000))
-    cases = [Case("baseline", "baseline")]
-    for tag, m in (("1e4", 10_000), ("1e5", 100_000)):
-        cases.append(Case(f"shallow_{tag}_structured", "ntk", (s(m),), "structured"))
-        cases.append(Case(f"shallow_{tag}_jacobian", "ntk", (s(m),), "jacobian"))
-    big = Case("shallow_1e6_jacobian", "ntk", (s(1_000_000),), "jacobian")
-    need = big.n_params * N_SAMPLES * 4
-    cases.append(Case("shallow_1e6_structured", "ntk", (s(1_000_000),), "structured"))
-    cases.append(
-        Case(
-            big.name,
-            big.kind,
-            big.widths,
-            big.method,
-            skip_reason=f"jacobian skipped: needs ~{human_bytes(need)} (p*n*4 bytes for the n x p Jacobian)",
-        )
-    )
-    cases.append(Case("matmul_1e6", "matmul", (s(1_000_000),)))
-    cases.append(Case("bottleneck_structured", "ntk", bottleneck, "structured"))
-    cases.append(Case("bottleneck_jacobian", "ntk", bottleneck, "jacobian"))
-    shallow = (s(hessian_width),)
-    cases.append(Case("hessian_shallow_closed", "hessian", shallow, "closed_form"))
-    cases.append(Case("hessian_shallow_lanczos", "hessian", shallow, "lanczos"))
-    cases.append(Case("hessian_bottleneck", "hessian", bottleneck, "lanczos"))
-    cases.append(Case("hessian_bottleneck_subspace", "hessian", bottleneck, "subspace_lanczos"))
-    narrow = (s(1_000), bottleneck_width, s(1_000))
-    cases.append(Case("hessian_bneck_full", "hessian", narrow, "lanczos", tol=0.0))
-    cases.append(Case("hessian_bneck_early", "hessian", narrow, "lanczos"))
-    c = (lambda width: max(4, width // 16)) if quick else (lambda width: width)
-    conv_nets = {
-        "cnn_c64": dict(arch="cnn", widths=(c(64),) * 3),
-        "cnn_c512": dict(arch="cnn", widths=(c(512),) * 3),
-        "resnet": dict(arch="resnet", widths=(c(64), c(128)), blocks=(1, 1)),
-    }
-    for net in CONV_NETS:
-        for method in ("structured", "jacobian"):
-            cases.append(Case(f"{net}_{method}", "ntk", method=method, **conv_nets[net]))
-    return cases
+def cases(tiny: bool = False) -> list[Case]:
+    """Every case, in the order of the table; ``tiny``: the same programs at small sizes."""
+    if tiny:
+        n, d, wide, big, images = 6, 3, 64, 256, (6, 6, 3)
+        deep, bottleneck, channels = (8,) * 4, (16, 4, 16), (4, 4, 4)
+        resnet, conv_n, step_n, ball = ("resnet", images, (4, 8), (1, 1)), 4, 4, (3, 3)
+    else:
+        n, d, wide, big, images = 100, 10, 10**5, 10**6, (16, 16, 3)
+        deep, bottleneck, channels = (512,) * 4, (2048, 64, 2048), (64, 64, 64)
+        resnet, conv_n, step_n, ball = ("resnet", images, (64, 128), (1, 1)), 64, 32, (8, 9)
+    shallow = lambda m: ("mlp", d, (m,), "erf")  # noqa: E731
+    return [
+        *_kernel_cases("shallow_1e5", shallow(wide), n),
+        *_kernel_cases("shallow_1e6", shallow(big), n, methods=("structured",)),
+        *_kernel_cases("deep", ("mlp", d, deep, "tanh"), n),
+        *_kernel_cases("bottleneck", ("mlp", d, bottleneck, "tanh"), n),
+        *_kernel_cases("cnn", ("cnn", images, channels), conv_n),
+        *_kernel_cases("resnet", resnet, conv_n),
+        *_hessian_cases(shallow(big), ("mlp", d, bottleneck, "tanh"), min(LANCZOS_STEPS, 4 * n)),
+        *_run_cases(shallow(wide), n, shallow(big), step_n, (shallow(wide), *ball, 1e-3)),
+        Case("kedro_run", kedro_run_program, (), start_floor("start Python, import jax, kedro, the package"),
+             timeout=1800.0),
+        *_infinite_width_cases(64 if not tiny else 4, 4),
+    ]
 
 
-def default_memory_budget() -> int:
-    from ntk_linearity.numerics.kernels import DEFAULT_MEMORY_BUDGET_BYTES
+def floor_keys(selected: list[Case]) -> list[str]:
+    """The distinct reference programs of ``selected``, in order."""
+    return list(dict.fromkeys(case.floor.reference for case in selected))
 
-    return DEFAULT_MEMORY_BUDGET_BYTES
-
-
-def estimate_bytes(case: Case, memory_budget: int, lanczos_steps: int) -> tuple[int, str]:
-    """A rough (deliberately generous) estimate of the case's extra memory, and how it was made."""
-    n, p = case.n_samples, case.n_params
-    f32 = 4
-    if case.kind == "baseline":
-        return 0, ""
-    if case.kind == "matmul":
-        m = case.widths[0]
-        return 3 * n * m * f32, "3 x n*m*4"
-    if case.kind == "hessian" and case.method == "closed_form":
-        m = case.widths[0]
-        return 2 * p * f32 + 24 * m * f32, "params + 24 x m*4 (per-neuron arrays, 2 bisection points)"
-    if case.kind == "hessian" and case.method == "subspace_lanczos":
-        return 10 * p * f32, "10 x p*4 (params, tangent, Hessian-vector product; the basis is small)"
-    if case.kind == "hessian":
-        steps = min(lanczos_steps, p)
-        return 2 * (steps + 1) * p * f32 + 8 * p * f32, f"2 x Lanczos basis ({steps + 1} x p x 4 B)"
-    if case.method == "structured" and case.arch != "mlp":
-        # per layer: patches n*S*9*C_in, cotangents n*S*C_out and per-sample gradients n*9*C_in*C_out,
-        # all alive at once (the factors are built in one jitted call), twice for intermediates
-        k2 = KERNEL_SIZE**2
-        per_layer = [n * S * (k2 * ci + co) + n * k2 * ci * co for ci, co, S in case.conv_layers]
-        return 2 * sum(per_layer) * f32 + 2 * p * f32, "2 x sum_l n*(S*(9 C_in + C_out) + 9 C_in C_out)*4"
-    if case.method == "structured":
-        # params (+ a copy), ~8 activation-sized buffers per layer, the n x n kernel
-        return 2 * p * f32 + 8 * n * sum(case.widths) * f32 + n * n * f32, "params + 8 x n*sum(widths)*4"
-    full = p * n * f32
-    chunk = max(1, min(n, memory_budget // max(2 * p * f32, 1)))
-    # two chunks of Jacobian factors live at once (the budget), plus vmap(jacrev) intermediates
-    est = 2 * p * f32 + 3 * chunk * p * f32
-    return est, f"full Jacobian {human_bytes(full)}; chunks of {chunk} samples"
