@@ -117,7 +117,7 @@ def _layer_kernels_traced(X: jax.Array, rule, activation: str, depth: int) -> tu
         return symmetric(sigma), (symmetric(sigma), symmetric(dot))
 
     first = X @ X.T / X.shape[1]
-    _, (sigmas, dots) = jax.lax.scan(layer, first, None, length=depth)  # one compiled layer for any depth
+    _, (sigmas, dots) = jax.lax.scan(layer, first, None, length=depth)  # the layer traced once
     return jnp.concatenate([first[None], sigmas]), dots
 
 
