@@ -1,24 +1,27 @@
-"""The image data of the convolutional sweeps, as the data_generation node writes it: smooth images
-(not pixel noise), odd regression targets in the swish range, soft labels, stamped with its settings."""
+"""The data the data_generation nodes write: the image data of the convolutional sweeps (smooth images,
+not pixel noise; odd regression targets in the swish range, soft labels) and scikit-learn's digits, each
+stamped with its settings."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from ntk_linearity.experiment.families import IMAGES, VECTORS
+from ntk_linearity.experiment.families import DIGITS, IMAGES, VECTORS
 from ntk_linearity.provenance.ledger import data_problems
 from ntk_linearity.pipelines.data_generation.nodes import (
     data_shapes,
     generate_synthetic_data,
     generate_synthetic_images,
+    load_digits,
 )
-from ntk_linearity.experiment.groups import DataParameters, ImageParameters
+from ntk_linearity.experiment.groups import DataParameters, DigitsParameters, ImageParameters
 
 SETTINGS = dict(seed=3, n_samples=400, height=8, width=8, channels=2, smoothness=1.0, target_amplitude=0.25,
                 target_frequency=0.3, n_classes=3, class_temperature=0.4)
 VECTOR_SETTINGS = dict(seed=0, n_samples=5, input_dim=3, target_amplitude=0.25, target_frequency=1.5, n_classes=4,
                        class_temperature=1.5)
+DIGITS_SETTINGS = dict(seed=0, n_samples=6, preprocessing="centred_sphere", label_smoothing=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -86,19 +89,35 @@ def test_soft_labels_are_a_softmax_of_linear_logits(small_images):
     assert np.max(np.abs(X @ W - logits)) < 1e-3
 
 
-@pytest.mark.parametrize("dataset", [VECTORS, IMAGES])
+@pytest.mark.parametrize("dataset", [VECTORS, IMAGES, DIGITS])
 def test_data_shapes_are_the_generated_shapes_without_the_data(dataset):
     """The stand-ins the memory check builds networks from have exactly the shapes and dtypes of the
     data the node generates, and hold one number however large the data set."""
     parameters = type("P", (), {"images": ImageParameters(**SETTINGS | {"n_samples": 4}),
-                                "data": DataParameters(**VECTOR_SETTINGS)})()
-    generated = (generate_synthetic_images(image_params=parameters.images) if dataset == IMAGES
-                 else generate_synthetic_data(data_params=parameters.data))
+                                "data": DataParameters(**VECTOR_SETTINGS),
+                                "digits": DigitsParameters(**DIGITS_SETTINGS)})()
+    node = {VECTORS: lambda: generate_synthetic_data(data_params=parameters.data),
+            IMAGES: lambda: generate_synthetic_images(image_params=parameters.images),
+            DIGITS: lambda: load_digits(digits_params=parameters.digits)}
+    generated = node[dataset]()
     shapes = data_shapes(dataset, parameters)
     for name, stand_in in shapes.items():
         assert (stand_in.shape, stand_in.dtype) == (generated[name].shape, generated[name].dtype), name
     np.testing.assert_array_equal(shapes.get("image_shape", 0), generated.get("image_shape", 0))
     huge = type("P", (), {"images": ImageParameters(**SETTINGS | {"n_samples": 10**9}),
-                          "data": DataParameters(**VECTOR_SETTINGS | {"n_samples": 10**9})})()
-    assert data_shapes(dataset, huge)["X"].shape[0] == 10**9
+                          "data": DataParameters(**VECTOR_SETTINGS | {"n_samples": 10**9}),
+                          "digits": DigitsParameters(**DIGITS_SETTINGS | {"n_samples": 1797})})()
+    assert data_shapes(dataset, huge)["X"].shape[0] == (1797 if dataset == DIGITS else 10**9)
     assert all(array.base is None or array.base.size == 1 for array in data_shapes(dataset, huge).values())
+
+
+
+def test_the_digits_record_their_settings_and_provenance():
+    settings = DigitsParameters(**DIGITS_SETTINGS)
+    digits = load_digits(digits_params=settings)
+    assert digits["X"].shape == (6, 64) and tuple(digits["image_shape"]) == (8, 8, 1)
+    assert data_problems(digits, settings.model_dump(), "digits") == []
+    changed = DigitsParameters(**DIGITS_SETTINGS | {"seed": 1}).model_dump()
+    problems = data_problems(digits, changed, "digits")
+    assert "digits.seed 0 -> 1" in problems
+    assert any(p.startswith("digits.provenance.indices_sha256 ") for p in problems)  # other images chosen

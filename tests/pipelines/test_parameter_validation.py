@@ -304,3 +304,45 @@ def test_a_session_validates_its_parameters_once(monkeypatch):
         assert parameters.session_experiment() is not first and len(calls) == 2
     finally:
         config.set_active_config_loader(None)
+
+
+D = "sweeps.digits_width_sweep"
+DIGITS_BAD = [
+    (f"{D}.source", "digit", f"{D}.source = 'digit': must be one of ['synthetic', 'digits'] (did you mean 'digits'?)"),
+    (f"{D}.sorce", "digits", f"{D}.sorce = 'digits': not a known parameter (did you mean 'source'?)"),
+    ("digits.n_samples", 1798, "digits.n_samples = 1798: must be less than or equal to 1797"),
+    ("digits.n_samples", 0, "digits.n_samples = 0: must be greater than 0"),
+    ("digits.preprocessing", "whiten", "digits.preprocessing = 'whiten': must be 'centred_sphere' or 'raw'"),
+    ("digits.label_smoothing", 1.0, "digits.label_smoothing = 1.0: must be less than 1"),
+    ("digits.n_sample", 64, "digits.n_sample = 64: not a known parameter (did you mean 'n_samples'?)"),
+    ("hessian.probe_index", 64, "hessian.probe_index = 64: must be below digits.n_samples = 64"),
+]
+
+
+@pytest.mark.parametrize(("dotted", "value", "message"), DIGITS_BAD, ids=[f"{d}={v!r}" for d, v, _ in DIGITS_BAD])
+def test_bad_data_source_settings_give_one_line(base, dotted, value, message):
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(_with(_with(base, "digits.n_samples", 64), dotted, value))
+    text = str(error.value)
+    assert "\n" not in text and text.startswith("invalid parameters: ") and message in text
+
+
+def test_a_sweep_chooses_its_data_source(base):
+    experiment = validate_parameters(base)
+    sweeps = {sweep.name: sweep for sweep in experiment.sweeps}
+    assert sweeps["digits_width_sweep"].dataset == "digits" and sweeps["width_sweep"].dataset == "synthetic_data"
+    assert {run.dataset for run in sweeps["digits_width_sweep"].runs} == {"digits"}
+    cnn = _with(base, "sweeps.cnn_channel_sweep.source", "digits")  # images of the digits: 8 x 8 x 1
+    assert next(s for s in validate_parameters(cnn).sweeps if s.name == "cnn_channel_sweep").dataset == "digits"
+    assert experiment.data_settings["digits"]["provenance"]["scikit_learn"]  # in every digits run's fingerprint
+
+
+def test_a_family_the_source_cannot_feed_is_refused(base, monkeypatch):
+    from ntk_linearity.experiment import families, sweeps
+
+    vectors_only = dict(families.SOURCES) | {"tabular": {families.VECTOR_INPUTS: families.DIGITS}}
+    monkeypatch.setattr(sweeps, "SOURCES", vectors_only)
+    with pytest.raises(ParameterError) as error:
+        validate_parameters(_with(base, "sweeps.cnn_channel_sweep.source", "tabular"))
+    assert str(error.value) == ("invalid parameters: sweeps.cnn_channel_sweep.source = 'tabular': family 'cnn' "
+                                "takes images, which source 'tabular' does not offer (it offers vectors)")

@@ -68,6 +68,34 @@ def test_fingerprint_changes_with_every_determining_setting_and_only_with_those(
     assert len(fingerprints) == len(experiment.runs)
 
 
+def test_a_digits_runs_fingerprint_holds_the_datas_provenance(base_parameters, monkeypatch):
+    """The digits' settings, scikit-learn's version and the chosen indices (by their digest) are part of
+    the fingerprint of a run on the digits, and of no other run's."""
+    from ntk_linearity.experiment import groups
+
+    def fingerprints(experiment):
+        return {run.namespace: _fingerprint(experiment, run) for run in experiment.runs}
+
+    reference = fingerprints(_experiment(base_parameters))
+    digits = {name for name in reference if name.startswith("digits_width_sweep.")}
+    assert digits
+    for change in ({"digits.seed": 1}, {"digits.n_samples": 65}, {"digits.preprocessing": "raw"},
+                   {"digits.label_smoothing": 0.2}):
+        changed = fingerprints(_experiment(base_parameters, **change))
+        assert {name for name in reference if changed[name] != reference[name]} == digits, change
+    # the same settings choosing other images (another numpy's permutation), another scikit-learn
+    groups._indices_digest.cache_clear()
+    monkeypatch.setattr(groups, "subset_indices", lambda seed, n: np.arange(n))
+    other_indices = fingerprints(_experiment(base_parameters))
+    groups._indices_digest.cache_clear()
+    monkeypatch.undo()
+    monkeypatch.setattr(groups, "version", lambda package: "0.0")
+    other_version = fingerprints(_experiment(base_parameters))
+    for changed in (other_indices, other_version):
+        assert {name for name in reference if changed[name] != reference[name]} == digits
+    groups._indices_digest.cache_clear()
+
+
 def test_fingerprint_does_not_depend_on_key_order():
     assert fingerprint({"a": 1, "b": {"c": 2.5, "d": [1, 2]}}) == fingerprint({"b": {"d": [1, 2], "c": 2.5}, "a": 1})
     assert fingerprint({"a": 1}) != fingerprint({"a": 1.5})
