@@ -17,14 +17,16 @@ from ntk_linearity.pipelines.reporting import tables
 from ntk_linearity.experiment.parameters import Experiment, validate_parameters
 from ntk_linearity.experiment.config import default_config_loader
 from ntk_linearity.experiment.vocabulary import ARCHITECTURES
+from ntk_linearity.numerics.infinite_width import not_derived_reason
 
 from kedro_project_utils import TINY
 
 STEPS = (0, 1, 3, 10, 30, 60)
+KERNEL_DEVIATION_SCALE = 0.8  # ||K(w_0) - Theta|| / ||Theta|| = 0.8 m^(-1/2) (seed 0) where Theta is derived
 DIVERGED_METRICS = ("delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
                     "weight_change_l2", "weight_change_linf", "initial_loss", "loss_peak_ratio",
                     "eta_lambda_max_final", "lambda_min_init", "lambda_min_path", "loss_rate",
-                    "loss_rate_over_eta_lambda_min", *schema.LINEARISATION_COLUMNS)
+                    "loss_rate_over_eta_lambda_min", *schema.LINEARISATION_COLUMNS, "kernel_deviation_init")
 
 
 def _merged(base: dict, overrides: dict) -> dict:
@@ -58,6 +60,9 @@ def _run_row(run) -> dict[str, Any]:
     # lambda_max falls below 2 / eta; the loss decays at twice eta lambda_min (its slowest mode)
     eta_lambda0 = 2 * getattr(run.learning_rate, "relative_to_critical", 0.5)
     lambda_min = 0.01 * spread
+    # the linearisation measures fall like the Taylor bound's theory slope (-1/2 or 0, -1/2 without one)
+    linear = x ** ARCHITECTURES[run.architecture].theory.get("linearisation_error", -0.5) * spread
+    limit = not_derived_reason(run.family, run.model.model_dump()) or "derived"
     return record | {
         "hessian_method": hessian_method_of(run),
         "learning_rate": 1.0, "steps": 60, "max_steps": 60, "converged": True, "diverged": False,
@@ -71,7 +76,9 @@ def _run_row(run) -> dict[str, Any]:
         "eta_lambda0": eta_lambda0, "loss_peak_ratio": x if eta_lambda0 > 2 else 1.0,
         "eta_lambda_max_final": min(eta_lambda0, 1.8), "lambda_min_init": lambda_min, "lambda_min_path": lambda_min,
         "loss_rate": 2 * lambda_min, "loss_rate_over_eta_lambda_min": 2.0,
-        "linearisation_error": 0.1 * x**-0.5 * spread, "linearised_gap": 0.05 * x**-0.5 * spread,
+        "linearisation_error": 0.1 * linear, "linearised_gap": 0.05 * linear * eta_lambda0**2,
+        "kernel_deviation_init": KERNEL_DEVIATION_SCALE * x**-0.5 * spread if limit == "derived" else np.nan,
+        "kernel_limit": limit,
     }
 
 

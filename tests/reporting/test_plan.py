@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
@@ -33,7 +34,7 @@ def experiment():
 def tables(experiment):
     given, table1 = report_inputs(experiment)
     return plan.ReportTables(given["runs"], given["table1_scaling"], given["scaling"], given["curves"], table1,
-                             plan.pd.DataFrame(columns=plan.BALL_COLUMNS))
+                             pd.DataFrame(columns=plan.BALL_COLUMNS))
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def _text(report: plan.ReportPlan) -> str:
 
 def test_sections_cover_the_sweeps_chosen_from_roles_claims_and_axes(report, experiment):
     assert [s.number for s in report.sections if s.number] == [
-        "1.", "2.", "3.", *(f"3.{i}" for i in range(1, 15)), "4."]
+        "1.", "2.", "3.", *(f"3.{i}" for i in range(1, 15)), "3.14.1", "3.14.2", "3.14.3", "3.15", "4."]
     assert report.section("3.1").sweeps == ("width_sweep",)
     assert report.section("3.3").sweeps == ("bottleneck_sweep",)
     assert report.section("3.8").sweeps == ("cnn_channel_sweep", "resnet_channel_sweep", "cnn_bottleneck_sweep")
@@ -59,10 +60,12 @@ def test_sections_cover_the_sweeps_chosen_from_roles_claims_and_axes(report, exp
     assert report.section("3.13").sweeps == ("width_sweep", "bottleneck_sweep", "depth_sweep")
     # every sweep is shown by exactly one of the sections of sweeps, in a subsection of its own or (the
     # appendices' sweeps) in the section's table
-    owners = [name for number in ("3.8", "3.9", "3.11", "3.12", "3.13") for name in report.section(number).sweeps]
+    assert report.section("3.14.3").sweeps == ("digits_width_sweep",)  # real data: its own section
+    owners = [name for number in ("3.8", "3.9", "3.11", "3.12", "3.13", "3.14.3")
+              for name in report.section(number).sweeps]
     assert sorted(owners) == sorted(s.name for s in experiment.sweeps)
-    subsections = [s.title for s in report.sections if s.level == 4]
-    assert set(subsections) == set(owners) - {"parameterization_sweep", "output_scale_sweep"}
+    subsections = [s.title for s in report.sections if s.level == 4 and not s.number]
+    assert set(subsections) == set(owners) - {"parameterization_sweep", "output_scale_sweep", "digits_width_sweep"}
     # roles, not names: the vocabulary says which architecture is the bottleneck and the linear head
     assert with_role("bottleneck") == (BOTTLENECK,) and ARCHITECTURES[LINEAR_HEAD].role == "linear_head"
 
@@ -101,7 +104,7 @@ def test_setup_states_the_grid_step_sizes_and_snapshots_from_the_experiment(repo
 def test_integers_print_as_integers_everywhere(report, tables):
     assert tables.runs["width"].dtype == float  # other architectures leave it empty
     assert not re.search(r"(?<![\d.])\d+\.0(?![\d])", _text(report))
-    caveats = report.section("3.14").sentences[0]
+    caveats = report.section("3.15").sentences[0]
     assert "2 widths (8, 32)" in caveats
 
 

@@ -198,7 +198,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
     page = Page(html)
     assert live_markup(html) == []
     for heading in ("3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12",
-                    "3.13", "3.14", "4. Run metadata"):
+                    "3.13", "3.14", "3.15", "4. Run metadata"):
         assert heading in page.text
     expected = {
         "mixed": ["6 of 12 runs of the linear output, softmax output and swish output networks diverged",

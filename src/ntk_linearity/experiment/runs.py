@@ -45,6 +45,12 @@ class RunSpec:
         return self.model.head
 
     @property
+    def loss(self) -> str:
+        """The loss this run is trained on (:data:`~ntk_linearity.numerics.training.LOSSES`): the square loss,
+        or ``training.softmax_loss`` for a softmax head."""
+        return self.training.softmax_loss if self.head == "softmax" else "square"
+
+    @property
     def dataset(self) -> str:
         """The catalog name of the data this run trains on (:func:`~ntk_linearity.experiment.families.dataset_of`)."""
         return dataset_of(self.family, self.source)

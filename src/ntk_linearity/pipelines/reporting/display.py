@@ -20,7 +20,7 @@ import io
 import matplotlib.pyplot as plt
 from PIL import Image as PilImage
 
-from ntk_linearity.pipelines.reporting.plan import Figure, Table
+from ntk_linearity.pipelines.reporting.outline import Figure, Table
 
 DPI = 80
 COLOURS = 256
@@ -46,7 +46,7 @@ def figure_png(fig, dpi: int = DPI, colours: int = COLOURS) -> bytes:
 
 
 def show(block) -> None:
-    """Display one block of a :class:`~.plan.Section` in the notebook."""
+    """Display one block of a :class:`~.outline.Section` in the notebook."""
     from IPython.display import Image, Markdown, display  # noqa: PLC0415
 
     if isinstance(block, Figure):

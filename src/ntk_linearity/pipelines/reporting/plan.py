@@ -6,219 +6,37 @@ returns (a heading, then each block: Markdown, a table, a figure). Sections are 
 experiment (a sweep's architectures, their roles and claims in the vocabulary, its axes, its ball
 runs), never by testing names; every Markdown block is written in the report's notation
 (:func:`.notation.notation`). The table of contents links every heading by the anchor the HTML export
-gives it (:func:`anchor`).
+gives it (:func:`.outline.anchor`). The blocks, the sweeps of each section and the context every section
+is made from are in :mod:`.outline`; Section 3.14 (linearity itself) in :mod:`.linearity`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Callable, Union
-from urllib.parse import quote
-
-import pandas as pd
-
 from ntk_linearity.experiment.parameters import Experiment
 from ntk_linearity.experiment.sweeps import ETA_LAMBDA0, SweepSpec
-from ntk_linearity.experiment.vocabulary import ARCHITECTURES, BOTTLENECK, FIG1_ARCHITECTURES
+from ntk_linearity.experiment.vocabulary import BOTTLENECK, FIG1_ARCHITECTURES
 from ntk_linearity.pipelines.reporting import prose
 from ntk_linearity.pipelines.reporting.figures import appendices as appendix_figures, ball as ball_figures
 from ntk_linearity.pipelines.reporting.figures import paper as paper_figures, step_size as step_size_figures
 from ntk_linearity.pipelines.reporting.figures import sweeps as sweep_figures
-from ntk_linearity.pipelines.reporting.markdown import code, escape, markdown_table
+from ntk_linearity.pipelines.reporting.linearity import linearity_sections
+from ntk_linearity.pipelines.reporting.markdown import code
 from ntk_linearity.pipelines.reporting.method import setup_text
-from ntk_linearity.pipelines.reporting.notation import notation
+from ntk_linearity.pipelines.reporting.outline import (  # noqa: F401 (load_tables: the notebook's)
+    Block, Context, Figure, ReportPlan, ReportTables, Section, Table, axis_sweeps, claim_sweeps, fig1_sweeps,
+    load_tables, names, other_sweeps, role_sweeps, section,
+)
 from ntk_linearity.pipelines.reporting.statements import appendices, paper, setup, step_size, sweeps
 from ntk_linearity.pipelines.reporting.tables import usable
-from ntk_linearity.pipelines.schema import BALL_COLUMNS
+from ntk_linearity.pipelines.schema import BALL_COLUMNS  # noqa: F401 (the tests' empty ball table)
 
 TITLE = "On the linearity of large non-linear models: a reproduction"
-INPUT_FILES = {"runs": "runs.csv", "table1_scaling": "table1_scaling.csv", "scaling": "scaling.csv",
-               "curves": "training_curves.csv", "table1": "table1.md", "ball": "ball.csv"}
 
 
-@dataclass(frozen=True)
-class ReportTables:
-    """The persisted tables the report reads (``table1`` is the Markdown of ``table1.md``)."""
-
-    runs: pd.DataFrame
-    table1_scaling: pd.DataFrame
-    scaling: pd.DataFrame
-    curves: pd.DataFrame
-    table1: str
-    ball: pd.DataFrame
-
-
-def load_tables(folder: Path) -> ReportTables:
-    """The tables :func:`~.report.report_html` wrote to ``folder`` (no ball table: an empty one)."""
-    folder = Path(folder)
-    ball = folder / INPUT_FILES["ball"]
-    return ReportTables(
-        runs=pd.read_csv(folder / INPUT_FILES["runs"]),
-        table1_scaling=pd.read_csv(folder / INPUT_FILES["table1_scaling"]),
-        scaling=pd.read_csv(folder / INPUT_FILES["scaling"]),
-        curves=pd.read_csv(folder / INPUT_FILES["curves"]),
-        table1=(folder / INPUT_FILES["table1"]).read_text(encoding="utf-8"),
-        ball=pd.read_csv(ball) if ball.exists() else pd.DataFrame(columns=BALL_COLUMNS),
-    )
-
-
-@dataclass(frozen=True)
-class Figure:
-    """A figure the report shows: its name (the pipeline's output it redraws) and how to draw it."""
-
-    name: str
-    draw: Callable[[], object] = field(compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table the report shows, its columns already labelled from the vocabulary."""
-
-    name: str
-    frame: pd.DataFrame = field(compare=False, repr=False)
-
-    def markdown(self) -> str:
-        return markdown_table(self.frame)
-
-
-Block = Union[str, Figure, Table]  # Markdown (in the report's notation), a figure or a table
-
-
-def anchor(text: str) -> str:
-    """The ``id`` nbconvert gives a heading whose text is ``text`` (``nbconvert.filters.strings.
-    _convert_header_id``: spaces as dashes, characters outside URL fragments percent-encoded)."""
-    return quote(text.replace(" ", "-"), safe="?/:@!$&'()*+,;=")
-
-
-@dataclass(frozen=True)
-class Section:
-    """One heading of the report and what follows it."""
-
-    number: str
-    title: str
-    level: int
-    sweeps: tuple[str, ...] = ()
-    blocks: tuple[Block, ...] = ()
-
-    @property
-    def text(self) -> str:
-        return f"{self.number} {self.title}".strip()
-
-    @property
-    def heading(self) -> str:
-        return f"{'#' * self.level} {escape(self.text)}"
-
-    @property
-    def anchor(self) -> str:
-        return anchor(self.text)
-
-    @property
-    def sentences(self) -> tuple[str, ...]:
-        return tuple(block for block in self.blocks if isinstance(block, str))
-
-    @property
-    def figures(self) -> tuple[str, ...]:
-        return tuple(block.name for block in self.blocks if isinstance(block, Figure))
-
-    @property
-    def tables(self) -> tuple[str, ...]:
-        return tuple(block.name for block in self.blocks if isinstance(block, Table))
-
-
-@dataclass(frozen=True)
-class ReportPlan:
-    """The report: its title, the blocks before the contents, and its sections in order."""
-
-    title: str
-    preamble: tuple[str, ...]
-    sections: tuple[Section, ...]
-
-    def section(self, number: str) -> Section:
-        return next(s for s in self.sections if s.number == number)
-
-    def contents(self) -> str:
-        """The table of contents: a nested Markdown list linking every section heading."""
-        top = min((s.level for s in self.sections), default=2)
-        return "**Contents**\n\n" + "\n".join(
-            f"{'  ' * (s.level - top)}- [{escape(s.text)}](#{s.anchor})" for s in self.sections)
-
-
-def _section(number: str, title: str, level: int = 3, sweeps=(), blocks=()) -> Section:
-    """A section whose Markdown blocks are put in the report's notation; empty blocks dropped."""
-    kept = tuple(notation(b) if isinstance(b, str) else b for b in blocks if b is not None and b != "")
-    return Section(number, title, level, tuple(sweeps), kept)
-
-
-# ---------------------------------------------------------------------------------------------
-# Which sweeps each section covers (from the vocabulary's roles and claims and the sweeps' axes)
-# ---------------------------------------------------------------------------------------------
-
-
-def fig1_sweeps(experiment: Experiment) -> tuple[SweepSpec, ...]:
-    """The sweeps that train the one-hidden-layer networks of Fig. 1."""
-    return tuple(s for s in experiment.sweeps if set(s.architectures) & set(FIG1_ARCHITECTURES))
-
-
-def role_sweeps(experiment: Experiment, architectures) -> tuple[SweepSpec, ...]:
-    return tuple(s for s in experiment.sweeps if set(s.architectures) & set(architectures))
-
-
-def claim_sweeps(experiment: Experiment) -> tuple[SweepSpec, ...]:
-    """The sweeps of an architecture about which the paper claims something outside Table 1 (Appendix H)."""
-    return tuple(s for s in experiment.sweeps if any(ARCHITECTURES[a].claim is not None for a in s.architectures))
-
-
-def axis_sweeps(experiment: Experiment, axis: str) -> tuple[SweepSpec, ...]:
-    """The sweeps that vary ``axis``."""
-    return tuple(s for s in experiment.sweeps if axis in dict(s.axes))
-
-
-def other_sweeps(experiment: Experiment) -> tuple[SweepSpec, ...]:
-    """Every sweep without a section of its own (3.8, 3.9, 3.11, 3.12)."""
-    own = {s.name for s in (*claim_sweeps(experiment), *axis_sweeps(experiment, ETA_LAMBDA0),
-                            *axis_sweeps(experiment, "parameterization"), *axis_sweeps(experiment, "output_scale"))}
-    return tuple(s for s in experiment.sweeps if s.name not in own)
-
-
-def _names(sweeps_: tuple[SweepSpec, ...]) -> tuple[str, ...]:
-    return tuple(s.name for s in sweeps_)
-
-
-# ---------------------------------------------------------------------------------------------
-# The sections
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Context:
-    experiment: Experiment
-    t: ReportTables
-
-    @property
-    def conf(self) -> float:
-        return float(self.experiment.parameters.reporting.confidence)
-
-    @property
-    def threshold(self) -> float:
-        return float(self.experiment.parameters.reporting.linearity_threshold)
-
-    @property
-    def curve_width(self) -> int:
-        return int(self.experiment.parameters.reporting.time_curve_width)
-
-    def drawable(self, architectures, column: str) -> bool:
-        runs = self.t.runs
-        return not usable(runs[runs["architecture"].isin(architectures)], column).empty
-
-    def members(self, sweep: str) -> pd.DataFrame:
-        return self.t.runs[self.t.runs["sweep"] == sweep]
-
-
-def _paper_sections(c: _Context) -> list[Section]:
+def _paper_sections(c: Context) -> list[Section]:
     """3.1 to 3.7: the paper's own networks (Fig. 1, Fig. 2, Table 1, E5, E6)."""
-    runs, t, fig1 = c.t.runs, c.t, _names(fig1_sweeps(c.experiment))
-    bottleneck = _names(role_sweeps(c.experiment, (BOTTLENECK,)))
+    runs, t, fig1 = c.t.runs, c.t, names(fig1_sweeps(c.experiment))
+    bottleneck = names(role_sweeps(c.experiment, (BOTTLENECK,)))
     hessian = (*FIG1_ARCHITECTURES, BOTTLENECK)
     draw = c.drawable
     rate = []
@@ -228,37 +46,37 @@ def _paper_sections(c: _Context) -> list[Section]:
                 runs, sweep=s.name, fit_against=s.fit_against, group_by=s.group_by)))
         rate.append(f"**Theorem 5.1's rate ({code(sweep.name)}).** " + step_size.rate_statement(runs, sweep.name))
     return [
-        _section("3.1", "The kernel freezes with width only for a linear output layer (Fig. 1 left, E1)", sweeps=fig1,
+        section("3.1", "The kernel freezes with width only for a linear output layer (Fig. 1 left, E1)", sweeps=fig1,
                  blocks=[Figure("fig1_delta_k_vs_width", lambda: paper_figures.delta_k_vs_width(runs, t.table1_scaling))
                          if draw(FIG1_ARCHITECTURES, "delta_k") else None,
                          paper.kernel_width_statement(runs, t.table1_scaling, c.conf)]),
-        _section("3.2", "Kernel change along training (Fig. 1 right, E2)", sweeps=fig1,
+        section("3.2", "Kernel change along training (Fig. 1 right, E2)", sweeps=fig1,
                  blocks=[Figure("fig1_delta_k_vs_time", lambda: paper_figures.delta_k_vs_time(t.curves, c.curve_width))
                          if not paper.final_curve_values(t.curves, "delta_k", c.curve_width).empty else None,
                          paper.kernel_time_statement(runs, t.curves, c.curve_width)]),
-        _section("3.3", "A narrow bottleneck breaks linearity (Fig. 2, E3)", sweeps=bottleneck,
+        section("3.3", "A narrow bottleneck breaks linearity (Fig. 2, E3)", sweeps=bottleneck,
                  blocks=[Figure("fig2_delta_k_vs_bottleneck",
                                 lambda: paper_figures.delta_k_vs_bottleneck(runs, t.table1_scaling))
                          if draw((BOTTLENECK,), "delta_k") else None,
                          paper.bottleneck_statement(runs, t.table1_scaling, c.conf, c.threshold)]),
-        _section("3.4", "Hessian norm and gradient scaling (Table 1, E4)", sweeps=(*fig1, *bottleneck),
+        section("3.4", "Hessian norm and gradient scaling (Table 1, E4)", sweeps=(*fig1, *bottleneck),
                  blocks=[Figure("hessian_scaling_figure", lambda: paper_figures.hessian_scaling(runs, t.table1_scaling))
                          if draw(hessian, "hessian_norm_init") else None,
                          paper.hessian_statement(runs, t.table1_scaling, c.conf)]),
-        _section("3.5", "Table 1: paper against measurement", sweeps=_names(c.experiment.sweeps),
+        section("3.5", "Table 1: paper against measurement", sweeps=names(c.experiment.sweeps),
                  blocks=[prose.TABLE1, _table1_body(t.table1)]),
-        _section("3.6", "Not lazy training: the weights move Θ(1) in Euclidean norm (E5)", sweeps=fig1,
+        section("3.6", "Not lazy training: the weights move Θ(1) in Euclidean norm (E5)", sweeps=fig1,
                  blocks=[Figure("weight_change_figure", lambda: paper_figures.weight_change_norms(runs, t.table1_scaling))
                          if draw(FIG1_ARCHITECTURES, "weight_change_l2") else None,
                          paper.weight_change_statement(runs, t.table1_scaling, c.conf)]),
-        _section("3.7", "Gradient descent converges although the kernel moves (E6)", sweeps=fig1,
+        section("3.7", "Gradient descent converges although the kernel moves (E6)", sweeps=fig1,
                  blocks=[Figure("loss_curves_figure", lambda: paper_figures.loss_curves(t.curves, c.curve_width))
                          if not paper.final_curve_values(t.curves, "loss", c.curve_width).empty else None,
                          _convergence(c), *rate]),
     ]
 
 
-def _convergence(c: _Context) -> str:
+def _convergence(c: Context) -> str:
     training = c.experiment.parameters.training
     return paper.convergence_statement(c.t.runs, c.curve_width, training.tol, training.max_steps)
 
@@ -269,7 +87,7 @@ def _table1_body(table1: str) -> str:
     return "\n".join(lines[1:] if lines and lines[0].startswith("#") else lines).strip()
 
 
-def _sweep_blocks(c: _Context, sweep: SweepSpec, curves: bool = False) -> list[Block]:
+def _sweep_blocks(c: Context, sweep: SweepSpec, curves: bool = False) -> list[Block]:
     """A sweep's figure of every quantity against its fit axis (and its training curves)."""
     runs, t = c.t.runs, c.t
     if usable(c.members(sweep.name), "delta_k").empty:
@@ -283,29 +101,29 @@ def _sweep_blocks(c: _Context, sweep: SweepSpec, curves: bool = False) -> list[B
     return blocks
 
 
-def _sweep_table(c: _Context, sweep: SweepSpec) -> str:
+def _sweep_table(c: Context, sweep: SweepSpec) -> str:
     return sweeps.sweep_statement(c.t.runs, c.t.scaling, sweep.name, sweep.fit_against, c.conf, c.threshold)
 
 
-def _claim_sections(c: _Context) -> list[Section]:
+def _claim_sections(c: Context) -> list[Section]:
     """3.8: one subsection per sweep of a claimed architecture (Appendix H)."""
     claimed = claim_sweeps(c.experiment)
-    out = [_section("3.8", "Convolutional and residual networks: the paper's Appendix H claim", sweeps=_names(claimed),
+    out = [section("3.8", "Convolutional and residual networks: the paper's Appendix H claim", sweeps=names(claimed),
                     blocks=[prose.CLAIMS_H, None if claimed else
                             "No sweep of this configuration trains a convolutional or residual network."])]
     for sweep in claimed:
         statement = (sweeps.claim_statement(c.t.runs, c.t.scaling, sweep.name, c.conf, c.threshold)
                      + "\n\n" + _sweep_table(c, sweep))
-        out.append(_section("", sweep.name, 4, (sweep.name,), [*_sweep_blocks(c, sweep, curves=True), statement]))
+        out.append(section("", sweep.name, 4, (sweep.name,), [*_sweep_blocks(c, sweep, curves=True), statement]))
     return out
 
 
-def _step_size_sections(c: _Context) -> list[Section]:
+def _step_size_sections(c: Context) -> list[Section]:
     """3.9: one subsection per sweep with an ``eta_lambda0`` axis (the catapult)."""
     chosen = axis_sweeps(c.experiment, ETA_LAMBDA0)
     runs, t = c.t.runs, c.t
-    out = [_section("3.9", "The step size across the stability limit: the catapult (beyond the paper)",
-                    sweeps=_names(chosen), blocks=[prose.CATAPULT, None if chosen else
+    out = [section("3.9", "The step size across the stability limit: the catapult (beyond the paper)",
+                    sweeps=names(chosen), blocks=[prose.CATAPULT, None if chosen else
                                                    "No sweep of this configuration has an `eta_lambda0` axis."])]
     for sweep in chosen:
         members = c.members(sweep.name)
@@ -321,30 +139,30 @@ def _step_size_sections(c: _Context) -> list[Section]:
         blocks.append(step_size.step_size_statement(runs, t.scaling, sweep.name, sweep.fit_against, c.threshold,
                                                     float(factor))
                       + "\n\n**Theorem 5.1's rate along these paths.** " + step_size.rate_statement(runs, sweep.name))
-        out.append(_section("", sweep.name, 4, (sweep.name,), blocks))
+        out.append(section("", sweep.name, 4, (sweep.name,), blocks))
     return out
 
 
-def _appendix_sections(c: _Context) -> list[Section]:
+def _appendix_sections(c: Context) -> list[Section]:
     """3.10 to 3.12: the ball of Proposition 2.2, the parameterisation, the output scale."""
     runs, t = c.t.runs, c.t
     balls = tuple(s.name for s in c.experiment.sweeps if s.ball_runs)
-    params = _names(axis_sweeps(c.experiment, "parameterization"))
-    scales = _names(axis_sweeps(c.experiment, "output_scale"))
+    params = names(axis_sweeps(c.experiment, "parameterization"))
+    scales = names(axis_sweeps(c.experiment, "output_scale"))
     by_name = {s.name: s for s in c.experiment.sweeps}
     ball = [] if t.ball.empty else [Figure("ball_hessian_figure", lambda: ball_figures.ball_hessian(t.ball, t.scaling)),
                                     Figure("ball_bound_figure", lambda: ball_figures.ball_bound(t.ball))]
     return [
-        _section("3.10", "The ball of Proposition 2.2 and the path", sweeps=balls,
+        section("3.10", "The ball of Proposition 2.2 and the path", sweeps=balls,
                  blocks=[prose.BALL, *ball, sweeps.ball_statement(t.ball, t.scaling, runs, c.conf)]),
-        _section("3.11", "Parameterisation: NTK against standard (the paper's Appendix B)", sweeps=params,
+        section("3.11", "Parameterisation: NTK against standard (the paper's Appendix B)", sweeps=params,
                  blocks=[prose.PARAMETERIZATION,
                          Figure("parameterization_figure",
                                 lambda: appendix_figures.parameterization_figure(runs, t.scaling, sweeps=params))
                          if not usable(runs[runs["sweep"].isin(params)], "delta_k").empty else None,
                          appendices.parameterization_statement(runs, t.scaling, params, c.conf),
                          *(_sweep_table(c, by_name[name]) for name in params)]),
-        _section("3.12", "Output scaling is not the explanation (the paper's Appendix A and Section 4)", sweeps=scales,
+        section("3.12", "Output scaling is not the explanation (the paper's Appendix A and Section 4)", sweeps=scales,
                  blocks=[prose.OUTPUT_SCALING,
                          Figure("output_scaling_figure", lambda: appendix_figures.output_scaling_figure(
                              runs, t.scaling, t.table1_scaling, sweeps=scales))
@@ -354,12 +172,12 @@ def _appendix_sections(c: _Context) -> list[Section]:
     ]
 
 
-def _other_sections(c: _Context) -> list[Section]:
+def _other_sections(c: Context) -> list[Section]:
     """3.13: every other sweep, with its figure and table of slopes."""
     rest = other_sweeps(c.experiment)
-    out = [_section("3.13", "Every other sweep, fitted against its own axis", sweeps=_names(rest),
+    out = [section("3.13", "Every other sweep, fitted against its own axis", sweeps=names(rest),
                     blocks=[prose.OTHER_SWEEPS])]
-    out += [_section("", s.name, 4, (s.name,), [*_sweep_blocks(c, s), _sweep_table(c, s)]) for s in rest]
+    out += [section("", s.name, 4, (s.name,), [*_sweep_blocks(c, s), _sweep_table(c, s)]) for s in rest]
     return out
 
 
@@ -367,18 +185,18 @@ def report_plan(experiment: Experiment, tables: ReportTables, metadata: dict | N
     """The whole report for ``experiment`` on ``tables`` (``metadata``: the run's, for the provenance
     line and Section 4)."""
     metadata = metadata or {}
-    c = _Context(experiment, tables)
+    c = Context(experiment, tables)
     runs = tables.runs
     n_snapshots = experiment.parameters.training.n_snapshots
     wall = (setup.metadata_table(metadata, runs) if metadata else None)
     sections = [
-        _section("1.", "The claim", 2, blocks=[prose.CLAIM]),
-        _section("2.", "Setup", 2, _names(experiment.sweeps), [prose.SETUP, setup_text(experiment, runs)]),
-        _section("3.", "Results", 2),
+        section("1.", "The claim", 2, blocks=[prose.CLAIM]),
+        section("2.", "Setup", 2, names(experiment.sweeps), [prose.SETUP, setup_text(experiment, runs)]),
+        section("3.", "Results", 2),
         *_paper_sections(c), *_claim_sections(c), *_step_size_sections(c), *_appendix_sections(c),
-        *_other_sections(c),
-        _section("3.14", "Caveats", blocks=["\n".join(f"- {note}" for note in paper.caveats(runs, n_snapshots))]),
-        _section("4.", "Run metadata", 2, blocks=[
+        *_other_sections(c), *linearity_sections(c),
+        section("3.15", "Caveats", blocks=["\n".join(f"- {note}" for note in paper.caveats(runs, n_snapshots))]),
+        section("4.", "Run metadata", 2, blocks=[
             Table("metadata", wall) if wall is not None else None,
             "Wall times are measured inside each run's `train_network` node (gradient descent, kernel snapshots "
             "and the noise-floor estimate) and `analyse_hessian` node (‖H‖ at w₀ and w_T by the run's method of "

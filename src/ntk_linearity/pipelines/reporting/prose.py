@@ -110,3 +110,15 @@ Each other sweep declared in the configuration, with its figure (every measured 
 sweep's fit axis, one line per group, seeds as dots) and its slopes from `scaling.csv`. Sweeps beyond the
 paper's Section 6 (e.g. the depth sweep of Theorem 3.2) appear here and below Table 1.
 """
+
+LINEARITY = """\
+The paper's title claim is that wide networks *become linear models*; its figures show the symptoms (ΔK,
+‖H‖). This section measures the claim itself. First the network against its own linearisation
+f_lin(w) = f(w₀) + J(w₀)(w − w₀) (Section 1, Eq. 2–3; Proposition 2.1: a model is linear exactly when its
+tangent kernel is constant), in two ways: the linearisation error max_t ‖f(w_t) − f_lin(w_t)‖ / ‖f(w_T) − f(w₀)‖
+along the trained path (at the kernel snapshots), and the gap max_t ‖f(w_t) − f_lin,t‖ / ‖y − f(w₀)‖ to the
+linearised model trained alongside by the same gradient descent. Taylor's theorem bounds the first per
+input by ½ sup ‖H‖ ‖w − w₀‖²: with ‖w − w₀‖ = Θ(1) (Eq. 2) it falls like m^(−½) for a linear output (Eq. 5, 10)
+and does not fall for a non-linear head (Eq. 14). Then the tangent kernel at w₀ against its infinite-width
+limit Θ, the kernel the m → ∞ network is linear in; last, the same networks on real data.
+"""

@@ -78,7 +78,8 @@ def diverged_note(runs: pd.DataFrame) -> str:
     return f"{n_diverged} of {len(runs)} runs diverged" if n_diverged else ""
 
 
-def _fit(data: pd.DataFrame, axis: str, column: str, reporting_params) -> object:
+def fit_column(data: pd.DataFrame, axis: str, column: str, reporting_params) -> object:
+    """The log-log slope of ``column`` against ``axis`` over ``data`` with its interval (seeds as groups)."""
     return fit_power_law(
         data[axis].astype(float), data[column].astype(float), groups=data["seed"],
         method=reporting_params.slope_ci_method, confidence=reporting_params.confidence,
@@ -96,7 +97,7 @@ def scaling_table(runs: pd.DataFrame, *, reporting_params) -> pd.DataFrame:
             data = usable(runs, QUANTITIES[quantity].column, architecture=architecture)
             if data.empty:
                 continue
-            fit = _fit(data, axis, QUANTITIES[quantity].column, reporting_params)
+            fit = fit_column(data, axis, QUANTITIES[quantity].column, reporting_params)
             rows.append({
                 "architecture": architecture,
                 "quantity": quantity,
@@ -125,7 +126,7 @@ def sweep_scaling(runs: pd.DataFrame, *, sweep: str, fit_against: str, reporting
             data = usable(members, measured.column)
             if data.empty:
                 continue
-            fit = _fit(data, fit_against, measured.column, reporting_params)
+            fit = fit_column(data, fit_against, measured.column, reporting_params)
             spec = ARCHITECTURES[architecture]
             theory = spec.theory.get(quantity, np.nan) if fit_against == spec.fit_axis else np.nan
             rows.append({
@@ -166,7 +167,7 @@ def ball_scaling(ball: pd.DataFrame, *, sweep: str, fit_against: str, reporting_
         data = members[np.isfinite(members["hessian_sup"]) & (members["hessian_sup"] > 0)]
         if data.empty:
             continue
-        fit = _fit(data, fit_against, "hessian_sup", reporting_params)
+        fit = fit_column(data, fit_against, "hessian_sup", reporting_params)
         spec = ARCHITECTURES[data["architecture"].iloc[0]]
         theory = spec.theory.get(BALL_HESSIAN_SUP.name, np.nan) if fit_against == spec.fit_axis else np.nan
         rows.append({
@@ -216,7 +217,7 @@ def slope_text(table: pd.DataFrame, quantity: str, **where) -> str:
 CURVATURE = {"ratio": ("hessian_ratio", "||H||/K(x,x)")}  # the curvature of a verdict rule; else ||H||
 
 
-def _slope(table: pd.DataFrame, quantity: str, name: str, axis: str, **where) -> Slope | None:
+def fitted_slope(table: pd.DataFrame, quantity: str, name: str, axis: str, **where) -> Slope | None:
     """One quantity's fitted slope, as :func:`~.verdicts.slopes_verdict` reads it (``None``: no fit)."""
     r = slope_row(table, quantity, **where)
     if r is None or not np.isfinite(r.slope):
@@ -241,7 +242,7 @@ def linearity_verdict(table: pd.DataFrame, runs: pd.DataFrame, threshold: float,
         median = float(data[data[spec.fit_axis] == narrowest]["delta_k"].median())
         return narrowest_verdict(median, threshold, spec.fit_axis, narrowest)
     curvature, name = CURVATURE.get(spec.verdict_rule, ("hessian_norm", "||H||"))
-    return slopes_verdict({label: _slope(table, quantity, label, spec.fit_axis, **where)
+    return slopes_verdict({label: fitted_slope(table, quantity, label, spec.fit_axis, **where)
                            for quantity, label in (("delta_k", "Delta K"), (curvature, name))})
 
 

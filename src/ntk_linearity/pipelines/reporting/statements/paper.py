@@ -238,7 +238,7 @@ def convergence_statement(runs: pd.DataFrame, width: int, tol: float, max_steps:
 
 
 def caveats(runs: pd.DataFrame, n_snapshots: int) -> list[str]:
-    """Section 3.14: what the grid, the snapshots and the stopped or diverged runs limit."""
+    """Section 3.15: what the grid, the snapshots and the stopped or diverged runs limit."""
     shallow = runs[runs["architecture"].isin(FIG1_ARCHITECTURES)]
     notes = []
     if not shallow.empty:
