@@ -141,7 +141,7 @@ def cases(tiny: bool = False) -> list[Case]:
         *_kernel_cases("cnn", ("cnn", images, channels), conv_n),
         *_kernel_cases("resnet", resnet, conv_n),
         *_hessian_cases(shallow(big), ("mlp", d, bottleneck, "tanh"), min(LANCZOS_STEPS, 4 * n)),
-        *_run_cases(shallow(wide), n, shallow(big), step_n, (shallow(wide), *ball, 1e-3)),
+        *_run_cases(shallow(wide), n, shallow(big), step_n, (shallow(wide // 10), *ball, 1e-3)),
         Case("kedro_run", kedro_run_program, (), start_floor("start Python, import jax, kedro, the package"),
              timeout=1800.0),
         *_infinite_width_cases(64 if not tiny else 4, 4),

@@ -23,12 +23,14 @@ def main(argv: list[str] | None = None) -> int:
     pair.add_argument("--factor", type=float, default=DEFAULT_FACTOR)
     pair.add_argument("--machine", default=None)
     pair.add_argument("--bench", action="append", default=[], help="asv --bench regex (repeatable)")
+    pair.add_argument("--no-stats", action="store_true",
+                      help="the factor alone decides (not also the spread of the samples)")
     args = parser.parse_args(argv)
     if args.command == "table":
         print(report(commit_hash(args.commit), args.machine))
         return 0
     return compare(args.rev_a, args.rev_b, args.factor, args.machine,
-                   [item for regex in args.bench for item in ("--bench", regex)])
+                   [item for regex in args.bench for item in ("--bench", regex)], use_stats=not args.no_stats)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from .cases import Case, cases, floor_keys
 from .floors import reference_program
 
 CASES = cases()
-TIME_SETTINGS = dict(number=1, repeat=(1, 5, 20.0), rounds=1, warmup_time=0.0)
+TIME_SETTINGS = dict(number=1, repeat=(1, 5, 10.0), rounds=1, warmup_time=0.0)
 
 
 def floor_class_name(key: str) -> str:
