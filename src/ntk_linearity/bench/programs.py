@@ -80,13 +80,13 @@ def snapshot_program(arch: tuple, n: int) -> Callable[[], object]:
     return _ready(lambda: difference(moved))
 
 
-def hessian_program(arch: tuple, method: str, tol: float | None = None, head: str = "linear") -> Callable[[], object]:
+def hessian_program(arch: tuple, method: str, tol: float | None = None) -> Callable[[], object]:
     """``hessian_spectral_norm`` at one input with ``method``; ``tol`` None: the library's default."""
     import jax
 
     from ntk_linearity.numerics import hessian_spectral_norm
 
-    model = network(arch, head)
+    model = network(arch)
     params, x = model.init(jax.random.key(0)), sphere_inputs(1, arch[1])[0]
     options = {} if tol is None else {"tol": tol}
     return _ready(lambda: hessian_spectral_norm(model.apply, params, x, method=method, **options).norm)
@@ -121,12 +121,11 @@ def gd_step_program(arch: tuple, n: int, learning_rate: float = 0.5) -> Callable
     y = jax.random.normal(jax.random.key(2), (n,))
     grad = jax.grad(lambda p: square_loss(model.apply(p, X), y))
 
-    @jax.jit
     def step(params):
         return jax.tree.map(lambda w, g: w - learning_rate * g, params, grad(params))
 
     donating = jax.jit(step, donate_argnums=0)
-    state = {"params": step(model.init(jax.random.key(0)))}
+    state = {"params": model.init(jax.random.key(0))}
 
     def one_step():
         state["params"] = donating(state["params"])
