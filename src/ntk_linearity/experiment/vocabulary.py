@@ -122,6 +122,9 @@ QUANTITIES: Mapping[str, Quantity] = {
                  r"$\max_t \|f(w_t) - f_{\mathrm{lin}}(w_t)\| / \|f(w_T) - f(w_0)\|$", "‖f − f_lin‖ on the path"),
         Quantity("linearised_gap", "linearised_gap",
                  r"$\max_t \|f(w_t) - f_{\mathrm{lin},t}\| / \|y - f(w_0)\|$", "‖f − f_lin‖, f_lin trained"),
+        # K(w_0) against the infinite-width kernel Theta (numerics.infinite_width), where Theta is derived
+        Quantity("kernel_deviation", "kernel_deviation_init", r"$\|K(w_0) - \Theta\|_F / \|\Theta\|_F$",
+                 "‖K(w₀) − Θ‖/‖Θ‖"),
     )
 }
 LINEARISATION_QUANTITIES = ("linearisation_error", "linearised_gap")
@@ -193,6 +196,9 @@ def _with_taylor_bound(theory: Mapping[str, float]) -> dict[str, float]:
 _LINEAR_THEORY = {"hessian_norm": -0.5, "ntk_diag": 0.0, "delta_k": -0.5, "weight_change_l2": 0.0,
                   "weight_change_linf": -0.5, "path_hessian_sup": -0.5, "ball_hessian_sup": -0.5,
                   "hessian_ratio": -0.5}
+# Where the infinite-width kernel Theta is derived (one-hidden-layer or deep mlp, NTK parameterisation, linear
+# head): K(w_0) is a mean of m i.i.d. terms with mean Theta, so ||K(w_0) - Theta|| / ||Theta|| ~ m^(-1/2).
+_MLP_LINEAR_THEORY = _LINEAR_THEORY | {"kernel_deviation": -0.5}
 _NONLINEAR_THEORY = {"hessian_norm": 0.0, "ntk_diag": 0.0, "delta_k": 0.0, "weight_change_l2": 0.0,
                      "path_hessian_sup": 0.0, "ball_hessian_sup": 0.0, "hessian_ratio": 0.0}
 # Standard parameterisation, one hidden layer (Appendix B): dW_SP = sqrt(fan_in) dW_NTK, so the kernel is
@@ -212,7 +218,7 @@ _NONLINEAR_CLAIM = PaperRow("O~(1)", "Theta(1)", "No")
 ARCHITECTURES: Mapping[str, Architecture] = {
     a.name: dataclasses.replace(a, theory=_with_taylor_bound(a.theory))  # + the linearisation slopes
     for a in (
-        Architecture("linear_output", "linear output", "tab:blue", "width", _LINEAR_THEORY,
+        Architecture("linear_output", "linear output", "tab:blue", "width", _MLP_LINEAR_THEORY,
                      PaperRow("O~(1/sqrt m)", "Theta(1)", "Yes"), source="Eq. 5, 7, 10", role="linear_head"),
         Architecture("softmax_output", "softmax output", "tab:red", "width", _NONLINEAR_THEORY,
                      PaperRow("O~(1)", "Theta(1)", "No"), source="Eq. 11, 14", role="nonlinear_head"),
@@ -221,7 +227,7 @@ ARCHITECTURES: Mapping[str, Architecture] = {
         Architecture("bottleneck", "bottleneck", "tab:purple", "bottleneck_width", {"ntk_diag": 0.0},
                      PaperRow("O~(1)", "Theta(1)", "No"), verdict_rule="narrowest", source="Section 4",
                      role="bottleneck"),
-        Architecture("deep_linear_output", "deep, linear output", "tab:cyan", "width", _LINEAR_THEORY,
+        Architecture("deep_linear_output", "deep, linear output", "tab:cyan", "width", _MLP_LINEAR_THEORY,
                      source="Theorem 3.2"),
         # Appendix H: the structural conditions of Theorem 3.1 hold for convolutional and residual
         # networks with the width m = number of channels; a non-linear head or a narrow layer breaks
@@ -238,14 +244,15 @@ ARCHITECTURES: Mapping[str, Architecture] = {
         # linearised stability limit 2 (catapult, beyond the paper): its own architecture, so that its
         # runs at large steps stay out of the paper's Table 1 and Fig. 1, which pool "linear_output".
         Architecture("linear_output_lr", "linear output, ηλ₀ swept", "tab:olive", "width",
-                     {"hessian_norm": -0.5, "ntk_diag": 0.0}, source="the catapult phase, Lewkowycz et al. 2020"),
+                     {"hessian_norm": -0.5, "ntk_diag": 0.0, "kernel_deviation": -0.5},
+                     source="the catapult phase, Lewkowycz et al. 2020"),
         Architecture("cnn_bottleneck", "CNN, channel bottleneck", "tab:brown", "bottleneck_channels",
                      {"ntk_diag": 0.0}, verdict_rule="narrowest", source="Section 4, Appendix H",
                      claim=_NONLINEAR_CLAIM),
         # Appendix B: the one-hidden-layer network in either parameterisation, the learning rate set
         # relative to each run's critical 2 / lambda_0 (so that both train at the same eta * lambda_0).
         Architecture("linear_output_ntk", "linear output, NTK parameterisation", "tab:blue", "width",
-                     _LINEAR_THEORY, verdict_rule="ratio", source="Appendix B"),
+                     _MLP_LINEAR_THEORY, verdict_rule="ratio", source="Appendix B"),
         Architecture("linear_output_standard", "linear output, standard parameterisation", "tab:purple", "width",
                      _STANDARD_LINEAR_THEORY, verdict_rule="ratio", source="Appendix B"),
         Architecture("swish_output_ntk", "swish output, NTK parameterisation", "tab:green", "width",
@@ -259,7 +266,7 @@ ARCHITECTURES: Mapping[str, Architecture] = {
                      _LAZY_THEORY, verdict_rule="ratio", source="Appendix A (Chizat et al.)"),
         # The same networks trained on scikit-learn's digits (the `digits` data source, one-hot targets of
         # 10 classes): their own architectures, so that real data stays out of the synthetic rows.
-        Architecture("digits_linear_output", "linear output, digits", "tab:blue", "width", _LINEAR_THEORY,
+        Architecture("digits_linear_output", "linear output, digits", "tab:blue", "width", _MLP_LINEAR_THEORY,
                      source="Eq. 5, 7, 10"),
         Architecture("digits_softmax_output", "softmax output, digits", "tab:red", "width", _NONLINEAR_THEORY,
                      source="Eq. 11, 14"),

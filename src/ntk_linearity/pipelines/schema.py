@@ -31,6 +31,9 @@ RUN_COLUMNS = [
     "loss_rate_over_eta_lambda_min",
     "hessian_ratio_init",  # ||H(x_0)|| / K(x_0, x_0) at w_0: scale-free (parameterisation, output scale)
     *LINEARISATION_COLUMNS,
+    # K(w_0) against the infinite-width kernel Theta: ||K(w_0) - Theta||_F / ||Theta||_F, NaN where Theta is
+    # not derived, and "derived" or the reason it is not (pipelines.sweep.kernel_limit)
+    "kernel_deviation_init", "kernel_limit",
     "fingerprint",  # the hash of the settings that made the run (ntk_linearity.provenance.ledger)
     # The ball analysis of Proposition 2.2 (NaN for runs without it)
     "path_hessian_sup", "ball_ratio_max", "ball_gradient_ratio_max", "ball_wall_seconds",

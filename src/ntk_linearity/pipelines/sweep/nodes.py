@@ -17,6 +17,7 @@ from ntk_linearity.experiment.groups import PathRadius, RelativeLearningRate
 from ntk_linearity.experiment.sweeps import RunSpec
 from ntk_linearity.experiment.families import DATA_GROUPS
 from ntk_linearity.pipelines.schema import LINEARISATION_COLUMNS
+from ntk_linearity.pipelines.sweep.kernel_limit import kernel_limit_metrics, kernel_limit_reason
 from ntk_linearity.provenance.ledger import require_data
 from ntk_linearity.numerics import (
     SIMPLEX_HEADS,
@@ -152,7 +153,8 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
         if run.training.on_divergence != "skip":
             raise
         logger.warning("%s; on_divergence=skip, the sweep goes on", error)
-        return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started}, error)
+        return _diverged(initial_params, record | {"wall_seconds": time.perf_counter() - started,
+                                                   "kernel_limit": kernel_limit_reason(run)}, error)
 
     floor = delta_k_noise_floor(model.apply, result.params, params0, X,
                                 float32=(result.kernels[0], result.delta_k[-1]))
@@ -160,6 +162,7 @@ def train_network(initial_params: dict, data: dict, *, run: RunSpec) -> tuple[di
     spectrum = kernel_spectrum(result.kernels / run.output_scale**2, X.shape[0],
                                outputs_sum_to_one=run.head in SIMPLEX_HEADS)
     metrics = (record | path_metrics(result.losses, spectrum, learning_rate) | _trained_metrics(result, floor)
+               | kernel_limit_metrics(run, model, X, result.kernels[0])
                | {"wall_seconds": time.perf_counter() - started})
     logger.info(
         "%s: %s after %d steps, loss %.2e, Delta K %.3e (noise floor %.1e)",
@@ -249,7 +252,8 @@ def _diverged(initial_params: dict, record: dict, error: DivergenceError) -> tup
         "final_loss": error.loss if np.isfinite(error.loss) else nan,
         **dict.fromkeys(
             ["delta_k", "delta_k_final_float64", "delta_k_noise_floor", "kernel_float32_rounding",
-             "weight_change_l2", "weight_change_linf", *PATH_METRICS, *LINEARISATION_COLUMNS],
+             "weight_change_l2", "weight_change_linf", "kernel_deviation_init", *PATH_METRICS,
+             *LINEARISATION_COLUMNS],
             nan,
         ),
     }
