@@ -25,8 +25,9 @@ from kedro_project_utils import latest, run_kedro
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
 # the paper's six and Theorem 5.1's rate; one per other sweep, two per convolutional sweep, two for the
-# step-size sweep, one per appendix sweep
-N_FIGURES = 6 + 1 + 3 + 3 * 2 + 2 + 2
+# step-size sweep, one per appendix sweep; Section 3.14: the linearity and kernel-limit figures and one per
+# real-data sweep
+N_FIGURES = 6 + 1 + 3 + 3 * 2 + 2 + 2 + 2 + 1
 
 
 def report_versions(project: Path) -> list[Path]:

@@ -35,6 +35,7 @@ from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import default
 
+from ntk_linearity.pipelines.reporting.outline import INPUT_FILES
 from ntk_linearity.pipelines.reporting.provenance import run_metadata
 from ntk_linearity.experiment.config import active_project_root, project_root
 from ntk_linearity.experiment.parameters import Experiment, validate_parameters
@@ -49,8 +50,6 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE = Path("notebooks") / "report.ipynb"
 KERNEL_NAME = "python3"
-INPUT_FILES = {"runs": "runs.csv", "table1_scaling": "table1_scaling.csv", "scaling": "scaling.csv",
-               "curves": "training_curves.csv", "table1": "table1.md", "ball": "ball.csv"}
 EXPERIMENT_FILE = "experiment.pickle"
 REPORT_TITLE = "On the linearity of large non-linear models: reproduction report"
 
