@@ -199,6 +199,23 @@ def test_only_missing_outputs(scheduler, tmp_path):
     assert {name for name in after if after[name] != before.get(name)} == {"sweep.a.step1.json"}
 
 
+def test_a_node_the_workers_cannot_import_fails_its_task_by_name(scheduler, tmp_path, monkeypatch):
+    """A node function pickled by reference to a module only the driver has: the task raises the import
+    error with its group's name, the workers stay in the cluster (no task waits forever for one)."""
+    (tmp_path / "driver_only_nodes.py").write_text("def add_two(value):\n    return value + 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "driver_only_nodes", raising=False)
+    from driver_only_nodes import add_two  # noqa: PLC0415
+
+    pipeline = toy_pipeline({"a": [add_one], "b": [add_two]}, gather=total)
+    catalog = toy_catalog(tmp_path, outputs_of(pipeline))
+    with pytest.raises(ModuleNotFoundError, match="driver_only_nodes") as error:
+        DaskRunner(scheduler_address=scheduler).run(pipeline, catalog)
+    assert any("task group 'sweep.b' failed while unpickling" in note for note in error.value.__notes__)
+    assert not (tmp_path / "report.json").exists()
+    DaskRunner(scheduler_address=scheduler).run(toy_pipeline({"c": [add_one]}), toy_catalog(tmp_path, ["data"]))
+
+
 def test_jax_x64_and_memory_outputs_reach_the_driver(scheduler, tmp_path):
     import jax  # noqa: PLC0415
 
