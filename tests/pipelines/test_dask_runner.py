@@ -34,7 +34,8 @@ from ntk_linearity.execution.runners import DaskRunner, DaskRunnerError
 from ntk_linearity.execution.runners.dask_runner import STOP_EVENT_PREFIX
 from ntk_linearity.execution.runners.grouping import group_nodes
 
-from kedro_project_utils import KEDRO, MINI, N_SMALL_RUNS, data_files, latest, make_project, run_kedro, sweep_grid, write_env
+from kedro_project_utils import (KEDRO, MINI, N_SMALL_RUNS, assert_nothing_partial, data_files, latest, make_project,
+                                 run_kedro, sweep_grid, write_env)
 
 # The toy datasets are named like the project's namespaced ones (sweep.<run>.<name>).
 pytestmark = pytest.mark.filterwarnings("ignore:One or more dataset names contain '.' characters")
@@ -313,4 +314,4 @@ def test_ctrl_c_shuts_the_local_cluster_down(tmp_path):
     assert "DaskRunner: interrupted" in log, log
     _, alive = psutil.wait_procs(children, timeout=30)
     assert alive == []
-    assert not any((project / "data" / "08_reporting").iterdir())
+    assert_nothing_partial(project)
