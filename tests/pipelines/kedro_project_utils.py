@@ -16,6 +16,9 @@ import yaml
 from kedro.framework.session import KedroSession
 from kedro.framework.startup import bootstrap_project
 
+from ntk_linearity.datasets import AtomicCSVDataset
+from ntk_linearity.datasets.atomic import TEMPORARY
+
 ROOT = Path(__file__).resolve().parents[2]
 KEDRO = Path(sys.executable).with_name("kedro")
 DATA_LAYERS = ["01_raw", "06_models", "07_model_output", "08_reporting"]
@@ -131,3 +134,17 @@ def data_files(project: Path) -> dict[str, int]:
     data = project / "data"
     return {str(path.relative_to(data)): path.stat().st_mtime_ns
             for path in data.rglob("*") if path.is_file()}
+
+
+def assert_nothing_partial(project: Path) -> None:
+    """After a Ctrl-C before any sweep finished: no atomic write left its temporary file, and reporting
+    holds only the outputs that need no sweep run, whole (each table matches its digest). A grid without
+    ball runs (MINI, the DaskRunner tests' GRID) gets its ball table (empty) and the figure drawn from it
+    right after the data generation, before any run."""
+    data = project / "data"
+    assert not [path for path in data.rglob(".*") if TEMPORARY.match(path.name)]
+    reporting = data / "08_reporting"
+    assert {path.name for path in reporting.iterdir()} <= {"ball.csv", "ball_bound.png"}
+    for table in reporting.rglob("*.csv"):
+        if table.is_file():
+            AtomicCSVDataset(filepath=str(table)).load()

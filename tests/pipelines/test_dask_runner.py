@@ -34,7 +34,8 @@ from ntk_linearity.execution.runners import DaskRunner, DaskRunnerError
 from ntk_linearity.execution.runners.dask_runner import STOP_EVENT_PREFIX
 from ntk_linearity.execution.runners.grouping import group_nodes
 
-from kedro_project_utils import KEDRO, MINI, N_SMALL_RUNS, data_files, latest, make_project, run_kedro, sweep_grid, write_env
+from kedro_project_utils import (KEDRO, MINI, N_SMALL_RUNS, assert_nothing_partial, data_files, latest, make_project,
+                                 run_kedro, sweep_grid, write_env)
 
 # The toy datasets are named like the project's namespaced ones (sweep.<run>.<name>).
 pytestmark = pytest.mark.filterwarnings("ignore:One or more dataset names contain '.' characters")
@@ -199,6 +200,23 @@ def test_only_missing_outputs(scheduler, tmp_path):
     assert {name for name in after if after[name] != before.get(name)} == {"sweep.a.step1.json"}
 
 
+def test_a_node_the_workers_cannot_import_fails_its_task_by_name(scheduler, tmp_path, monkeypatch):
+    """A node function pickled by reference to a module only the driver has: the task raises the import
+    error with its group's name, the workers stay in the cluster (no task waits forever for one)."""
+    (tmp_path / "driver_only_nodes.py").write_text("def add_two(value):\n    return value + 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "driver_only_nodes", raising=False)
+    from driver_only_nodes import add_two  # noqa: PLC0415
+
+    pipeline = toy_pipeline({"a": [add_one], "b": [add_two]}, gather=total)
+    catalog = toy_catalog(tmp_path, outputs_of(pipeline))
+    with pytest.raises(ModuleNotFoundError, match="driver_only_nodes") as error:
+        DaskRunner(scheduler_address=scheduler).run(pipeline, catalog)
+    assert any("task group 'sweep.b' failed while unpickling" in note for note in error.value.__notes__)
+    assert not (tmp_path / "report.json").exists()
+    DaskRunner(scheduler_address=scheduler).run(toy_pipeline({"c": [add_one]}), toy_catalog(tmp_path, ["data"]))
+
+
 def test_jax_x64_and_memory_outputs_reach_the_driver(scheduler, tmp_path):
     import jax  # noqa: PLC0415
 
@@ -296,4 +314,4 @@ def test_ctrl_c_shuts_the_local_cluster_down(tmp_path):
     assert "DaskRunner: interrupted" in log, log
     _, alive = psutil.wait_procs(children, timeout=30)
     assert alive == []
-    assert not any((project / "data" / "08_reporting").iterdir())
+    assert_nothing_partial(project)

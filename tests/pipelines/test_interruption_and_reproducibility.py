@@ -25,9 +25,10 @@ from kedro_datasets.json import JSONDataset
 from ntk_linearity.datasets import AtomicJSONDataset
 from ntk_linearity.pipelines.schema import TIMING_COLUMNS
 
-from kedro_project_utils import MINI, data_files, kedro_cli, latest, make_project, run_kedro, write_env
+from kedro_project_utils import (MINI, N_SMALL_RUNS, assert_nothing_partial, data_files, kedro_cli, latest, make_project,
+                                 run_kedro, write_env)
 
-N_RUNS = 2 * 2 + 2 + 2
+N_RUNS = 2 * 2 + 2 + 2 + N_SMALL_RUNS  # MINI's own runs and the small sweeps every test grid gets
 TABLES = ["runs_table", "table1_scaling", "table1_markdown", "training_curves"]
 
 
@@ -85,7 +86,7 @@ def test_interrupted_run_resumes_with_only_missing_outputs(reference, tmp_path_f
     assert "Aborted!" in (project / "kedro.log").read_text()  # click's answer to KeyboardInterrupt
     finished = {path.parent for path in _training_metrics(project)}
     assert 0 < len(finished) < N_RUNS
-    assert not any((project / "data" / "08_reporting").iterdir())
+    assert_nothing_partial(project)
     before = data_files(project)
     committed = {path.parent.relative_to(project / "data" / "07_model_output").parts
                  for path in (project / "data" / "07_model_output").glob("*/*/run_summary.json")}
@@ -94,9 +95,9 @@ def test_interrupted_run_resumes_with_only_missing_outputs(reference, tmp_path_f
 
     after = data_files(project)
 
-    def trusted(path: str) -> bool:  # the data, and every file of a run committed before the Ctrl-C
+    def trusted(path: str) -> bool:  # the data, reporting's whole files, every file of a committed run
         parts = Path(path).parts
-        return parts[0] == "01_raw" or (len(parts) == 4 and parts[1:3] in committed)
+        return parts[0] in ("01_raw", "08_reporting") or (len(parts) == 4 and parts[1:3] in committed)
 
     unchanged = {path: mtime for path, mtime in before.items() if trusted(path)}
     assert {path: after[path] for path in unchanged} == unchanged

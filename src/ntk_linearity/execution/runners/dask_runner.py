@@ -13,9 +13,11 @@ How it works (details and cluster recipes in ``docs/dask.md``):
   The driver submits a group as a Dask future as soon as the futures of the groups it depends on have
   finished; the scheduler places it on a free worker (handing it the upstream futures as arguments
   would tie it to the worker that ran them).
-* **Catalog.** The session's catalog (with its save version, load versions and parameters) is pickled
-  with cloudpickle once, sent with every task and unpickled afresh there; nodes load their inputs from
-  and save their outputs to it exactly as under the SequentialRunner. Every dataset that crosses a group
+* **Catalog and nodes.** The session's catalog (with its save version, load versions and parameters) is
+  pickled with cloudpickle once, sent with every task and unpickled afresh there; nodes load their
+  inputs from and save their outputs to it exactly as under the SequentialRunner. A group's nodes travel
+  pickled too, so that the worker imports their modules inside the task, where an import error fails
+  the task by name (:mod:`~ntk_linearity.execution.runners.dask_worker`). Every dataset that crosses a group
   boundary must therefore be persisted (a catalog entry that is not a MemoryDataset); the runner checks
   this before it submits anything. Free pipeline outputs that are MemoryDatasets are sent back and saved
   in the driver's catalog.
@@ -183,8 +185,6 @@ class DaskRunner(AbstractRunner):
 
     def _run(self, pipeline: Pipeline, catalog: CatalogProtocol,
              hook_manager: PluginManager | None = None, run_id: str | None = None) -> None:
-        import cloudpickle  # noqa: PLC0415
-
         groups = group_nodes(pipeline)
         if not groups:
             return
@@ -195,25 +195,23 @@ class DaskRunner(AbstractRunner):
                 f"DaskRunner: datasets passed between Dask tasks must be persisted, but these are "
                 f"MemoryDatasets: {listed}. Add catalog entries for them (or run with the SequentialRunner).")
         return_outputs = frozenset(name for name in pipeline.outputs() if _is_ephemeral(catalog, name))
-        try:
-            catalog_blob = cloudpickle.dumps(catalog)
-        except Exception as exc:
-            raise DaskRunnerError(f"DaskRunner: the catalog cannot be pickled for the workers: {exc}") from exc
+        blobs = _pickled(groups, catalog)
 
         config = self._config()
         with self._client(config) as client, forward_progress(client, run_id) as log_driver:
             ctx_args = (run_id, return_outputs, self._log_level(config), log_driver)
-            self._run_on(client, pipeline, groups, catalog, catalog_blob, ctx_args)
+            self._run_on(client, pipeline, groups, catalog, blobs, ctx_args)
 
     def _run_on(self, client: Any, pipeline: Pipeline, groups: list[TaskGroup], catalog: CatalogProtocol,
-                catalog_blob: bytes, ctx_args: tuple) -> None:
+                blobs: tuple[bytes, dict[str, bytes]], ctx_args: tuple) -> None:
         """Submit each group as a Dask future once the futures of its upstream groups have finished.
 
         The driver keeps the dependency graph rather than handing the upstream futures to Dask as task
         arguments: a Dask task runs where its arguments' data live, so every run would queue on the
         worker that generated the data. The catalog travels inside every task for the same reason (a
         scattered copy would tie the tasks to the workers that hold it, and workers that join later, as
-        SLURM jobs do, would get nothing).
+        SLURM jobs do, would get nothing). ``blobs`` are the pickled catalog and each group's pickled
+        nodes (:func:`_pickled`).
         """
         from distributed import Event  # noqa: PLC0415
 
@@ -223,8 +221,10 @@ class DaskRunner(AbstractRunner):
         stop.clear()
         ctx = self._worker_context(run_id, stop_name, return_outputs, log_level, log_driver)
         token = uuid.uuid4().hex[:8]
+        catalog_blob, node_blobs = blobs
         graph = _TaskGraph(groups, lambda group: client.submit(
-            run_group, group.name, group.nodes, catalog_blob, ctx, key=f"{group.name}-{token}", pure=False))
+            run_group, group.name, node_blobs[group.name], catalog_blob, ctx, key=f"{group.name}-{token}",
+            pure=False))
         self._logger.info("DaskRunner: %d nodes in %d Dask tasks", len(pipeline.nodes), len(groups))
         try:
             self._follow(graph, catalog, stop, len(pipeline.nodes))
@@ -328,6 +328,31 @@ class _TaskGraph:
             return False
         self.failure, self.failed_group = exc, name
         return True
+
+
+def _pickled(groups: Iterable[TaskGroup], catalog: CatalogProtocol) -> tuple[bytes, dict[str, bytes]]:
+    """The catalog and each group's nodes (by group name), pickled with cloudpickle for the workers.
+
+    The nodes travel as bytes rather than as task arguments: Dask unpickles a task's arguments on the
+    worker's event loop while another task may be running, so the modules of the nodes' functions would
+    be imported there, concurrently with the running task's imports (``matplotlib.use`` in the reporting
+    figures then meets a half-imported ``matplotlib.pyplot``), and a message that fails to unpickle
+    takes the worker out of the cluster with the task still waiting for it. :func:`run_group` unpickles
+    them inside the task."""
+    import cloudpickle  # noqa: PLC0415
+
+    try:
+        catalog_blob = cloudpickle.dumps(catalog)
+    except Exception as exc:
+        raise DaskRunnerError(f"DaskRunner: the catalog cannot be pickled for the workers: {exc}") from exc
+    node_blobs = {}
+    for group in groups:
+        try:
+            node_blobs[group.name] = cloudpickle.dumps(group.nodes)
+        except Exception as exc:
+            raise DaskRunnerError(f"DaskRunner: the nodes of task {group.name} cannot be pickled for the "
+                                  f"workers: {exc}") from exc
+    return catalog_blob, node_blobs
 
 
 def _has_dashboard(client: Any) -> bool:

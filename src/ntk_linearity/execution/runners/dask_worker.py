@@ -5,15 +5,19 @@ Each worker process configures the Kedro project (``configure_project``), Kedro'
 config loader (so ``run_config.active_parameters()`` sees ``--env``/``--params`` there too), the JAX
 flags of the driver (``jax_enable_x64`` for float64 sweeps, set by ``register_pipelines``, which never
 runs on a worker) and a hook manager with the project's and plugins' hooks: node and dataset hooks run
-on the workers, pipeline hooks in the driver (the session). The session's catalog arrives pickled with
-every task and is unpickled afresh here; nodes load their inputs from and save their outputs to it
-exactly as under the SequentialRunner. Before each node, a task checks the distributed ``Event`` that
-the driver sets when another task has failed, and stops if it is set.
+on the workers, pipeline hooks in the driver (the session). The session's catalog and the group's
+nodes arrive pickled with every task and are unpickled afresh here, inside the task and one task at a
+time per worker process, so the modules they need are imported in the task's thread (never on the
+worker's event loop, concurrently with a running task), and a module the worker cannot import fails the
+task with the group's name. Nodes load their inputs from and save their outputs to the catalog exactly
+as under the SequentialRunner. Before each node, a task checks the distributed ``Event`` that the
+driver sets when another task has failed, and stops if it is set.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -51,6 +55,7 @@ class WorkerContext:
 
 _prepared: set[tuple] = set()
 _hook_managers: dict[str | None, Any] = {}
+_SET_UP = threading.Lock()  # one task at a time prepares the process and unpickles (imports) its inputs
 
 
 def _prepare_worker(ctx: WorkerContext) -> None:
@@ -121,16 +126,37 @@ def _worker_address() -> str:
         return "(not on a worker)"
 
 
-def run_group(name: str, nodes: tuple[Node, ...], catalog_blob: bytes, ctx: WorkerContext) -> dict[str, Any]:
-    """Run one group's nodes in order on a worker, loading from and saving to a fresh copy of the
-    catalog. Returns a summary, and the data of ``ctx.return_outputs`` it produced."""
+def _fail(exc: Exception, name: str, where: str, done: list[str]) -> None:
+    """Name the group, ``where`` it failed and the worker in ``exc``'s notes; record the nodes done."""
+    exc.add_note(f"DaskRunner: task group '{name}' failed {where} on worker {_worker_address()}")
+    try:
+        exc.dask_runner_group = name  # type: ignore[attr-defined]
+        exc.dask_runner_done = list(done)  # type: ignore[attr-defined]
+    except AttributeError:  # exceptions with __slots__
+        pass
+
+
+def _set_up(name: str, nodes_blob: bytes, catalog_blob: bytes, ctx: WorkerContext) -> tuple[tuple, Any, Any]:
+    """Prepare this worker process, its hook manager, and unpickle the group's nodes and a fresh copy of
+    the catalog, importing the modules they need, one task at a time."""
     import cloudpickle  # noqa: PLC0415
 
+    with _SET_UP:
+        _prepare_worker(ctx)
+        route_worker_logs(ctx.log_driver, ctx.run_id)
+        hook_manager = _worker_hook_manager(ctx.package_name)
+        try:
+            return cloudpickle.loads(nodes_blob), cloudpickle.loads(catalog_blob), hook_manager
+        except Exception as exc:
+            _fail(exc, name, "while unpickling its nodes and catalog", [])
+            raise
+
+
+def run_group(name: str, nodes_blob: bytes, catalog_blob: bytes, ctx: WorkerContext) -> dict[str, Any]:
+    """Run one group's nodes (pickled: ``nodes_blob``) in order on a worker, loading from and saving to
+    a fresh copy of the catalog. Returns a summary, and the data of ``ctx.return_outputs`` it produced."""
     started = time.perf_counter()
-    _prepare_worker(ctx)
-    route_worker_logs(ctx.log_driver, ctx.run_id)
-    catalog = cloudpickle.loads(catalog_blob)
-    hook_manager = _worker_hook_manager(ctx.package_name)
+    nodes, catalog, hook_manager = _set_up(name, nodes_blob, catalog_blob, ctx)
     done: list[str] = []
     for node in nodes:
         if _stop_requested(ctx.stop_event):
@@ -140,13 +166,7 @@ def run_group(name: str, nodes: tuple[Node, ...], catalog_blob: bytes, ctx: Work
             Task(node=node, catalog=catalog, is_async=ctx.is_async, hook_manager=hook_manager,
                  run_id=ctx.run_id).execute()
         except Exception as exc:
-            exc.add_note(f"DaskRunner: task group '{name}' failed at node '{node.name}' "
-                         f"on worker {_worker_address()}")
-            try:
-                exc.dask_runner_group = name  # type: ignore[attr-defined]
-                exc.dask_runner_done = list(done)  # type: ignore[attr-defined]
-            except AttributeError:  # exceptions with __slots__
-                pass
+            _fail(exc, name, f"at node '{node.name}'", done)
             raise
         done.append(node.name)
     produced = {out for node in nodes for out in node.outputs}
