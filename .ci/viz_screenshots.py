@@ -136,6 +136,12 @@ def dismiss_tour(page) -> None:
         page.wait_for_timeout(500)
     except Exception as error:  # noqa: BLE001 (a pop-up that is not there is fine)
         print(f"no walkthrough pop-up closed ({type(error).__name__})")
+    dismiss_banner(page)
+
+
+def dismiss_banner(page) -> None:
+    """Close the "Kedro-Viz ... is here!" banner (its Dismiss button), where it shows (best effort: it
+    may show late, so before each screenshot)."""
     try:
         page.get_by_role("button", name="Dismiss").click(timeout=2000)
         page.wait_for_timeout(300)
@@ -184,6 +190,7 @@ def shoot_pipelines(browser, base: str, out: Path, pipeline: str) -> None:
         page.goto(f"{base}/?pid={registered}", wait_until="networkidle")
         measure(page, f"pipeline {registered}", top_level(base, registered))
         if registered == pipeline:
+            dismiss_banner(page)
             page.screenshot(path=out / f"kedro-viz-{pipeline.replace('_', '-')}.png")
 
     page.goto(f"{base}/?pid=__default__", wait_until="networkidle")  # kedro-viz remembers the last pid

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,9 +93,10 @@ def _copy_problems(run: RunSpec, summary: Any, copies: dict[str, Any]) -> list[s
     """Why the copies of the run's summary that a pipeline reads (``copies``: dataset name -> loaded
     value, ``None`` when missing or unreadable) cannot stand in for its committed ``summary``."""
     committed = content_digest(summary)
-    return [f"{name} is missing or unreadable" if held is None else f"{name} does not hold its committed summary"
+    return [f"{name} is missing or unreadable" if not isinstance(held, Mapping)
+            else f"{name} does not hold its committed summary"
             for name, held in copies.items()
-            if held is None or content_digest(held.get(run.namespace)) != committed]
+            if not isinstance(held, Mapping) or content_digest(held.get(run.namespace)) != committed]
 
 
 def _run_problems(run: RunSpec, experiment: Experiment, catalog: Any, data: Any, copies: dict[str, Any]) -> list[str]:
