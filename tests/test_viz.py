@@ -190,7 +190,8 @@ def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
     assert groups == {"data_generation", *SWEEPS, "reporting"}
     top_data = {names[i] for i, kind in top.items() if kind == "data"}
     assert not any(name.count(".") >= 2 for name in top_data), top_data  # no <sweep>.<run>.<dataset>
-    assert top_data == {"synthetic_data", "synthetic_images", "report_html", *(f"{s}.results" for s in SWEEPS)}
+    assert top_data == {"synthetic_data", "synthetic_images", "digits", "report_html",
+                        *(f"{s}.results" for s in SWEEPS)}
 
     # Expanding a sweep shows its groups (one per curve), each group's summaries, and its own nodes.
     sweep = _children(main, "width_sweep")
