@@ -42,7 +42,7 @@ MAX_TOP_LEVEL = 25
 # An expanded sweep adds its groups and their summaries, its merge and gather nodes and its summaries
 # (2 per group + 3) in place of its box; reporting draws 3 elements per sweep (its summaries, its
 # gathering box, its results) and 2 of its own. In Chromium at 1600 x 1000 (.ci/viz_screenshots.py)
-# conf/base's views then open at 38-47 % zoom (labels legible), the 113 and 180 elements before at 10 %.
+# conf/base's views then open at 31-45 % zoom, where 113 and 180 elements opened at 10 %.
 MAX_GROUPS = 5  # conf/base's most: lr_sweep's five step sizes
 MAX_EXPANDED = MAX_TOP_LEVEL - 1 + 2 * MAX_GROUPS + 3
 MAX_REPORTING = 3 * len(SWEEPS) + 2
