@@ -6,20 +6,21 @@ Playwright at 1600 x 1000 and writes:
 
 * ``docs/kedro-viz-default-view.png``: the default view, every modular pipeline collapsed;
 * ``docs/kedro-viz-sweep-expanded.png``: the same with one sweep (``--sweep``, ``width_sweep``) expanded;
-* ``docs/kedro-viz-<pipeline>.png``: the registered pipeline ``--pipeline`` (``lr_sweep``);
+* ``docs/kedro-viz-<pipeline>.png``: the registered pipeline ``--pipeline`` (``reporting``);
 * ``docs/kedro-viz-report-preview.png``: the dataset panel of ``report_html`` (only where a report
   exists under ``data/08_reporting``).
 
-For each view it prints two measurements:
+It measures the default view, every sweep expanded (each on a fresh page) and every registered
+pipeline, and prints two measurements for each:
 
 * ``top-level elements``: the children of ``__root__`` in kedro-viz's API (``/api/main`` or
   ``/api/pipelines/<id>``), i.e. the boxes and datasets the collapsed view draws, and the number of
   ``g.pipeline-node`` elements the page actually drew;
 * ``zoom``: the percentage kedro-viz itself shows in its zoom toolbar
   (``.pipeline-minimap-toolbar__scale``) once the opening zoom-to-fit has settled
-  (100 % = the layout's own size; labels are about 2-3 px tall at 13 %).
+  (100 % = the layout's own size; labels are about 2-3 px tall at 13 %, legible from 40 %).
 
-Usage: ``python .ci/viz_screenshots.py [--env ENV] [--out docs] [--sweep width_sweep] [--pipeline lr_sweep]``.
+Usage: ``python .ci/viz_screenshots.py [--env ENV] [--out docs] [--sweep width_sweep] [--pipeline reporting]``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,10 @@ def top_level(base: str, pipeline: str | None, expanded: str | None = None) -> i
 
 
 def measure(page, name: str, api_count: int) -> None:
+    """Print the view's counts and zoom once kedro-viz has drawn ``api_count`` nodes (or after
+    ``STARTUP_TIMEOUT_S``) and its zoom-to-fit has settled."""
+    page.wait_for_function(f"() => document.querySelectorAll('.pipeline-flowchart__nodes .pipeline-node')"
+                           f".length === {api_count}", timeout=STARTUP_TIMEOUT_S * 1000)
     time.sleep(SETTLE_S)
     zoom = page.evaluate(ZOOM_JS)
     print(f"{name}: top-level elements {api_count} (API), {zoom['drawn']} drawn; "
@@ -131,6 +136,12 @@ def dismiss_tour(page) -> None:
         page.wait_for_timeout(500)
     except Exception as error:  # noqa: BLE001 (a pop-up that is not there is fine)
         print(f"no walkthrough pop-up closed ({type(error).__name__})")
+    dismiss_banner(page)
+
+
+def dismiss_banner(page) -> None:
+    """Close the "Kedro-Viz ... is here!" banner (its Dismiss button), where it shows (best effort: it
+    may show late, so before each screenshot)."""
     try:
         page.get_by_role("button", name="Dismiss").click(timeout=2000)
         page.wait_for_timeout(300)
@@ -145,44 +156,66 @@ def node(page, label: str):
         has=page.locator(f"text:text-is('{label}'), text:text-is('{pretty}')")).first
 
 
+def open_view(browser, url: str):
+    """A fresh page (no state kept from another view: kedro-viz stores its state in the browser) on
+    ``url``, drawn, without first-visit pop-ups."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(url, wait_until="networkidle")
+    page.wait_for_selector(".pipeline-flowchart__nodes .pipeline-node")
+    dismiss_tour(page)
+    return page
+
+
+def shoot_sweeps(browser, base: str, out: Path, sweep: str) -> None:
+    """The default view, then every sweep expanded in it (each on a fresh page); ``sweep`` expanded
+    is photographed."""
+    page = open_view(browser, f"{base}/")
+    measure(page, "default view", top_level(base, None))
+    page.screenshot(path=out / "kedro-viz-default-view.png")
+    page.context.close()
+    registered = {p["id"] for p in get_json(f"{base}/api/main")["pipelines"]}
+    for name in sorted(registered - {"__default__", "data_generation", "reporting"}):
+        page = open_view(browser, f"{base}/")
+        node(page, name).click()
+        measure(page, f"{name} expanded", top_level(base, None, expanded=name))
+        if name == sweep:
+            page.screenshot(path=out / "kedro-viz-sweep-expanded.png")
+        page.context.close()
+
+
+def shoot_pipelines(browser, base: str, out: Path, pipeline: str) -> None:
+    """Every registered pipeline; ``pipeline`` is photographed. Then the preview of ``report_html``."""
+    page = open_view(browser, f"{base}/")
+    for registered in sorted(p["id"] for p in get_json(f"{base}/api/main")["pipelines"]):
+        page.goto(f"{base}/?pid={registered}", wait_until="networkidle")
+        measure(page, f"pipeline {registered}", top_level(base, registered))
+        if registered == pipeline:
+            dismiss_banner(page)
+            page.screenshot(path=out / f"kedro-viz-{pipeline.replace('_', '-')}.png")
+
+    page.goto(f"{base}/?pid=__default__", wait_until="networkidle")  # kedro-viz remembers the last pid
+    page.wait_for_selector(".pipeline-flowchart__nodes .pipeline-node")
+    report = node(page, "report_html")
+    if not report.count():
+        print("report_html is not drawn at the top level: no preview screenshot")
+        return
+    report.click()
+    try:
+        page.wait_for_selector(".pipeline-metadata__preview", timeout=15000)
+    except Exception as error:  # noqa: BLE001 (no report under data/08_reporting: no preview)
+        print(f"report_html shows no preview ({type(error).__name__}): no preview screenshot")
+    else:
+        page.wait_for_timeout(1000)
+        page.screenshot(path=out / "kedro-viz-report-preview.png")
+
+
 def shoot(base: str, out: Path, sweep: str, pipeline: str) -> None:
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 (only this script needs it)
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        page = browser.new_page(viewport=VIEWPORT)
-        page.goto(f"{base}/", wait_until="networkidle")
-        page.wait_for_selector(".pipeline-flowchart__nodes .pipeline-node")
-        dismiss_tour(page)
-        measure(page, "default view", top_level(base, None))
-        page.screenshot(path=out / "kedro-viz-default-view.png")
-
-        node(page, sweep).click()
-        page.wait_for_timeout(1000)
-        measure(page, f"{sweep} expanded", top_level(base, None, expanded=sweep))
-        page.screenshot(path=out / "kedro-viz-sweep-expanded.png")
-
-        for registered in sorted(p["id"] for p in get_json(f"{base}/api/main")["pipelines"]):
-            page.goto(f"{base}/?pid={registered}", wait_until="networkidle")
-            page.wait_for_selector(".pipeline-flowchart__nodes .pipeline-node")
-            measure(page, f"pipeline {registered}", top_level(base, registered))
-            if registered == pipeline:
-                page.screenshot(path=out / f"kedro-viz-{pipeline.replace('_', '-')}.png")
-
-        page.goto(f"{base}/?pid=__default__", wait_until="networkidle")  # kedro-viz remembers the last pid
-        page.wait_for_selector(".pipeline-flowchart__nodes .pipeline-node")
-        report = node(page, "report_html")
-        if report.count():
-            report.click()
-            try:
-                page.wait_for_selector(".pipeline-metadata__preview", timeout=15000)
-            except Exception as error:  # noqa: BLE001 (no report under data/08_reporting: no preview)
-                print(f"report_html shows no preview ({type(error).__name__}): no preview screenshot")
-            else:
-                page.wait_for_timeout(1000)
-                page.screenshot(path=out / "kedro-viz-report-preview.png")
-        else:
-            print("report_html is not drawn at the top level: no preview screenshot")
+        shoot_sweeps(browser, base, out, sweep)
+        shoot_pipelines(browser, base, out, pipeline)
         browser.close()
 
 
@@ -191,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--env", default=None, help="Kedro run environment (default: Kedro's)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     parser.add_argument("--sweep", default="width_sweep", help="the sweep to expand")
-    parser.add_argument("--pipeline", default="lr_sweep", help="the registered pipeline to photograph")
+    parser.add_argument("--pipeline", default="reporting", help="the registered pipeline to photograph")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()

@@ -31,12 +31,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 from kedro_project_utils import TINY, make_project  # noqa: E402
 
 from ntk_linearity.datasets.atomic_csv_dataset import digest_path  # noqa: E402
+from ntk_linearity.experiment.config import default_config_loader  # noqa: E402
+from ntk_linearity.experiment.parameters import validate_parameters  # noqa: E402
 
 SWEEPS = tuple(TINY["sweeps"])  # the sweeps of the `tiny` environment (every sweep of conf/base)
 PIPELINES = {"data_generation", *SWEEPS, "reporting", "__default__"}
 # The collapsed view: data generation, its two data sets, a box and one results bundle per sweep,
 # reporting and its report; never more than 25 elements, whatever the number of runs or sweeps.
 MAX_TOP_LEVEL = 25
+# An expanded sweep adds its groups and their summaries, its merge and gather nodes and its summaries
+# (2 per group + 3) in place of its box; reporting draws 3 elements per sweep (its summaries, its
+# gathering box, its results) and 2 of its own. In Chromium at 1600 x 1000 (.ci/viz_screenshots.py)
+# conf/base's views then open at 31-45 % zoom, where 113 and 180 elements opened at 10 %.
+MAX_GROUPS = 5  # conf/base's most: lr_sweep's five step sizes
+MAX_EXPANDED = MAX_TOP_LEVEL - 1 + 2 * MAX_GROUPS + 3
+MAX_REPORTING = 3 * len(SWEEPS) + 2
 LAYERS = ["raw", "models", "model_output", "reporting"]
 STARTUP_TIMEOUT_S = 120
 VERSION = "2026-01-01T00.00.00.000Z"
@@ -151,20 +160,21 @@ def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
 
     tasks = {n["full_name"]: n for n in main["nodes"] if n["type"] == "task"}
     # A node's "name" is its own name; "full_name" carries the namespace <sweep>.<run>.
-    train = tasks["width_sweep.linear_m8_s0.train_network"]
+    train = tasks["width_sweep.linear.linear_m8_s0.train_network"]
     assert train["name"] == "train_network"
-    assert train["modular_pipelines"] == ["width_sweep.linear_m8_s0"]
+    assert train["modular_pipelines"] == ["width_sweep.linear.linear_m8_s0"]
     assert set(train["pipelines"]) == {"width_sweep", "__default__"}
-    assert "bottleneck_sweep.mb2_m16_s0.analyse_hessian" in tasks
+    assert "bottleneck_sweep.all.mb2_m16_s0.analyse_hessian" in tasks
     assert {"reporting.collect_runs", "reporting.render_table1", "reporting.render_report"} <= set(tasks)
     assert "reporting" in tasks["reporting.render_report"]["pipelines"]
     # --env tiny: the tiny grid (widths 8, 32), not conf/base's.
-    assert not any(name.startswith("width_sweep.linear_m1000_") for name in tasks)
+    assert not any(name.startswith("width_sweep.linear.linear_m1000_") for name in tasks)
 
     data = {n["name"]: n for n in main["nodes"] if n["type"] == "data"}
     assert data["synthetic_data"]["layer"] == "raw"
-    assert data["width_sweep.linear_m8_s0.final_params"]["layer"] == "models"
-    assert data["width_sweep.linear_m8_s0.training_metrics"]["layer"] == "model_output"
+    assert data["width_sweep.linear.linear_m8_s0.final_params"]["layer"] == "models"
+    assert data["width_sweep.linear.linear_m8_s0.training_metrics"]["layer"] == "model_output"
+    assert data["width_sweep.linear.summaries"]["layer"] == "model_output"
     assert data["width_sweep.results"]["layer"] == "model_output"
     assert data["report_html"]["layer"] == "reporting"
 
@@ -180,22 +190,53 @@ def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
     assert groups == {"data_generation", *SWEEPS, "reporting"}
     top_data = {names[i] for i, kind in top.items() if kind == "data"}
     assert not any(name.count(".") >= 2 for name in top_data), top_data  # no <sweep>.<run>.<dataset>
-    assert top_data == {"synthetic_data", "synthetic_images", "report_html", *(f"{s}.results" for s in SWEEPS)}
+    assert top_data == {"synthetic_data", "synthetic_images", "digits", "report_html",
+                        *(f"{s}.results" for s in SWEEPS)}
 
-    # Expanding a sweep shows its runs as groups and its own outputs.
+    # Expanding a sweep shows its groups (one per curve), each group's summaries, and its own nodes.
     sweep = _children(main, "width_sweep")
-    runs = {i for i, kind in sweep.items() if kind == "modularPipeline"}
-    assert len(runs) == 3 * 2 * 2 and "width_sweep.linear_m8_s0" in runs
-    # each run shows one output, its summary, so an expanded sweep is two rows of its runs' width
-    assert len(sweep) <= 2 * len(runs) + 1
-    assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"gather_results"}
+    groups = {i for i, kind in sweep.items() if kind == "modularPipeline"}
+    assert groups == {"width_sweep.linear", "width_sweep.swish", "width_sweep.softmax"}
+    assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"merge_summaries", "gather_results"}
+    assert {names[i] for i, kind in sweep.items() if kind == "data"} == {
+        *(f"{group}.summaries" for group in groups), "width_sweep.summaries"}
+    assert len(top) - 1 + len(sweep) <= MAX_EXPANDED
+
+    # Expanding a group shows its runs (2 widths x 2 seeds) as boxes, each with its one output, its summary.
+    group = _children(main, "width_sweep.linear")
+    runs = {i for i, kind in group.items() if kind == "modularPipeline"}
+    assert len(runs) == 2 * 2 and "width_sweep.linear.linear_m8_s0" in runs
+    assert {names[i] for i, kind in group.items() if kind == "task"} == {"collect_summaries"}
+    assert len(group) == 2 * len(runs) + 1
 
     # Expanding a run shows its chain init -> training -> Hessian analysis with its datasets.
-    run = _children(main, "width_sweep.linear_m8_s0")
+    run = _children(main, "width_sweep.linear.linear_m8_s0")
     assert {names[i] for i, kind in run.items() if kind == "task"} == {
         "initialise_parameters", "train_network", "analyse_hessian", "summarise_run"}
     assert {names[i] for i, kind in run.items() if kind == "data"} >= {
-        "width_sweep.linear_m8_s0.initial_params", "width_sweep.linear_m8_s0.final_params"}
+        "width_sweep.linear.linear_m8_s0.initial_params", "width_sweep.linear.linear_m8_s0.final_params"}
+
+
+def test_every_registered_pipeline_fits_one_screen(viz):
+    """Each registered pipeline, collapsed: a sweep's is its data, its box and its results; reporting
+    reads one dataset per sweep, the sweep's summaries (never a run's summary)."""
+    for sweep in SWEEPS:
+        registered = get_json(f"{viz}/api/pipelines/{sweep}")
+        names = {n["id"]: n["name"] for n in registered["nodes"]}
+        top = {names[i] for i in _children(registered, "__root__")}
+        assert len(top) == 3 and {sweep, f"{sweep}.results"} <= top, top
+    reporting = get_json(f"{viz}/api/pipelines/reporting")
+    names = {n["id"]: n["name"] for n in reporting["nodes"]}
+    top = _children(reporting, "__root__")
+    assert len(top) <= MAX_REPORTING
+    assert {names[i] for i, kind in top.items() if kind == "data"} == {
+        "report_html", *(f"{s}.summaries" for s in SWEEPS), *(f"{s}.results" for s in SWEEPS)}
+
+
+def test_conf_base_sweeps_have_few_enough_groups_to_expand_on_one_screen():
+    """The bound of an expanded sweep holds for conf/base: no sweep has more than MAX_GROUPS groups."""
+    experiment = validate_parameters(default_config_loader()["parameters"])
+    assert max(len(sweep.groups) for sweep in experiment.sweeps) == MAX_GROUPS
 
 
 @pytest.mark.parametrize(("dataset", "preview_type"), [
@@ -223,4 +264,4 @@ def test_viz_build_writes_a_static_site(project):
     build = project / "build"
     assert (build / "index.html").is_file()
     main = json.loads((build / "api" / "main").read_text())
-    assert "width_sweep.linear_m8_s0.train_network" in {n.get("full_name") for n in main["nodes"]}
+    assert "width_sweep.linear.linear_m8_s0.train_network" in {n.get("full_name") for n in main["nodes"]}

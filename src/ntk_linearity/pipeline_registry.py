@@ -1,8 +1,9 @@
 """Pipelines: data_generation, one per sweep (named after it), reporting, and ``__default__``.
 
-``reporting`` includes every sweep's gathering node (``<sweep>.gather_results``, which writes
-``<sweep>.results``), so ``kedro run --pipelines reporting`` rebuilds every table, figure and the
-report from the persisted per-run results without training.
+``reporting`` includes every sweep's gathering node (``<sweep>.gather_results``, which reads the
+sweep's committed run summaries, ``<sweep>.summaries``, and writes ``<sweep>.results``), so
+``kedro run --pipelines reporting`` rebuilds every table, figure and the report from the persisted
+per-run results without training, reading one dataset per sweep.
 
 The sweeps come from the parameters of the active run environment (``conf/base`` by default,
 ``conf/paper`` with ``--env paper``). They are validated first,
@@ -32,7 +33,7 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {"data_generation": data_generation.create_pipeline(params.data, params.images, params.digits)}
     pipelines |= {spec.name: sweep.runs_pipeline(spec, data_settings) + gathers[spec.name]
                   for spec in experiment.sweeps}
-    # Reporting regathers every sweep's tables from the persisted per-run results, then reports.
+    # Reporting regathers every sweep's tables from its persisted run summaries, then reports.
     pipelines["reporting"] = sum(gathers.values(), Pipeline([])) + reporting.create_pipeline(experiment)
     pipelines["__default__"] = sum(pipelines.values(), Pipeline([]))
     return pipelines

@@ -93,17 +93,18 @@ def toy_catalog(folder: Path, names) -> DataCatalog:
 
 
 def toy_pipeline(run_nodes: dict[str, list], gather=None) -> Pipeline:
-    """``data`` -> each run ``sweep.<run>`` (a chain of nodes) -> optional gather node ``report``."""
+    """``data`` -> each run ``sweep.<run>`` (a chain of nodes in the namespace ``sweep.g.<run>``) ->
+    optional gather node ``report``."""
     nodes = [node(make_data, None, "data", name="make_data")]
     for run, funcs in run_nodes.items():
-        namespace = f"sweep.{run}"
+        namespace = f"sweep.g.{run}"
         previous = "data"
         for step, func in enumerate(funcs):
             output = f"{namespace}.step{step}"
             nodes.append(node(func, previous, output, name=f"step{step}", namespace=namespace))
             previous = output
     if gather is not None:
-        finals = [f"sweep.{run}.step{len(funcs) - 1}" for run, funcs in run_nodes.items()]
+        finals = [f"sweep.g.{run}.step{len(funcs) - 1}" for run, funcs in run_nodes.items()]
         nodes.append(node(gather, finals, "report", name="report"))
     return Pipeline(nodes)
 
@@ -125,11 +126,11 @@ def scheduler():
 
 def test_nodes_are_grouped_by_run_namespace():
     pipeline = toy_pipeline({"a": [add_one, add_one, add_one], "b": [add_one]}, gather=total) + Pipeline(
-        [node(total, ["sweep.a.step2", "sweep.b.step0"], "collected", name="collect_runs",
+        [node(total, ["sweep.g.a.step2", "sweep.g.b.step0"], "collected", name="collect_runs",
               namespace="sweep")])
     groups = {group.name: group for group in group_nodes(pipeline)}
     assert set(groups) == {"make_data", "sweep.a", "sweep.b", "report", "sweep.collect_runs"}
-    assert [n.name for n in groups["sweep.a"].nodes] == ["sweep.a.step0", "sweep.a.step1", "sweep.a.step2"]
+    assert [n.name for n in groups["sweep.a"].nodes] == ["sweep.g.a.step0", "sweep.g.a.step1", "sweep.g.a.step2"]
     assert groups["sweep.a"].upstream == {"make_data"}
     assert groups["report"].upstream == groups["sweep.collect_runs"].upstream == {"sweep.a", "sweep.b"}
     order = [group.name for group in group_nodes(pipeline)]
@@ -157,7 +158,7 @@ def test_project_pipeline_has_one_task_per_run(kedro_project):
 
 def test_a_memory_dataset_between_tasks_is_refused_before_anything_runs(tmp_path):
     pipeline = toy_pipeline({"a": [add_one]}, gather=total)
-    catalog = toy_catalog(tmp_path, ["data", "report"])  # sweep.a.step0 is a MemoryDataset
+    catalog = toy_catalog(tmp_path, ["data", "report"])  # sweep.g.a.step0 is a MemoryDataset
     runner = DaskRunner(dask_config={"scheduler_address": "tcp://127.0.0.1:9"})  # never contacted
     with pytest.raises(DaskRunnerError, match=r"'sweep\.a\.step0' \(sweep\.a -> report\)"):
         runner.run(pipeline, catalog)
@@ -175,13 +176,13 @@ def test_failing_run_is_named_and_stops_the_others(scheduler, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="ntk_linearity.execution.runners"), \
             pytest.raises(ValueError, match="boom at 1") as error:
         DaskRunner(scheduler_address=scheduler).run(pipeline, catalog, run_id="toy-failure")
-    assert any("task group 'sweep.bad' failed at node 'sweep.bad.step0'" in note
+    assert any("task group 'sweep.bad' failed at node 'sweep.g.bad.step0'" in note
                for note in error.value.__notes__)
     assert "Task sweep.bad failed: ValueError: boom at 1" in caplog.text
     assert "did not run or stopped early: report, sweep.slow" in caplog.text
     # The slow run's running node finished and saved; its next node and the gather node never ran.
-    assert (tmp_path / "sweep.slow.step0.json").exists()
-    assert not (tmp_path / "sweep.slow.step1.json").exists()
+    assert (tmp_path / "sweep.g.slow.step0.json").exists()
+    assert not (tmp_path / "sweep.g.slow.step1.json").exists()
     assert not (tmp_path / "report.json").exists()
 
 
@@ -191,13 +192,13 @@ def test_only_missing_outputs(scheduler, tmp_path):
     DaskRunner(scheduler_address=scheduler).run(pipeline, catalog)
     assert json.loads((tmp_path / "report.json").read_text()) == 3 + 2
     before = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
-    (tmp_path / "sweep.a.step1.json").unlink()
+    (tmp_path / "sweep.g.a.step1.json").unlink()
 
     DaskRunner(scheduler_address=scheduler).run(pipeline, toy_catalog(tmp_path, outputs_of(pipeline)),
                                                 only_missing_outputs=True)
 
     after = {path.name: path.stat().st_mtime_ns for path in tmp_path.iterdir()}
-    assert {name for name in after if after[name] != before.get(name)} == {"sweep.a.step1.json"}
+    assert {name for name in after if after[name] != before.get(name)} == {"sweep.g.a.step1.json"}
 
 
 def test_a_node_the_workers_cannot_import_fails_its_task_by_name(scheduler, tmp_path, monkeypatch):
@@ -220,7 +221,7 @@ def test_a_node_the_workers_cannot_import_fails_its_task_by_name(scheduler, tmp_
 def test_jax_x64_and_memory_outputs_reach_the_driver(scheduler, tmp_path):
     import jax  # noqa: PLC0415
 
-    pipeline = toy_pipeline({"a": [x64_enabled]})  # sweep.a.step0 is a free MemoryDataset output
+    pipeline = toy_pipeline({"a": [x64_enabled]})  # sweep.g.a.step0 is a free MemoryDataset output
     catalog = toy_catalog(tmp_path, ["data"])
     previous = jax.config.jax_enable_x64
     jax.config.update("jax_enable_x64", not previous)
@@ -228,7 +229,7 @@ def test_jax_x64_and_memory_outputs_reach_the_driver(scheduler, tmp_path):
         DaskRunner(scheduler_address=scheduler).run(pipeline, catalog)
     finally:
         jax.config.update("jax_enable_x64", previous)
-    assert catalog.load("sweep.a.step0") is (not previous)
+    assert catalog.load("sweep.g.a.step0") is (not previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +270,7 @@ def test_dask_runner_gives_the_sequential_results(tmp_path):
     project = _grid_project(tmp_path, "dask", dask=True)
     raw = "data/01_raw/synthetic_data.npz"  # deterministic; saves a task in the first step
     (project / raw).write_bytes((sequential / raw).read_bytes())
-    run_kedro(project, env="grid", runner=DaskRunner(), namespaces=["width_sweep.linear_m8_s0"])
+    run_kedro(project, env="grid", runner=DaskRunner(), namespaces=["width_sweep.linear.linear_m8_s0"])
     first = data_files(project)
     assert sorted(Path(p).parent.name for p in first if p.endswith("hessian_metrics.json")) == ["linear_m8_s0"]
 

@@ -41,6 +41,8 @@ KILL_POINTS = {
     "synthetic data": r"01_raw/synthetic_data\.npz$",
     **{f"run {name}": rf"{RUN}/{name}\.(npz|json)$" for name in (
         "initial_params", "final_params", "training_history", "training_metrics", "hessian_metrics", "run_summary")},
+    "group summaries": r"07_model_output/width_sweep/summaries/linear\.json$",
+    "sweep summaries": r"07_model_output/width_sweep/summaries\.json$",
     "sweep table": r"07_model_output/width_sweep/runs\.csv$",
     "reporting table": r"08_reporting/runs\.csv/[^/]+/runs\.csv$",
     "report": r"08_reporting/report\.html/[^/]+/report\.html$",

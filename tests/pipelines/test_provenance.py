@@ -10,6 +10,7 @@ roots.
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from ntk_linearity.experiment.config import default_config_loader
 from kedro_project_utils import latest
 
 RUN = "width_sweep.linear_m8_s0"
+RUN_DATASETS = "width_sweep.linear.linear_m8_s0"  # the run's Kedro namespace <sweep>.<group>.<run>
 REPORTING = "data/08_reporting"
 
 
@@ -101,6 +103,19 @@ def test_reporting_refuses_a_run_whose_files_do_not_match_its_commit(tiny_projec
         session.run(pipeline_names=["reporting"])
 
 
+def test_reporting_refuses_a_copy_of_the_summaries_that_is_not_the_runs_commit(tiny_project, tmp_path):
+    """Reporting reads each sweep's copy of its runs' summaries (<sweep>.summaries); a copy that lacks a
+    run, or holds another summary than the run's committed one, is refused, never gathered."""
+    project = _copy(tiny_project, tmp_path)
+    copy_path = project / "data/07_model_output/width_sweep/summaries.json"
+    summaries = json.loads(copy_path.read_text())
+    del summaries[RUN]
+    copy_path.write_text(json.dumps(summaries))
+    with _session(project) as session, pytest.raises(StaleResultsError, match=(
+            f"1 run \\({RUN}\\): width_sweep.summaries does not hold its committed summary")):
+        session.run(pipeline_names=["reporting"])
+
+
 def _plan(project: Path, parameters: dict, pipeline_name: str = "__default__"):
     """What `kedro run --only-missing-outputs` with ``parameters`` would recompute."""
     from kedro.framework.project import pipelines  # noqa: PLC0415
@@ -123,13 +138,14 @@ def test_only_missing_outputs_recomputes_exactly_the_runs_that_are_not_done(tiny
     unchanged = _plan(project, parameters)
     assert unchanged.recomputed == {}
     # derived tables, figures and the report are always rebuilt from the committed runs
-    assert {"report_html", "runs_table", "width_sweep.results"} <= unchanged.missing
-    assert not any(name.startswith(RUN) for name in unchanged.missing)
+    assert {"report_html", "runs_table", "width_sweep.results", "width_sweep.summaries",
+            "width_sweep.linear.summaries"} <= unchanged.missing
+    assert not any(name.startswith(RUN_DATASETS) for name in unchanged.missing)
 
     _mix_the_files_of_a_run(project)
     mixed = _plan(project, parameters)
     assert mixed.recomputed == {RUN: ["final_params is not the one its summary was made from"]}
-    assert {f"{RUN}.initial_params", f"{RUN}.final_params", f"{RUN}.run_summary"} <= mixed.missing
+    assert {f"{RUN_DATASETS}.{name}" for name in ("initial_params", "final_params", "run_summary")} <= mixed.missing
 
     parameters["training"]["max_steps"] = 80
     other = _plan(project, parameters)

@@ -25,16 +25,17 @@ def _step(name: str):
 
 
 def _sweep(runs=("a", "b", "c"), steps=3) -> Pipeline:
-    """``data`` -> per run ``sweep.<run>``: a chain of ``steps`` nodes -> ``total`` of every run."""
+    """``data`` -> per run ``sweep.<run>`` (namespace ``sweep.g.<run>``): a chain of ``steps`` nodes ->
+    ``total`` of every run."""
     nodes = [node(_step("data"), "seed", "data", name="make_data")]
     for run in runs:
         previous = "data"
         for k in range(steps):
-            output = f"sweep.{run}.step{k}"
-            nodes.append(node(_step(f"{run}{k}"), previous, output, name=f"step{k}", namespace=f"sweep.{run}"))
+            output = f"sweep.g.{run}.step{k}"
+            nodes.append(node(_step(f"{run}{k}"), previous, output, name=f"step{k}", namespace=f"sweep.g.{run}"))
             previous = output
     nodes.append(node(lambda *values: EXECUTED.append("total") or sum(values),
-                      [f"sweep.{run}.step{steps - 1}" for run in runs], "total", name="total"))
+                      [f"sweep.g.{run}.step{steps - 1}" for run in runs], "total", name="total"))
     return Pipeline(nodes)
 
 

@@ -38,7 +38,13 @@ class RunSpec:
 
     @property
     def namespace(self) -> str:
+        """``<sweep>.<run>``: the run's identity in tables, logs and messages."""
         return f"{self.sweep}.{self.name}"
+
+    @property
+    def pipeline_namespace(self) -> str:
+        """``<sweep>.<group>.<run>``: the Kedro namespace of the run's nodes and datasets."""
+        return f"{self.sweep}.{self.group}.{self.name}"
 
     @property
     def head(self) -> str:

@@ -7,8 +7,9 @@ from typing import Callable
 
 # Dataset names the pipelines share (catalog entries in conf/base/catalog.yml); the synthetic data
 # sets are named by the model families (ntk_linearity.experiment.families.VECTORS, IMAGES) and a
-# run's files by its ledger (ntk_linearity.provenance.ledger.RUN_FILES, RUN_COMMIT, BALL_FILE).
-# Reporting reads one dataset of each sweep, ``<sweep>.results`` (ntk_linearity.pipelines.reporting.gather).
+# run's files by its ledger (ntk_linearity.provenance.ledger.RUN_FILES, RUN_COMMIT, BALL_FILE), the copies
+# of a group's and a sweep's committed summaries too (SUMMARIES). Reporting reads one dataset of each
+# sweep, ``<sweep>.results`` (ntk_linearity.pipelines.reporting.gather).
 
 
 def bind(func: Callable, **settings) -> Callable:

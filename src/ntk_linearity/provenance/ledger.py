@@ -37,17 +37,23 @@ from ntk_linearity.experiment.sweeps import RunSpec
 SETTINGS_KEY = "settings"  # the member of the synthetic data that records its settings (JSON)
 PROVENANCE_KEY = "provenance"  # the commit record's key in a run summary
 NOT_DETERMINING = {"training": {"progress_every"}}  # settings that never change a number
-# A run's files (catalog entries <sweep>.<run>.<name> in conf/base/catalog.yml): the commit record of
-# its last output, RUN_COMMIT, digests the others.
+# A run's files (catalog entries <sweep>.<group>.<run>.<name> in conf/base/catalog.yml): the commit
+# record of its last output, RUN_COMMIT, digests the others.
 RUN_FILES = ("initial_params", "final_params", "training_history", "training_metrics", "hessian_metrics")
 RUN_COMMIT = "run_summary"  # a run's last output: commits the run
 BALL_FILE = "ball_metrics"  # a run's ball analysis (Proposition 2.2), where its sweep switches it on
+SUMMARIES = "summaries"  # copies of committed summaries: <sweep>.<group>.summaries, <sweep>.summaries
 
 
 def run_files(run: RunSpec) -> tuple[str, ...]:
     """The files of a run that its commit record digests: :data:`RUN_FILES`, and its ball analysis
     when it has one."""
     return (*RUN_FILES, BALL_FILE) if run.ball is not None else RUN_FILES
+
+
+def summary_copies(run: RunSpec) -> tuple[str, str]:
+    """The datasets that hold a copy of the run's committed summary: its group's and its sweep's."""
+    return f"{run.sweep}.{run.group}.{SUMMARIES}", f"{run.sweep}.{SUMMARIES}"
 
 
 def _jsonable(value: Any) -> Any:

@@ -6,18 +6,21 @@
 * a run the pipeline **makes** that is not done (never committed, killed between two saves, made
   under other settings, data changed) is recomputed: with ``--only-missing-outputs`` its files
   count as missing (:class:`~ntk_linearity.provenance.catalog.LedgerCatalog`);
-* a run the pipeline only **reads** (``--pipelines reporting``) that is not done stops the run with
-  one line naming it, what differs, and how to recompute it;
+* a run the pipeline only **reads**, its summary or a copy of it (``--pipelines reporting`` reads the
+  sweeps' ``<sweep>.summaries``), that is not done, or whose copy is not its committed summary (a
+  run redone after the copy was made, a copy missing), stops the run with one line naming it, what
+  differs, and how to recompute it;
 * synthetic data generated under other settings is regenerated when the pipeline makes it and
   refused when it only reads it (``--namespaces <sweep>`` after a change of ``data.*``);
-* with ``--only-missing-outputs`` the sweeps' tables, the figures and the report always count as
-  missing: they are rebuilt from the committed runs (seconds), so a report never combines tables
-  of different runs.
+* with ``--only-missing-outputs`` the copies of the summaries, the sweeps' tables, the figures and the
+  report always count as missing: they are rebuilt from the committed runs (seconds), so a report
+  never combines tables of different runs.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +33,14 @@ from ntk_linearity.provenance.ledger import (
     RUN_COMMIT,
     StaleResultsError,
     commit_problems,
+    content_digest,
     data_problems,
     run_files,
     stale_results_message,
+    summary_copies,
 )
 from ntk_linearity.experiment.parameters import Experiment
+from ntk_linearity.experiment.sweeps import RunSpec
 
 logger = logging.getLogger(__name__)
 MAX_LOGGED_RUNS = 10
@@ -83,32 +89,53 @@ def _dataset_plan(dataset: str, settings: dict, pipeline: Pipeline, catalog: Any
     return None if problems else data
 
 
+def _copy_problems(run: RunSpec, summary: Any, copies: dict[str, Any]) -> list[str]:
+    """Why the copies of the run's summary that a pipeline reads (``copies``: dataset name -> loaded
+    value, ``None`` when missing or unreadable) cannot stand in for its committed ``summary``."""
+    committed = content_digest(summary)
+    return [f"{name} is missing or unreadable" if not isinstance(held, Mapping)
+            else f"{name} does not hold its committed summary"
+            for name, held in copies.items()
+            if not isinstance(held, Mapping) or content_digest(held.get(run.namespace)) != committed]
+
+
+def _run_problems(run: RunSpec, experiment: Experiment, catalog: Any, data: Any, copies: dict[str, Any]) -> list[str]:
+    """Why the run is not done (:func:`~ntk_linearity.provenance.ledger.commit_problems` on disk),
+    or why the copies of its summary in ``copies`` are not its committed summary."""
+    namespace = run.pipeline_namespace
+    summary = load_or_none(catalog, f"{namespace}.{RUN_COMMIT}")
+    files = None if summary is None else {name: load_or_none(catalog, f"{namespace}.{name}") for name in run_files(run)}
+    problems = commit_problems(summary, run, experiment.data_settings[run.dataset], files, data)
+    return problems or _copy_problems(run, summary, copies)
+
+
 def plan_resume(experiment: Experiment, pipeline: Pipeline, catalog: Any, only_missing_outputs: bool) -> ResumePlan:
     """What ``pipeline`` must recompute (module docstring); raises :class:`StaleResultsError` or
     :class:`StaleDataError` for results it reads but does not make."""
     plan = ResumePlan()
     made, read = pipeline.all_outputs(), pipeline.inputs()
     data = _data_plan(experiment, pipeline, catalog, plan, only_missing_outputs)
+    copies_read = {name: load_or_none(catalog, name)
+                   for name in {name for run in experiment.runs for name in summary_copies(run)} & read}
     refused = {}
     for run in experiment.runs:
-        commit = f"{run.namespace}.{RUN_COMMIT}"
-        if not (commit in read or (commit in made and only_missing_outputs)):
+        commit = f"{run.pipeline_namespace}.{RUN_COMMIT}"
+        copies = {name: copies_read[name] for name in summary_copies(run) if name in copies_read}
+        reads = commit in read or bool(copies)
+        if not (reads or (commit in made and only_missing_outputs)):
             continue
-        summary = load_or_none(catalog, commit)
-        files = None if summary is None else {
-            name: load_or_none(catalog, f"{run.namespace}.{name}") for name in run_files(run)}
-        problems = commit_problems(summary, run, experiment.data_settings[run.dataset], files, data[run.dataset])
+        problems = _run_problems(run, experiment, catalog, data[run.dataset], copies)
         if not problems:
             continue
-        if commit in read:
+        if reads:
             refused[run.namespace] = problems
         else:
             plan.recomputed[run.namespace] = problems
-            plan.missing |= {f"{run.namespace}.{name}" for name in (*run_files(run), RUN_COMMIT)} & made
+            plan.missing |= {f"{run.pipeline_namespace}.{name}" for name in (*run_files(run), RUN_COMMIT)} & made
     if refused:
         raise StaleResultsError(stale_results_message(refused))
     if only_missing_outputs:
-        run_datasets = {f"{run.namespace}.{name}" for run in experiment.runs
+        run_datasets = {f"{run.pipeline_namespace}.{name}" for run in experiment.runs
                         for name in (*run_files(run), RUN_COMMIT)}
         plan.missing |= made - run_datasets - set(experiment.data_settings)
     return plan

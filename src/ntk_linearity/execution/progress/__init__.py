@@ -1,7 +1,7 @@
 """Progress you can watch: runs done / total, the runs in progress (step, loss) and the time left.
 
 :class:`ProgressHooks` (in ``settings.HOOKS``) follows every pipeline run that contains sweep runs
-(namespaces ``<sweep>.<run>``). Its parts, each documented in its module:
+(namespaces ``<sweep>.<group>.<run>``). Its parts, each documented in its module:
 
 * :mod:`~ntk_linearity.execution.progress.events`: the events (a run's node started, finished or
   failed; a training step) and how they reach the session's process: directly in that process, as

@@ -1,6 +1,7 @@
 """The tracker: which runs are counted, their nodes done, the runs in progress and the time left.
 
-* **What is counted.** A run is a namespace ``<sweep>.<run>`` (:func:`run_namespace`).
+* **What is counted.** A run is a namespace ``<sweep>.<group>.<run>``, named ``<sweep>.<run>``
+  (:func:`run_namespace`).
   ``before_pipeline_run`` counts the runs of the pipeline being run and their nodes. Kedro applies
   ``--only-missing-outputs`` later, inside the runner, so with that flag the hook applies Kedro's own
   rule (the runner's missing-output filter) to the same catalog first and counts only the nodes, and
@@ -44,10 +45,11 @@ logger = logging.getLogger(__package__)
 
 
 def run_namespace(node: Node) -> str | None:
-    """``<sweep>.<run>`` for a node in a namespace of two or more levels (a run's chain), else None."""
+    """``<sweep>.<run>``, the run's identity, for a node of a run's chain (namespace
+    ``<sweep>.<group>.<run>``, three levels), else None."""
     parts = (node.namespace or "").split(".")
-    if len(parts) >= 2 and all(parts[:2]):  # noqa: PLR2004
-        return ".".join(parts[:2])
+    if len(parts) >= 3 and all(parts[:3]):  # noqa: PLR2004
+        return f"{parts[0]}.{parts[2]}"
     return None
 
 

@@ -9,7 +9,7 @@ Usage::
 How it works (details and cluster recipes in ``docs/dask.md``):
 
 * **Tasks.** Nodes are grouped (:mod:`~ntk_linearity.execution.runners.grouping`): a run's nodes
-  (``<sweep>.<run>``) run one after the other in one Dask task, every other node is a task of its own.
+  (``<sweep>.<group>.<run>``) run one after the other in one Dask task, every other node is a task of its own.
   The driver submits a group as a Dask future as soon as the futures of the groups it depends on have
   finished; the scheduler places it on a free worker (handing it the upstream futures as arguments
   would tie it to the worker that ran them).
@@ -93,7 +93,7 @@ def ephemeral_boundary_datasets(groups: Iterable[TaskGroup], catalog: CatalogPro
 
 
 class DaskRunner(AbstractRunner):
-    """Runs each ``<sweep>.<run>`` namespace (and every other node) as one dask.distributed task.
+    """Runs each ``<sweep>.<group>.<run>`` namespace (and every other node) as one dask.distributed task.
 
     Args:
         is_async: load and save a node's datasets with threads (as for the other Kedro runners).

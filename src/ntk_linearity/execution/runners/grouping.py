@@ -1,10 +1,10 @@
 """Grouping a pipeline's nodes into tasks, shared by both runners.
 
-A node whose namespace has at least two levels (``<sweep>.<run>``) belongs to the task of that run
-(``width_sweep.linear_m30_s0``: init -> train -> hessian run one after the other in one task); every
-other node (data generation, reporting, a gather node in the sweep namespace such as
-``width_sweep.gather_results``) is a task of its own. The DaskRunner runs each group as one Dask task; the
-RunByRunRunner runs the groups one after the other.
+A node of a run's chain (namespace ``<sweep>.<group>.<run>``) belongs to the task of that run, named
+``<sweep>.<run>`` (``width_sweep.linear_m30_s0``: init -> train -> hessian run one after the other in
+one task); every other node (data generation, reporting, a group's or a sweep's node such as
+``width_sweep.linear.collect_summaries`` or ``width_sweep.gather_results``) is a task of its own. The
+DaskRunner runs each group as one Dask task; the RunByRunRunner runs the groups one after the other.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class TaskGroup:
 
 
 def group_name(node: Node) -> str:
-    """``<sweep>.<run>`` for a node in a namespace of two or more levels, else the node's own name."""
+    """``<sweep>.<run>`` for a node of a run's chain, else the node's own name."""
     return run_namespace(node) or node.name
 
 

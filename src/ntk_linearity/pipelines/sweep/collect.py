@@ -1,9 +1,10 @@
 """A run's summary (its last node, which commits it) and the sweep's tables gathered from the summaries.
 
 ``summarise_run`` writes the run's metrics, curves and commit record
-(:mod:`ntk_linearity.provenance.ledger`); ``collect_sweep`` and ``collect_ball`` turn the committed
-summaries of a sweep into ``runs_table``, ``training_curves`` and ``ball_table`` in the schemas of
-:mod:`ntk_linearity.pipelines.schema`.
+(:mod:`ntk_linearity.provenance.ledger`); ``collect_summaries`` copies the committed summaries of a
+group of runs into one dataset and ``merge_summaries`` those of a sweep's groups; ``collect_sweep``
+and ``collect_ball`` turn the committed summaries of a sweep into ``runs_table``, ``training_curves``
+and ``ball_table`` in the schemas of :mod:`ntk_linearity.pipelines.schema`.
 """
 
 from __future__ import annotations
@@ -70,6 +71,16 @@ def summarise_run(initial_params: dict, final_params: dict, training_history: di
     return (training_metrics | hessian_metrics | ball
             | {"curves": [list(point) for point in run_curves(training_history)],
                PROVENANCE_KEY: commit_record(run, data_settings, data, files)})
+
+
+def collect_summaries(*summaries: dict, runs: tuple[RunSpec, ...]) -> dict[str, dict]:
+    """The committed summaries of ``runs`` (in the same order) by run namespace: a group's one output."""
+    return {run.namespace: summary for run, summary in zip(runs, summaries, strict=True)}
+
+
+def merge_summaries(*groups: dict[str, dict]) -> dict[str, dict]:
+    """The summaries of a sweep's groups (:func:`collect_summaries`) in one dataset, by run namespace."""
+    return {namespace: summary for group in groups for namespace, summary in group.items()}
 
 
 def _check_committed(summaries: tuple[dict, ...], runs: tuple[RunSpec, ...], data_settings: dict) -> None:

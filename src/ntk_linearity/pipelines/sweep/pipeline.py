@@ -1,15 +1,19 @@
 """The runs of one sweep, built from its YAML block.
 
-``<sweep>`` holds one group per run, ``<sweep>.<run>``, with the chain
-initialise_parameters -> train_network -> analyse_hessian -> summarise_run and the run's datasets
-(dataset factories in ``conf/base/catalog.yml``); a run's only output to its sweep is its
-``run_summary``. Where the sweep's ``ball:`` block switches on the ball analysis of Proposition 2.2,
-its runs get an ``analyse_ball`` node before ``summarise_run`` (``<sweep>.<run>.ball_metrics``,
-digested by the commit record). The sweep's only input is its family's dataset
-(:attr:`~ntk_linearity.experiment.sweeps.SweepSpec.dataset`). The registered pipeline of a sweep is
-:func:`runs_pipeline` plus the sweep's gathering stage
-(:func:`ntk_linearity.pipelines.reporting.gather.gather_pipeline`), which reads only the runs'
-summaries, so kedro-viz draws a collapsed sweep as one box however many runs it has.
+``<sweep>`` holds one group per curve of the sweep (its ``group_by`` values, ``all`` without
+``group_by``), ``<sweep>.<group>``, and each group one namespace per run, ``<sweep>.<group>.<run>``,
+with the chain initialise_parameters -> train_network -> analyse_hessian -> summarise_run and the
+run's datasets (dataset factories in ``conf/base/catalog.yml``); a run's only output to its group is
+its ``run_summary``. Where the sweep's ``ball:`` block switches on the ball analysis of Proposition
+2.2, its runs get an ``analyse_ball`` node before ``summarise_run`` (``ball_metrics``, digested by the
+commit record). Each group copies its runs' committed summaries into one dataset
+(``<sweep>.<group>.collect_summaries`` -> ``<sweep>.<group>.summaries``) and the sweep merges those
+(``<sweep>.merge_summaries`` -> ``<sweep>.summaries``), so kedro-viz draws an expanded sweep as its
+groups and a collapsed group as one box however many runs it has. The sweep's only input is its
+family's dataset (:attr:`~ntk_linearity.experiment.sweeps.SweepSpec.dataset`). The registered pipeline
+of a sweep is :func:`runs_pipeline` plus the sweep's gathering stage
+(:func:`ntk_linearity.pipelines.reporting.gather.gather_pipeline`), which reads only
+``<sweep>.summaries``.
 """
 
 from __future__ import annotations
@@ -18,13 +22,13 @@ from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment.sweeps import RunSpec, SweepSpec
 from ntk_linearity.pipelines import bind
-from ntk_linearity.provenance.ledger import BALL_FILE, RUN_COMMIT, run_files
-from ntk_linearity.pipelines.sweep.collect import summarise_run
+from ntk_linearity.provenance.ledger import BALL_FILE, RUN_COMMIT, SUMMARIES, run_files
+from ntk_linearity.pipelines.sweep.collect import collect_summaries, merge_summaries, summarise_run
 from ntk_linearity.pipelines.sweep.nodes import analyse_ball, analyse_hessian, initialise_parameters, train_network
 
 
 def run_pipeline(run: RunSpec, data_settings: dict) -> Pipeline:
-    """The chain of one run, in the namespace ``<run>`` (relative to its sweep), on its family's data
+    """The chain of one run, in the namespace ``<run>`` (relative to its group), on its family's data
     (``data_settings``: the settings of that data)."""
     data = run.dataset
     ball = [node(bind(analyse_ball, run=run), ["initial_params", "final_params", "training_metrics", data],
@@ -43,8 +47,20 @@ def run_pipeline(run: RunSpec, data_settings: dict) -> Pipeline:
     return Pipeline(chain, inputs={data}, namespace=run.name)
 
 
+def group_pipeline(runs: tuple[RunSpec, ...], data_settings: dict) -> Pipeline:
+    """The runs of one group (``runs``, all of one group and one dataset) and the copy of their
+    summaries, in the namespace ``<group>`` (relative to its sweep)."""
+    chains = sum((run_pipeline(run, data_settings) for run in runs), Pipeline([]))
+    collect = node(bind(collect_summaries, runs=runs), [f"{run.name}.{RUN_COMMIT}" for run in runs], SUMMARIES,
+                   name="collect_summaries")
+    return Pipeline(chains + Pipeline([collect]), inputs={runs[0].dataset}, namespace=runs[0].group)
+
+
 def runs_pipeline(sweep: SweepSpec, data_settings: dict[str, dict]) -> Pipeline:
-    """Every run of ``sweep``, in the namespace ``<sweep>`` (``data_settings``: the settings of every
-    dataset, by name)."""
-    runs = sum((run_pipeline(run, data_settings[sweep.dataset]) for run in sweep.runs), Pipeline([]))
-    return Pipeline(runs, inputs={sweep.dataset}, namespace=sweep.name)
+    """Every run of ``sweep`` by group, and the sweep's summaries, in the namespace ``<sweep>``
+    (``data_settings``: the settings of every dataset, by name)."""
+    groups = sum((group_pipeline(tuple(run for run in sweep.runs if run.group == group),
+                                 data_settings[sweep.dataset]) for group in sweep.groups), Pipeline([]))
+    merge = node(merge_summaries, [f"{group}.{SUMMARIES}" for group in sweep.groups], SUMMARIES,
+                 name="merge_summaries")
+    return Pipeline(groups + Pipeline([merge]), inputs={sweep.dataset}, namespace=sweep.name)
