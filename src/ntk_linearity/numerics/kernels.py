@@ -375,5 +375,5 @@ def kernel_spectrum(kernels, n_samples: int, outputs_sum_to_one: bool = False) -
             raise ValueError(f"outputs that sum to one need C >= 2 outputs per sample; a kernel of "
                              f"size {K.shape[-1]} for {n_samples} samples has {K.shape[-1] / n_samples:g}")
         Q = _simplex_residuals_basis(n_samples, n_outputs)
-        K = np.einsum("ai,sab,bj->sij", Q, K, Q)
+        K = Q.T @ K @ Q  # (an unoptimised einsum loops over all four indices: hours at n C = 640)
     return KernelSpectrum(lambda_max, np.linalg.eigvalsh(K)[:, 0])
