@@ -52,7 +52,8 @@ def test_the_table_states_time_floor_and_ratio():
     key = f"suite.{suite.floor_class_name(case.floor.reference)}.time_floor"
     row = table._row(case, {f"suite.{case.name}.time_case": 0.3, key: 0.1})
     assert row[0] == case.name and row[1] == "300.0 ms" and row[5] == f"{0.3 / (0.1 * case.floor.times):.2f}"
-    assert table._row(case, {})[1] == "failed"
+    assert table._row(case, {})[1] == "not run"
+    assert table._row(case, {f"suite.{case.name}.time_case": float("nan")})[1] == "failed"
     lines = table.machine_limits({key: 0.1})
     assert "GFLOP/s" in lines[0]
     assert human(4.0e9, "flop") == "4 GFLOP" and human(8.8e7, "B") == "88 MB"

@@ -51,21 +51,22 @@ def stored_results(commit: str, machine: str | None = None) -> dict[str, float]:
     return values
 
 
-def _seconds(t: float) -> str:
+def _seconds(t: float | None) -> str:
+    if t is None:
+        return "not run"
     if math.isnan(t):
         return "failed"
     return f"{t * 1e3:.1f} ms" if t < 1 else f"{t:.2f} s"
 
 
 def _row(case: Case, values: dict[str, float]) -> list[str]:
-    nan = math.nan
-    t = values.get(f"suite.{case.name}.time_case", nan)
-    ref = values.get(f"suite.{floor_class_name(case.floor.reference)}.time_floor", nan)
-    floor_time = case.floor.times * ref
+    t = values.get(f"suite.{case.name}.time_case")
+    ref = values.get(f"suite.{floor_class_name(case.floor.reference)}.time_floor")
+    ratio = math.nan if t is None or ref is None else t / (case.floor.times * ref)
     peak = values.get(f"suite.{case.name}.peakmem_case")
     times = "" if case.floor.times == 1 else f"{case.floor.times:g} x "
     return [case.name, _seconds(t), case.floor.what, human(case.floor.amount, case.floor.unit),
-            times + _seconds(ref), "-" if math.isnan(t / floor_time) else f"{t / floor_time:.2f}",
+            times + _seconds(ref), "-" if math.isnan(ratio) else f"{ratio:.2f}",
             "-" if peak is None else ("failed" if math.isnan(peak) else f"{peak / 1e6:.0f} MB")]
 
 
