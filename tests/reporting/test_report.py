@@ -22,6 +22,7 @@ from ntk_linearity.datasets import HtmlReportDataset
 from ntk_linearity.pipelines.reporting.statements.formatting import slope_phrase
 
 from kedro_project_utils import latest, run_kedro
+from synthetic import tiny_experiment
 
 TRAINING_LAYERS = ("01_raw", "06_models", "07_model_output")
 # the paper's six and Theorem 5.1's rate; one per other sweep, two per convolutional sweep, two for the
@@ -78,9 +79,9 @@ def test_report_is_one_self_contained_html_page_with_computed_numbers(tiny_proje
     # Run metadata: environment, versions, device, training time.
     assert "<code>tiny</code>" in page
     assert "jax 0." in text and "kedro 1." in text and "cpu" in text.lower()
-    assert "summed over 30 runs" in text
-    # The step-size sweep: eta lambda_0 on its axis, its runs named by it, their edges read from runs.csv.
     runs = pd.read_csv(latest(tiny_project / "data" / "08_reporting" / "runs.csv"))
+    assert f"summed over {len(runs)} runs" in text and len(runs) == len(tiny_experiment().runs)
+    # The step-size sweep: eta lambda_0 on its axis, its runs named by it, their edges read from runs.csv.
     lr = runs[runs["sweep"] == "lr_sweep"].set_index("namespace")
     assert sorted(lr.index) == ["lr_sweep.el0p5_m8_s0", "lr_sweep.el2p6_m8_s0"]
     assert lr["eta_lambda0"].tolist() == [0.5, 2.6]  # exactly the axis values
