@@ -139,6 +139,7 @@ def test_a_report_of_tampered_names_holds_none_of_them_as_markup():
     assert page.text.count(evil_sweep) >= 6
     figures = [attrs["src"] for attrs in page.tags("img")]
     # the paper's six and Theorem 5.1's rate, one per other sweep, two per convolutional sweep, two for the
-    # step-size sweep, one per appendix sweep (parameterisation, output scale)
-    assert len(figures) == 6 + 1 + 3 + 3 * 2 + 2 + 2 and all(src.startswith("data:image/png;base64,") for src in figures)
+    # step-size sweep, one per appendix sweep (parameterisation, output scale); Section 3.14: the linearity and
+    # kernel-limit figures and one per real-data sweep
+    assert len(figures) == 6 + 1 + 3 + 3 * 2 + 2 + 2 + 2 + 1 and all(src.startswith("data:image/png;base64,") for src in figures)
     assert len(page.tags("table")) >= 3  # Table 1, the sweeps' slopes, the run metadata
