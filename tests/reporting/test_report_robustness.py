@@ -115,6 +115,7 @@ def test_paper_sections_say_what_is_missing(state):
         "3.9": step_size_statements.step_size_statement(runs, t["scaling"], "lr_sweep", "width", THRESHOLD, 1e12),
         "rate": step_size_statements.rate_statement(runs, "lr_sweep"),
     }
+    n = len(runs)  # the tiny grid's runs (7 of them diverge in the `partly` state)
     expected = {
         "empty": {"3.1": "There are no runs of the linear output, softmax output and swish output networks",
                   "3.2": "No one-hidden-layer run has width m = 32",
@@ -129,7 +130,7 @@ def test_paper_sections_say_what_is_missing(state):
                   "3.3": "Every run of the bottleneck networks diverged (2 runs)",
                   "3.4": "diverged (14 runs)",
                   "3.6": "Every run of the linear output networks diverged (4 runs)",
-                  "3.7": "0 of 30 runs reached the tolerance L ≤ 1e-05 within 60 steps; 30 diverged",
+                  "3.7": f"0 of {n} runs reached the tolerance L ≤ 1e-05 within 60 steps; {n} diverged",
                   "3.9": "Every run of `lr_sweep` diverged (2 runs) or has no positive ΔK",
                   "rate": "No run of `lr_sweep` has a fitted loss rate"},
         "partly": {"3.1": "6 of 12 runs of the linear output, softmax output and swish output networks diverged",
@@ -137,7 +138,7 @@ def test_paper_sections_say_what_is_missing(state):
                    "3.3": "1 of 2 runs of the bottleneck networks diverged",
                    "3.4": "- **bottleneck** (against m\\_b): ‖H‖ no fitted slope (usable runs at a single point",
                    "3.6": "2 of 4 runs of the linear output networks diverged",
-                   "3.7": "23 of 30 runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged",
+                   "3.7": f"{n - 7} of {n} runs reached the tolerance L ≤ 1e-05 within 60 steps; 7 diverged",
                    "3.9": "the loss rises above L₀ from **ηλ₀ = 2.6** on (the next lower value of the grid, 0.5, does not)",
                    "rate": "rate / (η λ_min) 2 (median; 1 of 1 runs at or above 1"},
     }[case]
@@ -150,6 +151,7 @@ def test_paper_sections_say_what_is_missing(state):
 def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experiment):
     case, t, table1 = state
     runs = t["runs"]
+    n = len(runs)
     sweeps = {sweep.name: sweep_statements.sweep_statement(runs, t["scaling"], sweep.name, sweep.fit_against,
                                                            CONFIDENCE, THRESHOLD) for sweep in experiment.sweeps}
     notes = paper_statements.caveats(runs, 6)
@@ -161,18 +163,18 @@ def test_table1_sweeps_caveats_and_metadata_say_what_is_missing(state, experimen
         assert wall_times == "0 s summed over 0 runs"
         assert setup_statements.provenance_statement(metadata(), runs).endswith(": 0 trained networks.")
     elif case == "fully":
-        assert "**30 of 30 runs diverged**" in table1 and "| n/a (-0.50) |" in table1  # no slope, theory -1/2
+        assert f"**{n} of {n} runs diverged**" in table1 and "| n/a (-0.50) |" in table1  # no slope, theory -1/2
         assert "| cannot tell: no usable runs: every run diverged or has no positive Delta K |" in table1
         assert "- **depth_sweep L2**: cannot tell (no usable runs" in table1  # a fully diverged group keeps its row
         assert all("diverged or has no positive ΔK, so nothing can be fitted" in text for text in sweeps.values())
-        assert "30 of 30 runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
+        assert f"{n} of {n} runs diverged: they are in no median, fit, verdict or curve" in " ".join(notes)
         assert not any("stopped at the step limit" in note for note in notes)
     else:
-        assert "**7 of 30 runs diverged**" in table1
+        assert f"**7 of {n} runs diverged**" in table1
         assert "6 of 12 runs diverged and are left out of the fits" in sweeps["width_sweep"]
         # One seed left at each of the two widths: two points, a slope and no interval.
         assert "[no interval]" in Page(report.markdown_to_html(sweeps["width_sweep"])).text
-        assert "7 of 30 runs diverged" in " ".join(notes)
+        assert f"7 of {n} runs diverged" in " ".join(notes)
     Page(report.markdown_to_html(table1))  # Table 1 renders
 
 
@@ -213,6 +215,7 @@ def test_the_notebook_renders_every_state_of_a_sweep(experiment, case):
         assert sentence in page.text
     # the paper's six but Fig. 2, and Theorem 5.1's rate; the width sweep's; two for each convolutional
     # sweep; two for the step-size sweep, whose outcome panel also shows a fully diverged sweep; one for
-    # each of the parameterisation and the output-scaling sweeps
-    n_figures = {"mixed": 5 + 1 + 1 + 3 * 2 + 2 + 2, "empty": 0, "fully": 1}[case]
+    # each of the parameterisation and the output-scaling sweeps; Section 3.14's linearity and kernel-limit
+    # figures and the digits sweep's
+    n_figures = {"mixed": 5 + 1 + 1 + 3 * 2 + 2 + 2 + 3, "empty": 0, "fully": 1}[case]
     assert len(page.tags("img")) == n_figures

@@ -209,8 +209,9 @@ def report_parameters(experiment) -> dict[str, Any]:
     """What the notebook is told about the run: the validated parameters as JSON, every group and
     each sweep as written, from which the notebook validates the same :class:`Experiment` again
     (:func:`~ntk_linearity.experiment.parameters.validate_parameters`) for
-    :func:`~ntk_linearity.pipelines.reporting.plan.report_plan`."""
-    return experiment.parameters.model_dump(mode="json")
+    :func:`~ntk_linearity.pipelines.reporting.plan.report_plan`. ``round_trip`` leaves out the computed
+    settings (the digits' provenance), which are derived again on validation."""
+    return experiment.parameters.model_dump(mode="json", round_trip=True)
 
 
 def report_html(tables: dict[str, pd.DataFrame], table1: str, experiment: Experiment | dict[str, Any],

@@ -142,7 +142,7 @@ def bound_statement(experiment: Experiment, runs: pd.DataFrame, sweeps: tuple[Sw
     limit, not as a broken theorem."""
     losses = pd.Series({run.namespace: run.loss for run in experiment.runs})
     members = runs[runs["sweep"].isin([s.name for s in sweeps])].assign(
-        bound=lambda r: taylor_bound(r, losses).to_numpy(), linearisation_error=lambda r: pd.to_numeric(
+        bound=lambda r: taylor_bound(r, losses).to_numpy(dtype=float), linearisation_error=lambda r: pd.to_numeric(
             r["linearisation_error"], errors="coerce"))
     compared = members[np.isfinite(members["bound"]) & np.isfinite(members["linearisation_error"])]
     if compared.empty:
