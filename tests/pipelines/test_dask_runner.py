@@ -160,7 +160,7 @@ def test_a_memory_dataset_between_tasks_is_refused_before_anything_runs(tmp_path
     pipeline = toy_pipeline({"a": [add_one]}, gather=total)
     catalog = toy_catalog(tmp_path, ["data", "report"])  # sweep.g.a.step0 is a MemoryDataset
     runner = DaskRunner(dask_config={"scheduler_address": "tcp://127.0.0.1:9"})  # never contacted
-    with pytest.raises(DaskRunnerError, match=r"'sweep\.a\.step0' \(sweep\.a -> report\)"):
+    with pytest.raises(DaskRunnerError, match=r"'sweep\.g\.a\.step0' \(sweep\.a -> report\)"):
         runner.run(pipeline, catalog)
     assert list(tmp_path.iterdir()) == []
 

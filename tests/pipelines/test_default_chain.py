@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ntk_linearity.experiment.vocabulary import TABLE1_QUANTITIES
 from ntk_linearity.pipelines.reporting.tables import TABLE1_COLUMNS
 from ntk_linearity.pipelines.schema import RUN_COLUMNS
 
@@ -68,8 +69,7 @@ def test_tiny_default_chain_writes_every_output(tiny_project):
     table = pd.read_csv(latest(reporting / "table1_scaling.csv"))
     assert list(table.columns) == TABLE1_COLUMNS
     assert np.all(np.isfinite(table["slope"]))
-    assert set(table["quantity"]) == {"hessian_norm", "ntk_diag", "delta_k", "weight_change_l2",
-                                      "weight_change_linf"}
+    assert set(table["quantity"]) == set(TABLE1_QUANTITIES)
     markdown = latest(reporting / "table1.md").read_text()
     assert "transition to linearity" in markdown and "| linear_output |" in markdown
     assert "with 95% intervals (" in markdown  # the configured confidence, formatted
