@@ -8,7 +8,6 @@ test of the suite).
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable
@@ -113,11 +112,8 @@ def _run_cases(snapshot: tuple, n: int, step: tuple, step_n: int, ball: tuple) -
 
 
 def _infinite_width_cases(n: int, depth: int) -> list[Case]:
-    """The infinite-width NTK of a depth-``depth`` network on n inputs, once
-    ``ntk_linearity.numerics.infinite_width`` exists (floor: one pass over the n x n kernel per
-    layer)."""
-    if importlib.util.find_spec("ntk_linearity.numerics.infinite_width") is None:
-        return []
+    """The infinite-width NTK of a depth-``depth`` network on n inputs (floor: one pass over the n x n
+    kernel per layer)."""
     return [Case("infinite_width_ntk", programs.infinite_width_program, (n, depth),
                  pass_floor("read and write the n x n kernels once per layer", 2 * F32 * n * n, times=depth))]
 
