@@ -56,11 +56,14 @@ run-paper: $(STAMP)
 run-dask: $(STAMP)
 	KEDRO_DISABLE_TELEMETRY=1 $(BIN)/kedro run --runner ntk_linearity.execution.runners.DaskRunner $(ARGS)
 
+# One pytest-xdist worker per core; tests/conftest.py groups the tests so that the session's tiny
+# project runs once and each module's fixtures once (WORKERS=0: no workers, one process).
+WORKERS ?= auto
 test: $(STAMP)
-	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q -m "not slow" $(ARGS)
+	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q -m "not slow" -n $(WORKERS) --dist loadgroup $(ARGS)
 
 test-all: $(STAMP)
-	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q $(ARGS)
+	JAX_PLATFORMS=cpu KEDRO_DISABLE_TELEMETRY=1 $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup $(ARGS)
 
 # docs/benchmarks.md. ARGS go to asv run (e.g. ARGS="--bench ntk_shallow").
 bench: $(STAMP)

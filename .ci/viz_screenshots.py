@@ -5,7 +5,8 @@ that group's id), waits for ``/api/main``, drives Debian's Chromium (``/usr/bin/
 Playwright at 1600 x 1000 and writes:
 
 * ``docs/kedro-viz-default-view.png``: the default view, every modular pipeline collapsed;
-* ``docs/kedro-viz-sweep-expanded.png``: the same with one sweep (``--sweep``, ``width_sweep``) expanded;
+* ``docs/kedro-viz-sweep-expanded.png``: the same with the ``sweeps`` box and one sweep in it (``--sweep``,
+  ``width_sweep``) expanded;
 * ``docs/kedro-viz-<pipeline>.png``: the registered pipeline ``--pipeline`` (``reporting``);
 * ``docs/kedro-viz-report-preview.png``: the dataset panel of ``report_html`` (only where a report
   exists under ``data/08_reporting``).
@@ -37,6 +38,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from ntk_linearity.experiment.runs import SWEEPS_NAMESPACE as SWEEPS
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 1600, "height": 1000}
@@ -103,14 +106,14 @@ def stop(process: subprocess.Popen) -> None:
         process.wait(timeout=20)
 
 
-def top_level(base: str, pipeline: str | None, expanded: str | None = None) -> int:
-    """Elements the view draws from kedro-viz's API: the root's children (one of them replaced by its
-    own children when ``expanded``)."""
+def top_level(base: str, pipeline: str | None, expanded: tuple[str, ...] = ()) -> int:
+    """Elements the view draws from kedro-viz's API: the root's children, each box of ``expanded`` (in
+    order, outermost first) replaced by its own children."""
     main = get_json(f"{base}/api/pipelines/{pipeline}" if pipeline else f"{base}/api/main")
     tree = main["modular_pipelines"]
     root = {child["id"] for child in tree["__root__"]["children"]}
-    if expanded:
-        root = (root - {expanded}) | {child["id"] for child in tree[expanded]["children"]}
+    for box in expanded:
+        root = (root - {box}) | {child["id"] for child in tree[box]["children"]}
     return len(root)
 
 
@@ -167,17 +170,22 @@ def open_view(browser, url: str):
 
 
 def shoot_sweeps(browser, base: str, out: Path, sweep: str) -> None:
-    """The default view, then every sweep expanded in it (each on a fresh page); ``sweep`` expanded
-    is photographed."""
+    """The default view, the ``sweeps`` box expanded, then every sweep expanded in it (each on a fresh
+    page); ``sweep`` expanded is photographed."""
     page = open_view(browser, f"{base}/")
     measure(page, "default view", top_level(base, None))
     page.screenshot(path=out / "kedro-viz-default-view.png")
+    node(page, SWEEPS).click()
+    measure(page, f"{SWEEPS} expanded", top_level(base, None, expanded=(SWEEPS,)))
     page.context.close()
     registered = {p["id"] for p in get_json(f"{base}/api/main")["pipelines"]}
     for name in sorted(registered - {"__default__", "data_generation", "reporting"}):
         page = open_view(browser, f"{base}/")
+        node(page, SWEEPS).click()
+        expanded = (SWEEPS, f"{SWEEPS}.{name}")
+        measure(page, f"{SWEEPS} expanded", top_level(base, None, expanded=expanded[:1]))
         node(page, name).click()
-        measure(page, f"{name} expanded", top_level(base, None, expanded=name))
+        measure(page, f"{name} expanded", top_level(base, None, expanded=expanded))
         if name == sweep:
             page.screenshot(path=out / "kedro-viz-sweep-expanded.png")
         page.context.close()

@@ -28,6 +28,20 @@ import pytest  # noqa: E402
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For pytest-xdist's ``--dist loadgroup`` (``make test``): the tests that share the session's
+    ``tiny_project`` form one group, run first (its ``kedro run`` is the longest piece of the suite), and
+    every other test runs with the rest of its module, so that each fixture is set up once."""
+    def uses_tiny_project(item: pytest.Item) -> bool:
+        return "tiny_project" in getattr(item, "fixturenames", ())
+
+    items.sort(key=lambda item: not uses_tiny_project(item))
+    for item in items:
+        group = "tiny_project" if uses_tiny_project(item) else item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def tiny_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A project copy on which ``kedro run --env tiny`` (every pipeline, the report included) ran

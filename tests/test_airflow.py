@@ -131,7 +131,7 @@ def test_reporting_dag_bakes_in_the_project_and_names_every_node(generated):
         expected = {node.name for node in register_pipelines()["reporting"].nodes}
     finally:
         set_active_config_loader(previous)
-    assert {"reporting.render_report", "width_sweep.gather_results"} <= expected
+    assert {"reporting.render_report", "sweeps.width_sweep.gather_results"} <= expected
     assert run_nodes == expected
     # The report task runs after the tables it reads.
     for upstream in ("collect-runs", "fit-scaling-exponents", "render-table1"):

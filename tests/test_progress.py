@@ -79,15 +79,15 @@ def identity(value):
 
 
 def toy_runs(*names: str) -> Pipeline:
-    """Per run ``sweep.<name>`` (namespace ``sweep.g.<name>``): init -> train, plus a group-level node
+    """Per run ``sweep.<name>`` (namespace ``sweeps.sweep.g.<name>``): init -> train, plus a group-level node
     (not a run)."""
     nodes = []
     for name in names:
-        nodes += [node(identity, "data", f"sweep.g.{name}.params", name="init", namespace=f"sweep.g.{name}"),
+        nodes += [node(identity, "data", f"sweep.g.{name}.params", name="init", namespace=f"sweeps.sweep.g.{name}"),
                   node(identity, f"sweep.g.{name}.params", f"sweep.g.{name}.result", name="train",
-                       namespace=f"sweep.g.{name}")]
+                       namespace=f"sweeps.sweep.g.{name}")]
     nodes.append(node(lambda *xs: len(xs), [f"sweep.g.{name}.result" for name in names], "sweep.g.table",
-                      name="gather", namespace="sweep.g"))
+                      name="gather", namespace="sweeps.sweep.g"))
     return Pipeline(nodes)
 
 
@@ -102,7 +102,7 @@ def event(kind: str, run: str, node_name: str | None = None, **fields) -> dict:
 
 def test_runs_are_the_three_level_namespaces_named_without_their_group():
     runs = runs_of(toy_runs("a", "b").nodes)
-    assert runs == {"sweep.a": {"sweep.g.a.init", "sweep.g.a.train"}, "sweep.b": {"sweep.g.b.init", "sweep.g.b.train"}}
+    assert runs == {"sweep.a": {"sweeps.sweep.g.a.init", "sweeps.sweep.g.a.train"}, "sweep.b": {"sweeps.sweep.g.b.init", "sweeps.sweep.g.b.train"}}
 
 
 def test_time_left_by_hand():
@@ -124,10 +124,10 @@ def test_tracker_counts_nodes_runs_and_time_left():
     clock = Clock()
     tracker = RunTracker(runs_of(toy_runs("a", "b").nodes), clock=clock)
     clock.now = 1.0
-    tracker.handle(event("node_started", "sweep.a", "sweep.g.a.init"))
+    tracker.handle(event("node_started", "sweep.a", "sweeps.sweep.g.a.init"))
     clock.now = 3.0
-    tracker.handle(event("node_finished", "sweep.a", "sweep.g.a.init"))  # init took 2 s
-    tracker.handle(event("node_started", "sweep.a", "sweep.g.a.train"))
+    tracker.handle(event("node_finished", "sweep.a", "sweeps.sweep.g.a.init"))  # init took 2 s
+    tracker.handle(event("node_started", "sweep.a", "sweeps.sweep.g.a.train"))
     tracker.handle(event("step", "sweep.a", step=30, total=100, loss=0.5))
     tracker.handle(event("node_started", "sweep.other", "sweep.other.init"))  # not counted: ignored
     clock.now = 4.0
@@ -138,18 +138,18 @@ def test_tracker_counts_nodes_runs_and_time_left():
     assert (state.time_left, state.at_least, state.elapsed) == (2.0, True, 4.0)
 
     clock.now = 9.0
-    tracker.handle(event("node_finished", "sweep.a", "sweep.g.a.train"))  # train took 6 s
+    tracker.handle(event("node_finished", "sweep.a", "sweeps.sweep.g.a.train"))  # train took 6 s
     state = tracker.snapshot()
     assert (state.done, state.nodes_done, state.running) == (1, 2, ())
     assert (state.time_left, state.at_least) == (2.0 + 6.0, False)  # b: init + train
 
     clock.now = 10.0
-    tracker.handle(event("node_started", "sweep.b", "sweep.g.b.init"))
+    tracker.handle(event("node_started", "sweep.b", "sweeps.sweep.g.b.init"))
     tracker.handle(event("step", "sweep.b", step=1, total=2, loss=1.0))
     assert tracker.snapshot().running == (RunProgress("sweep.b", "init", 1, 2, 1.0),)
-    tracker.handle(event("node_started", "sweep.b", "sweep.g.b.train"))  # a new node drops the old step
+    tracker.handle(event("node_started", "sweep.b", "sweeps.sweep.g.b.train"))  # a new node drops the old step
     assert tracker.snapshot().running == (RunProgress("sweep.b", "train"),)
-    tracker.handle(event("node_failed", "sweep.b", "sweep.g.b.train"))
+    tracker.handle(event("node_failed", "sweep.b", "sweeps.sweep.g.b.train"))
     state = tracker.snapshot()
     assert (state.done, state.failed, state.running, state.time_left) == (1, 1, (), 0.0)
 
@@ -157,11 +157,11 @@ def test_tracker_counts_nodes_runs_and_time_left():
 def test_parallelism_is_the_most_nodes_seen_running_at_once():
     clock = Clock()
     tracker = RunTracker(runs_of(toy_runs("a", "b", "c").nodes), clock=clock)
-    tracker.handle(event("node_started", "sweep.a", "sweep.g.a.init"))
-    tracker.handle(event("node_started", "sweep.b", "sweep.g.b.init"))
+    tracker.handle(event("node_started", "sweep.a", "sweeps.sweep.g.a.init"))
+    tracker.handle(event("node_started", "sweep.b", "sweeps.sweep.g.b.init"))
     clock.now = 4.0
-    tracker.handle(event("node_finished", "sweep.a", "sweep.g.a.init"))
-    tracker.handle(event("node_finished", "sweep.b", "sweep.g.b.init"))
+    tracker.handle(event("node_finished", "sweep.a", "sweeps.sweep.g.a.init"))
+    tracker.handle(event("node_finished", "sweep.b", "sweeps.sweep.g.b.init"))
     # init mean 4 s; train unknown; c's init: 4 s over min(2 slots, 3 runs) = 2 -> 2 s.
     assert tracker.snapshot().time_left == 2.0
     tracker.set_parallelism(3)  # the Dask cluster's threads: 4 s over 3 slots
@@ -170,8 +170,8 @@ def test_parallelism_is_the_most_nodes_seen_running_at_once():
 
 def test_finish_marks_every_run_not_failed_done():
     tracker = RunTracker(runs_of(toy_runs("a", "b").nodes), clock=Clock())
-    tracker.handle(event("node_started", "sweep.b", "sweep.g.b.init"))
-    tracker.handle(event("node_failed", "sweep.b", "sweep.g.b.init"))
+    tracker.handle(event("node_started", "sweep.b", "sweeps.sweep.g.b.init"))
+    tracker.handle(event("node_failed", "sweep.b", "sweeps.sweep.g.b.init"))
     tracker.finish()
     state = tracker.snapshot()
     assert (state.done, state.failed, state.nodes_done, state.running) == (1, 1, 2, ())
@@ -256,7 +256,7 @@ def test_hooks_follow_a_pipeline_run_in_process(tmp_path, caplog):
     pipeline = toy_runs("a", "b")
     hooks = ProgressHooks(mode="log", interval=3600.0)
     hooks.before_pipeline_run({"only_missing_outputs": False}, pipeline, _json_catalog(tmp_path, pipeline))
-    init, train = (n for n in pipeline.nodes if n.namespace == "sweep.g.a")
+    init, train = (n for n in pipeline.nodes if n.namespace == "sweeps.sweep.g.a")
     hooks.before_node_run(init, run_id="session")
     hooks.after_node_run(init)
     hooks.before_node_run(train, run_id="session")
@@ -284,7 +284,7 @@ def test_only_missing_outputs_counts_the_runs_that_will_run(tmp_path, caplog):
 
 
 def test_no_display_without_runs_or_when_off(tmp_path, monkeypatch):
-    gather_only = Pipeline([n for n in toy_runs("a").nodes if n.name == "sweep.g.gather"])
+    gather_only = Pipeline([n for n in toy_runs("a").nodes if n.name == "sweeps.sweep.g.gather"])
     ProgressHooks().before_pipeline_run({}, gather_only, DataCatalog())
     assert active_progress() is None
     monkeypatch.setenv(ENV_MODE, "off")
@@ -322,7 +322,7 @@ def work_on_a_worker(token: str | None) -> list[str]:
     handlers back; returns their class names."""
     route_worker_logs(token, "session")
     set_run_id("session")
-    publish({"event": "node_started", "run": "sweep.a", "node": "sweep.g.a.train"})
+    publish({"event": "node_started", "run": "sweep.a", "node": "sweeps.sweep.g.a.train"})
     publish_step("sweep.a", 5, 10, 0.5)
     set_run_id("another session")
     publish_step("sweep.a", 9, 10, 9.0)

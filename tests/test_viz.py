@@ -36,17 +36,18 @@ from ntk_linearity.experiment.parameters import validate_parameters  # noqa: E40
 
 SWEEPS = tuple(TINY["sweeps"])  # the sweeps of the `tiny` environment (every sweep of conf/base)
 PIPELINES = {"data_generation", *SWEEPS, "reporting", "__default__"}
-# The collapsed view: data generation, its three data sets, a box and one results bundle per sweep,
-# reporting and its report, whatever the number of runs: 2 elements per sweep and 6 others (26 for
-# conf/base's ten sweeps, which open at 42 % zoom in Chromium at 1600 x 1000).
-MAX_TOP_LEVEL = 2 * len(SWEEPS) + 6
-# An expanded sweep adds its groups and their summaries, its merge and gather nodes and its summaries
-# (2 per group + 3) in place of its box; reporting draws 3 elements per sweep (its summaries, its
-# gathering box, its results) and 2 of its own. In Chromium at 1600 x 1000 (.ci/viz_screenshots.py)
-# conf/base's views then open at 31-45 % zoom, where 113 and 180 elements opened at 10 %.
+# The collapsed view: data generation, its three data sets, one box holding every sweep, one results
+# bundle per sweep, reporting and its report, whatever the number of runs: 1 element per sweep and 7
+# others, within the 25 elements a 1600 x 1000 screen shows legibly (.ci/viz_screenshots.py).
+TOP_LEVEL = len(SWEEPS) + 7
+MAX_TOP_LEVEL = 25
+# Expanding the sweeps' box draws one box per sweep in its place; expanding a sweep then adds its
+# groups and their summaries, its merge and gather nodes and its summaries (2 per group + 3) in place
+# of its box. Reporting draws 2 elements per sweep (its summaries, its results), the sweeps' box (the
+# gathering nodes) and 2 of its own.
 MAX_GROUPS = 5  # conf/base's most: lr_sweep's five step sizes
-MAX_EXPANDED = MAX_TOP_LEVEL - 1 + 2 * MAX_GROUPS + 3
-MAX_REPORTING = 3 * len(SWEEPS) + 2
+MAX_EXPANDED = TOP_LEVEL - 1 + len(SWEEPS) - 1 + 2 * MAX_GROUPS + 3
+MAX_REPORTING = 2 * len(SWEEPS) + 3
 LAYERS = ["raw", "models", "model_output", "reporting"]
 STARTUP_TIMEOUT_S = 120
 VERSION = "2026-01-01T00.00.00.000Z"
@@ -160,16 +161,16 @@ def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
     assert main["layers"] == LAYERS
 
     tasks = {n["full_name"]: n for n in main["nodes"] if n["type"] == "task"}
-    # A node's "name" is its own name; "full_name" carries the namespace <sweep>.<run>.
-    train = tasks["width_sweep.linear.linear_m8_s0.train_network"]
+    # A node's "name" is its own name; "full_name" carries the namespace sweeps.<sweep>.<group>.<run>.
+    train = tasks["sweeps.width_sweep.linear.linear_m8_s0.train_network"]
     assert train["name"] == "train_network"
-    assert train["modular_pipelines"] == ["width_sweep.linear.linear_m8_s0"]
+    assert train["modular_pipelines"] == ["sweeps.width_sweep.linear.linear_m8_s0"]
     assert set(train["pipelines"]) == {"width_sweep", "__default__"}
-    assert "bottleneck_sweep.all.mb2_m16_s0.analyse_hessian" in tasks
+    assert "sweeps.bottleneck_sweep.all.mb2_m16_s0.analyse_hessian" in tasks
     assert {"reporting.collect_runs", "reporting.render_table1", "reporting.render_report"} <= set(tasks)
     assert "reporting" in tasks["reporting.render_report"]["pipelines"]
     # --env tiny: the tiny grid (widths 8, 32), not conf/base's.
-    assert not any(name.startswith("width_sweep.linear.linear_m1000_") for name in tasks)
+    assert not any(name.startswith("sweeps.width_sweep.linear.linear_m1000_") for name in tasks)
 
     data = {n["name"]: n for n in main["nodes"] if n["type"] == "data"}
     assert data["synthetic_data"]["layer"] == "raw"
@@ -181,37 +182,40 @@ def test_viz_lists_pipelines_layers_and_namespaced_runs_of_the_env(viz):
 
 
 def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
-    """The default view, every group collapsed: data generation -> one box per sweep -> one results
+    """The default view, every group collapsed: data generation -> the sweeps' box -> one results
     bundle per sweep -> reporting -> the report. No per-run dataset, table or figure at the top level."""
     main = get_json(f"{viz}/api/main")
     names = {n["id"]: n["name"] for n in main["nodes"]}
     top = _children(main, "__root__")
-    assert len(top) <= MAX_TOP_LEVEL, sorted(names.get(i, i) for i in top)
+    assert len(top) == TOP_LEVEL <= MAX_TOP_LEVEL, "; ".join(sorted(names.get(i, i) for i in top))
     groups = {i for i, kind in top.items() if kind == "modularPipeline"}
-    assert groups == {"data_generation", *SWEEPS, "reporting"}
+    assert groups == {"data_generation", "sweeps", "reporting"}
     top_data = {names[i] for i, kind in top.items() if kind == "data"}
     assert not any(name.count(".") >= 2 for name in top_data), top_data  # no <sweep>.<run>.<dataset>
     assert top_data == {"synthetic_data", "synthetic_images", "digits", "report_html",
                         *(f"{s}.results" for s in SWEEPS)}
 
+    # Expanding the sweeps' box shows one box per sweep, and nothing else.
+    sweeps = _children(main, "sweeps")
+    assert sweeps == {f"sweeps.{s}": "modularPipeline" for s in SWEEPS}
     # Expanding a sweep shows its groups (one per curve), each group's summaries, and its own nodes.
-    sweep = _children(main, "width_sweep")
+    sweep = _children(main, "sweeps.width_sweep")
     groups = {i for i, kind in sweep.items() if kind == "modularPipeline"}
-    assert groups == {"width_sweep.linear", "width_sweep.swish", "width_sweep.softmax"}
+    assert groups == {"sweeps.width_sweep.linear", "sweeps.width_sweep.swish", "sweeps.width_sweep.softmax"}
     assert {names[i] for i, kind in sweep.items() if kind == "task"} == {"merge_summaries", "gather_results"}
     assert {names[i] for i, kind in sweep.items() if kind == "data"} == {
-        *(f"{group}.summaries" for group in groups), "width_sweep.summaries"}
-    assert len(top) - 1 + len(sweep) <= MAX_EXPANDED
+        *(f"{group.removeprefix('sweeps.')}.summaries" for group in groups), "width_sweep.summaries"}
+    assert len(top) - 1 + len(sweeps) - 1 + len(sweep) <= MAX_EXPANDED
 
     # Expanding a group shows its runs (2 widths x 2 seeds) as boxes, each with its one output, its summary.
-    group = _children(main, "width_sweep.linear")
+    group = _children(main, "sweeps.width_sweep.linear")
     runs = {i for i, kind in group.items() if kind == "modularPipeline"}
-    assert len(runs) == 2 * 2 and "width_sweep.linear.linear_m8_s0" in runs
+    assert len(runs) == 2 * 2 and "sweeps.width_sweep.linear.linear_m8_s0" in runs
     assert {names[i] for i, kind in group.items() if kind == "task"} == {"collect_summaries"}
     assert len(group) == 2 * len(runs) + 1
 
     # Expanding a run shows its chain init -> training -> Hessian analysis with its datasets.
-    run = _children(main, "width_sweep.linear.linear_m8_s0")
+    run = _children(main, "sweeps.width_sweep.linear.linear_m8_s0")
     assert {names[i] for i, kind in run.items() if kind == "task"} == {
         "initialise_parameters", "train_network", "analyse_hessian", "summarise_run"}
     assert {names[i] for i, kind in run.items() if kind == "data"} >= {
@@ -219,13 +223,13 @@ def test_collapsed_lineage_fits_one_screen_whatever_the_number_of_runs(viz):
 
 
 def test_every_registered_pipeline_fits_one_screen(viz):
-    """Each registered pipeline, collapsed: a sweep's is its data, its box and its results; reporting
-    reads one dataset per sweep, the sweep's summaries (never a run's summary)."""
+    """Each registered pipeline, collapsed: a sweep's is its data, the sweeps' box and its results;
+    reporting reads one dataset per sweep, the sweep's summaries (never a run's summary)."""
     for sweep in SWEEPS:
         registered = get_json(f"{viz}/api/pipelines/{sweep}")
         names = {n["id"]: n["name"] for n in registered["nodes"]}
         top = {names[i] for i in _children(registered, "__root__")}
-        assert len(top) == 3 and {sweep, f"{sweep}.results"} <= top, top
+        assert len(top) == 3 and {"sweeps", f"{sweep}.results"} <= top, top
     reporting = get_json(f"{viz}/api/pipelines/reporting")
     names = {n["id"]: n["name"] for n in reporting["nodes"]}
     top = _children(reporting, "__root__")
@@ -265,4 +269,4 @@ def test_viz_build_writes_a_static_site(project):
     build = project / "build"
     assert (build / "index.html").is_file()
     main = json.loads((build / "api" / "main").read_text())
-    assert "width_sweep.linear.linear_m8_s0.train_network" in {n.get("full_name") for n in main["nodes"]}
+    assert "sweeps.width_sweep.linear.linear_m8_s0.train_network" in {n.get("full_name") for n in main["nodes"]}

@@ -56,7 +56,7 @@ class ProjectHooks:
         experiment = session_experiment()
         remove_stale_temporaries(self._data_root())
         nodes = {node.name for node in pipeline.nodes}
-        trained = [run for run in experiment.runs if f"{run.pipeline_namespace}.train_network" in nodes]
+        trained = [run for run in experiment.runs if f"{run.node_namespace}.train_network" in nodes]
         for dataset in dict.fromkeys(run.dataset for run in trained):
             check_resources([run for run in trained if run.dataset == dataset],
                             data_shapes(dataset, experiment.parameters))

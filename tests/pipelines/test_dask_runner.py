@@ -93,14 +93,14 @@ def toy_catalog(folder: Path, names) -> DataCatalog:
 
 
 def toy_pipeline(run_nodes: dict[str, list], gather=None) -> Pipeline:
-    """``data`` -> each run ``sweep.<run>`` (a chain of nodes in the namespace ``sweep.g.<run>``) ->
-    optional gather node ``report``."""
+    """``data`` -> each run ``sweep.<run>`` (a chain of nodes in the namespace ``sweeps.sweep.g.<run>``,
+    writing ``sweep.g.<run>.step<k>``) -> optional gather node ``report``."""
     nodes = [node(make_data, None, "data", name="make_data")]
     for run, funcs in run_nodes.items():
-        namespace = f"sweep.g.{run}"
+        namespace = f"sweeps.sweep.g.{run}"
         previous = "data"
         for step, func in enumerate(funcs):
-            output = f"{namespace}.step{step}"
+            output = f"sweep.g.{run}.step{step}"
             nodes.append(node(func, previous, output, name=f"step{step}", namespace=namespace))
             previous = output
     if gather is not None:
@@ -130,7 +130,7 @@ def test_nodes_are_grouped_by_run_namespace():
               namespace="sweep")])
     groups = {group.name: group for group in group_nodes(pipeline)}
     assert set(groups) == {"make_data", "sweep.a", "sweep.b", "report", "sweep.collect_runs"}
-    assert [n.name for n in groups["sweep.a"].nodes] == ["sweep.g.a.step0", "sweep.g.a.step1", "sweep.g.a.step2"]
+    assert [n.name for n in groups["sweep.a"].nodes] == [f"sweeps.sweep.g.a.step{k}" for k in range(3)]
     assert groups["sweep.a"].upstream == {"make_data"}
     assert groups["report"].upstream == groups["sweep.collect_runs"].upstream == {"sweep.a", "sweep.b"}
     order = [group.name for group in group_nodes(pipeline)]
@@ -176,7 +176,7 @@ def test_failing_run_is_named_and_stops_the_others(scheduler, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger="ntk_linearity.execution.runners"), \
             pytest.raises(ValueError, match="boom at 1") as error:
         DaskRunner(scheduler_address=scheduler).run(pipeline, catalog, run_id="toy-failure")
-    assert any("task group 'sweep.bad' failed at node 'sweep.g.bad.step0'" in note
+    assert any("task group 'sweep.bad' failed at node 'sweeps.sweep.g.bad.step0'" in note
                for note in error.value.__notes__)
     assert "Task sweep.bad failed: ValueError: boom at 1" in caplog.text
     assert "did not run or stopped early: report, sweep.slow" in caplog.text

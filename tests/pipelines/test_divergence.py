@@ -37,7 +37,7 @@ def test_raise_stops_at_the_diverging_run_and_names_it(tmp_path):
     project = make_project(tmp_path)
     write_env(project, "diverging", DIVERGING)
     with pytest.raises(DivergenceError) as error:
-        run_kedro(project, env="diverging", to_nodes=["width_sweep.swish.swish_m16_s0.train_network"])
+        run_kedro(project, env="diverging", to_nodes=["sweeps.width_sweep.swish.swish_m16_s0.train_network"])
     message = str(error.value)  # eta = 1e6 / lambda_0
     assert message.startswith("run width_sweep.swish_m16_s0 (widths 16, head swish, seed 0, learning_rate ")
     assert "): gradient descent diverged at step" in message

@@ -137,4 +137,4 @@ def test_truncated_initial_params_are_named_in_the_error(tiny_project, tmp_path)
     damaged = project / "data" / "06_models" / "width_sweep" / "linear_m32_s0" / "initial_params.npz"
     damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
     with pytest.raises(DatasetError, match=re.escape(f"NPZ file '{damaged}' is corrupted or truncated")):
-        run_kedro(project, env="tiny", node_names=["width_sweep.linear.linear_m32_s0.train_network"])
+        run_kedro(project, env="tiny", node_names=["sweeps.width_sweep.linear.linear_m32_s0.train_network"])

@@ -66,12 +66,12 @@ def test_reporting_refuses_results_made_with_other_settings(tiny_project, tmp_pa
 
 
 def test_a_sweep_refuses_data_generated_with_other_settings(tiny_project, tmp_path):
-    """`kedro run --namespaces width_sweep` after a change of data.* used the old data."""
+    """`kedro run --namespaces sweeps.width_sweep` after a change of data.* used the old data."""
     project = _copy(tiny_project, tmp_path)
     data = project / "data/01_raw/synthetic_data.npz"
     stamp = data.stat().st_mtime_ns
     with _session(project, {"data": {"n_samples": 40}}) as session, pytest.raises(StaleDataError) as refused:
-        session.run(namespaces=["width_sweep"])
+        session.run(namespaces=["sweeps.width_sweep"])
     assert "data.n_samples 32 -> 40" in refused.value.message
     assert "kedro run --pipelines data_generation" in refused.value.message
     assert data.stat().st_mtime_ns == stamp
@@ -83,7 +83,7 @@ def test_a_convolutional_sweep_refuses_images_generated_with_other_settings(tiny
     images = project / "data/01_raw/synthetic_images.npz"
     stamp = images.stat().st_mtime_ns
     with _session(project, {"images": {"n_samples": 12}}) as session, pytest.raises(StaleDataError) as refused:
-        session.run(namespaces=["cnn_channel_sweep"])
+        session.run(namespaces=["sweeps.cnn_channel_sweep"])
     assert refused.value.message.startswith("synthetic_images cannot be used: images.n_samples 8 -> 12")
     assert images.stat().st_mtime_ns == stamp
 

@@ -25,14 +25,14 @@ def _step(name: str):
 
 
 def _sweep(runs=("a", "b", "c"), steps=3) -> Pipeline:
-    """``data`` -> per run ``sweep.<run>`` (namespace ``sweep.g.<run>``): a chain of ``steps`` nodes ->
+    """``data`` -> per run ``sweep.<run>`` (namespace ``sweeps.sweep.g.<run>``): a chain of ``steps`` nodes ->
     ``total`` of every run."""
     nodes = [node(_step("data"), "seed", "data", name="make_data")]
     for run in runs:
         previous = "data"
         for k in range(steps):
             output = f"sweep.g.{run}.step{k}"
-            nodes.append(node(_step(f"{run}{k}"), previous, output, name=f"step{k}", namespace=f"sweep.g.{run}"))
+            nodes.append(node(_step(f"{run}{k}"), previous, output, name=f"step{k}", namespace=f"sweeps.sweep.g.{run}"))
             previous = output
     nodes.append(node(lambda *values: EXECUTED.append("total") or sum(values),
                       [f"sweep.g.{run}.step{steps - 1}" for run in runs], "total", name="total"))

@@ -13,7 +13,7 @@ from functools import partial
 from typing import Callable
 
 from . import programs
-from .floors import F32, Floor, gemm_floor, pass_floor, start_floor
+from .floors import F32, Floor, gemm_floor, pass_floor, start_floor, training_floor
 from .kedro_run import kedro_run_program
 
 LANCZOS_STEPS = 64  # the library's default number of Lanczos steps (hessian.lanczos_steps of conf/base)
@@ -118,16 +118,28 @@ def _infinite_width_cases(n: int, depth: int) -> list[Case]:
                  pass_floor("read and write the n x n kernels once per layer", 2 * F32 * n * n, times=depth))]
 
 
+def _linearisation_cases(runs: dict[str, str]) -> list[Case]:
+    """A run's training with the two linearisation measures (``runs``: name -> training key of
+    :func:`~ntk_linearity.bench.programs.training_program`); floor: the same training without them, so
+    that the ratio less one is what the measures add to the training."""
+    return [Case(f"linearisation_{name}", programs.training_program, (key,),
+                 training_floor("the same training without the two measures", key)) for name, key in runs.items()]
+
+
 def cases(tiny: bool = False) -> list[Case]:
     """Every case, in the order of the table; ``tiny``: the same programs at small sizes."""
     if tiny:
         n, d, wide, big, images = 6, 3, 64, 256, (6, 6, 3)
         deep, bottleneck, channels = (8,) * 4, (16, 4, 16), (4, 4, 4)
         resnet, conv_n, step_n, ball = ("resnet", images, (4, 8), (1, 1)), 4, 4, (3, 3)
+        trainings = {"linear": "linear:3x16x4x1x20", "softmax": "softmax:3x16x4x3x20"}
     else:
         n, d, wide, big, images = 100, 10, 10**5, 10**6, (16, 16, 3)
         deep, bottleneck, channels = (512,) * 4, (2048, 64, 2048), (64, 64, 64)
         resnet, conv_n, step_n, ball = ("resnet", images, (64, 128), (1, 1)), 64, 32, (8, 9)
+        # conf/base's width_sweep (d 8, n 32, its widest linear run but one) and digits_width_sweep's
+        # softmax run (d 64, n 64, 10 classes, its widest), 1000 steps each
+        trainings = {"linear": "linear:8x10000x32x1x1000", "softmax": "softmax:64x3000x64x10x1000"}
     shallow = lambda m: ("mlp", d, (m,), "erf")  # noqa: E731
     return [
         *_kernel_cases("shallow_1e5", shallow(wide), n),
@@ -141,6 +153,7 @@ def cases(tiny: bool = False) -> list[Case]:
         Case("kedro_run", kedro_run_program, (), start_floor("start Python, import jax, kedro, the package"),
              timeout=1800.0),
         *_infinite_width_cases(64 if not tiny else 4, 4),
+        *_linearisation_cases(trainings),
     ]
 
 

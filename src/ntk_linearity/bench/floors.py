@@ -2,14 +2,16 @@
 
 A case's floor is the least work its operation needs: a flop count (done at the speed of one
 float32 GEMM of a stated shape) or a number of bytes moved (at the speed of one memory pass of that
-size), or, for a whole ``kedro run``, the start of a Python process that imports the project. The
+size), or, for a whole ``kedro run``, the start of a Python process that imports the project, or, for
+the linearisation measures, the same training without them (their cost is the ratio less one). The
 reference program performs that work once; the suite times it beside the case in the same run, and
 ``ratio = time of the case / (times x time of the reference)`` says how far the case is from the
 machine's own limit, measured rather than assumed.
 
 Reference keys (strings, so that asv can store them): ``gemm:MxKxN`` one (M x K)(K x N) product,
 ``pass:B`` one pass that reads B/2 bytes and writes B/2 bytes (``y = 2 x``, float32), ``start`` a
-process running ``import jax, kedro, ntk_linearity``.
+process running ``import jax, kedro, ntk_linearity``, ``train:<head>:<d>x<m>x<n>x<C>x<steps>`` a run's
+training without the linearisation measures (:func:`~ntk_linearity.bench.programs.training_program`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class Floor:
 
     @property
     def unit(self) -> str:
-        return {"gemm": "flop", "pass": "B", "start": "process"}[self.reference.split(":")[0]]
+        return {"gemm": "flop", "pass": "B", "start": "process", "train": "run"}[self.reference.split(":")[0]]
 
     @property
     def amount(self) -> float:
@@ -60,10 +62,16 @@ def start_floor(what: str) -> Floor:
     return Floor(what, "start")
 
 
+def training_floor(what: str, key: str) -> Floor:
+    """The training ``key`` of :func:`~ntk_linearity.bench.programs.training_program` without the measures."""
+    return Floor(what, f"train:{key}")
+
+
 def human(amount: float, unit: str) -> str:
     """``4.0e9 flop`` -> ``4.00 GFLOP``, ``8.8e7 B`` -> ``88.0 MB`` (decimal prefixes)."""
-    if unit == "process":
-        return f"{amount:g} process start" + ("s" if amount != 1 else "")
+    if unit in ("process", "run"):
+        name = "process start" if unit == "process" else "run without the measures"
+        return f"{amount:g} {name}" if amount == 1 else f"{amount:g} x {name}"
     label = "FLOP" if unit == "flop" else "B"
     for prefix, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if amount >= scale:
@@ -104,6 +112,10 @@ def reference_program(key: str) -> Callable[[], object]:
         program = _memory_pass(int(size))
     elif kind == "start":
         program = _process_start
+    elif kind == "train":
+        from .programs import training_program  # noqa: PLC0415 (JAX only when timed)
+
+        return training_program(size, linearise=False)
     else:
         raise ValueError(f"unknown floor reference {key!r}")
     program()

@@ -134,6 +134,37 @@ def gd_step_program(arch: tuple, n: int, learning_rate: float = 0.5) -> Callable
     return _ready(one_step)
 
 
+def training_program(key: str, linearise: bool = True) -> Callable[[], object]:
+    """A run's training as conf/base does it, named by ``key`` = ``<head>:<d>x<m>x<n>x<C>x<steps>``:
+    ``steps`` full-batch gradient-descent steps (no stopping tolerance) of the one-hidden-layer tanh network
+    of width m with ``head`` and C outputs on n inputs of the unit sphere of R^d, at eta lambda_0 = 1
+    (:func:`~ntk_linearity.numerics.training.kernel_top_eigenvalue`), with 24 log-spaced kernel snapshots;
+    with or without the two measures of :mod:`~ntk_linearity.numerics.linearisation`
+    (``track_linearisation``)."""
+    import jax
+
+    from ntk_linearity import numerics
+    from ntk_linearity.numerics.training import (
+        GradientDescentSettings,
+        gradient_descent,
+        kernel_top_eigenvalue,
+        snapshot_schedule,
+    )
+
+    head, _, sizes = key.partition(":")
+    d, m, n, n_out, steps = (int(v) for v in sizes.split("x"))
+    model = numerics.mlp(d, (m,), activation="tanh", n_out=n_out, **(MLP_SETTINGS | dict(head=head)))
+    params, X = model.init(jax.random.key(0)), sphere_inputs(n, d)
+    y = jax.nn.one_hot(jax.random.randint(jax.random.key(2), (n,), 0, n_out), n_out) if n_out > 1 else (
+        jax.random.normal(jax.random.key(2), (n,)))
+    settings = GradientDescentSettings(
+        learning_rate=1.0 / kernel_top_eigenvalue(model.apply, params, X), max_steps=steps, tol=0.0,
+        loss="square", snapshot_steps=tuple(snapshot_schedule(steps, 24)), divergence_factor=1e3,
+        progress_every=None, track_linearisation=linearise)
+    descend = gradient_descent(settings)
+    return _ready(lambda: descend(model.apply, params, X, y).losses)
+
+
 def infinite_width_program(n: int, depth: int) -> Callable[[], object]:
     """The infinite-width NTK Theta of n inputs at ``depth`` (``infinite_width.benchmark_case``: tanh,
     Gauss-Hermite quadrature, float64)."""

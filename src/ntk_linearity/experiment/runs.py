@@ -17,6 +17,10 @@ from ntk_linearity.experiment.groups import (
     TrainingParameters,
 )
 
+SWEEPS_NAMESPACE = "sweeps"
+"""The Kedro namespace of every sweep's nodes (not of their datasets): kedro-viz draws all sweeps as
+one box, and a node of a run is ``sweeps.<sweep>.<group>.<run>.<node>``."""
+
 
 @dataclass(frozen=True)
 class RunSpec:
@@ -45,6 +49,11 @@ class RunSpec:
     def pipeline_namespace(self) -> str:
         """``<sweep>.<group>.<run>``: the Kedro namespace of the run's nodes and datasets."""
         return f"{self.sweep}.{self.group}.{self.name}"
+
+    @property
+    def node_namespace(self) -> str:
+        """``sweeps.<sweep>.<group>.<run>``: the namespace of the run's nodes (:data:`SWEEPS_NAMESPACE`)."""
+        return f"{SWEEPS_NAMESPACE}.{self.pipeline_namespace}"
 
     @property
     def head(self) -> str:

@@ -21,9 +21,10 @@
   runs (``on_divergence: skip``, ``divergence_factor``, ...); they are part of each run's settings.
 
 A run's name joins its axis values with their tokens (``linear_m1000_s0``), so its namespace
-``<sweep>.<run>`` (its identity in every table) is stable and readable; its nodes and datasets live in
-the Kedro namespace ``<sweep>.<group>.<run>`` (:attr:`~ntk_linearity.experiment.runs.RunSpec.pipeline_namespace`), so that kedro-viz
-shows an expanded sweep as its groups. The step size is set by exactly one of ``learning_rate``
+``<sweep>.<run>`` (its identity in every table) is stable and readable; its datasets live in the Kedro
+namespace ``<sweep>.<group>.<run>`` (:attr:`~ntk_linearity.experiment.runs.RunSpec.pipeline_namespace`) and its
+nodes in ``sweeps.<sweep>.<group>.<run>`` (:attr:`~ntk_linearity.experiment.runs.RunSpec.node_namespace`), so that
+kedro-viz shows all sweeps as one box and an expanded sweep as its groups. The step size is set by exactly one of ``learning_rate``
 (a number, or ``{relative_to_critical: r}``: eta = r * 2 / lambda_max(K(w_0)/n), computed per run at
 w_0) and ``eta_lambda0`` (eta * lambda_0 itself, eta = value / lambda_0: the linearised model of the
 square loss is stable below 2; an axis of it spells run names ``el2p6_m1000_s0``). The two name the

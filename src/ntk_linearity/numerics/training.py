@@ -114,7 +114,9 @@ class GradientDescentSettings:
     ``progress_every`` steps (None: never on a schedule) and at least every ``SEGMENT_SECONDS`` of
     steps. A loss that becomes non-finite or exceeds ``divergence_factor`` times its initial value
     raises :class:`DivergenceError`. ``kernel_method``: as for
-    :func:`~ntk_linearity.numerics.kernels.kernel_reference`.
+    :func:`~ntk_linearity.numerics.kernels.kernel_reference`. ``track_linearisation``: the two measures
+    of :mod:`~ntk_linearity.numerics.linearisation` (False: NaN in their place; what the benchmark of their
+    cost compares against, ``ntk_linearity.bench``).
     """
 
     learning_rate: float
@@ -125,6 +127,7 @@ class GradientDescentSettings:
     divergence_factor: float
     progress_every: int | None
     kernel_method: str = "auto"
+    track_linearisation: bool = True
 
     def __post_init__(self) -> None:
         if self.loss not in LOSS_FUNCTIONS:
@@ -160,11 +163,11 @@ class _Bounds(NamedTuple):
 
 
 @cache_per_model(maxsize=32)
-def _gd_functions(apply: Callable, loss: str):
+def _gd_functions(apply: Callable, loss: str, linearised: bool = True):
     """Jitted ``((value, outputs), grad)`` of the loss and the GD loop, cached per (apply, loss) so that
     runs of the same architecture compile once. The loop takes GD steps from ``carry.step`` until
-    ``bounds.stop``, convergence or divergence (:class:`_Bounds`), and the step of the linearised model
-    with the tangent kernel ``kernel0`` at w_0 beside each."""
+    ``bounds.stop``, convergence or divergence (:class:`_Bounds`), and, with ``linearised``, the step of
+    the linearised model with the tangent kernel ``kernel0`` at w_0 beside each."""
     loss_of = LOSS_FUNCTIONS[loss]
 
     def objective(params, X, y):
@@ -182,9 +185,10 @@ def _gd_functions(apply: Callable, loss: str):
         def gd_step(carry):
             params = jax.tree.map(lambda w, g: w - bounds.learning_rate * g, carry.params, carry.grad)
             (loss, outputs), grad = value_and_grad(params, X, y)
-            linearised = carry.linearised.advance(loss_of, kernel0, bounds.learning_rate, y, outputs)
+            model = (carry.linearised.advance(loss_of, kernel0, bounds.learning_rate, y, outputs)
+                     if linearised else carry.linearised)
             return _Carry(params, loss, grad, carry.losses.at[carry.step + 1].set(loss), carry.step + 1,
-                          outputs, linearised)
+                          outputs, model)
 
         return jax.lax.while_loop(keep_going, gd_step, carry)
 
@@ -257,7 +261,7 @@ def _descend(settings: GradientDescentSettings, apply: Callable, params0, X: jax
     """The run of :func:`gradient_descent`: compiled segments of steps between host checkpoints."""
     dtype = jnp.result_type(*jax.tree.leaves(params0))
     X, y = jnp.asarray(X, dtype), jnp.asarray(y, dtype)
-    value_and_grad, segment = _gd_functions(apply, settings.loss)
+    value_and_grad, segment = _gd_functions(apply, settings.loss, settings.track_linearisation)
     snapshots, checkpoints = _checkpoints(settings)
     path = _KernelPath(kernel_reference(apply, params0, X, method=settings.kernel_method))
     linearisation = LinearisationPath(apply, params0, X)
@@ -280,15 +284,17 @@ def _descend(settings: GradientDescentSettings, apply: Callable, params0, X: jax
         converged = current <= settings.tol
         if step in snapshots or converged:
             path.record(step, carry.params)
-            linearisation.record(carry.params, carry.outputs)
+            if settings.track_linearisation:
+                linearisation.record(carry.params, carry.outputs)
         if progress is not None:
             progress(step, settings.max_steps, current)
         if step >= target:
             target = next(targets, None)
         if converged or target is None:
-            return _result(carry, params0, path, converged,
-                           linearisation=(linearisation.error(outputs0, carry.outputs),
-                                          linearised_gap(carry.linearised.gap, outputs0, y)))
+            measures = ((linearisation.error(outputs0, carry.outputs),
+                         linearised_gap(carry.linearised.gap, outputs0, y))
+                        if settings.track_linearisation else (float("nan"), float("nan")))
+            return _result(carry, params0, path, converged, linearisation=measures)
 
 
 def _result(carry: _Carry, params0, path: _KernelPath, converged: bool,

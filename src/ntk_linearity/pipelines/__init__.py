@@ -5,6 +5,10 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
+from kedro.pipeline import Pipeline
+
+from ntk_linearity.experiment.runs import SWEEPS_NAMESPACE
+
 # Dataset names the pipelines share (catalog entries in conf/base/catalog.yml); the synthetic data
 # sets are named by the model families (ntk_linearity.experiment.families.VECTORS, IMAGES) and a
 # run's files by its ledger (ntk_linearity.provenance.ledger.RUN_FILES, RUN_COMMIT, BALL_FILE), the copies
@@ -16,3 +20,9 @@ def bind(func: Callable, **settings) -> Callable:
     """``func`` with keyword ``settings`` bound (the typed, validated parameters a node receives),
     keeping its name and docstring for Kedro and kedro-viz."""
     return functools.update_wrapper(functools.partial(func, **settings), func)
+
+
+def inside_sweeps(pipeline: Pipeline) -> Pipeline:
+    """``pipeline`` with its nodes in the namespace ``sweeps`` (:data:`~ntk_linearity.experiment.runs.SWEEPS_NAMESPACE`)
+    and its datasets' names unchanged, so that kedro-viz's default view draws every sweep in one box."""
+    return Pipeline(pipeline, namespace=SWEEPS_NAMESPACE, prefix_datasets_with_namespace=False)

@@ -223,4 +223,4 @@ def stale_results_message(problems: Mapping[str, list[str]]) -> str:
               for reason, names in list(by_reason.items())[:4]]
     more = f"; and {len(by_reason) - 4} other differences" if len(by_reason) > 4 else ""
     return (f"results on disk do not match the configuration: {' | '.join(groups)}{more}; recompute them "
-            "with `kedro run --only-missing-outputs` (or `kedro run --namespaces <sweep>`)")
+            "with `kedro run --only-missing-outputs` (or `kedro run --pipelines <sweep>`)")

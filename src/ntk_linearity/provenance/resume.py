@@ -11,7 +11,7 @@
   run redone after the copy was made, a copy missing), stops the run with one line naming it, what
   differs, and how to recompute it;
 * synthetic data generated under other settings is regenerated when the pipeline makes it and
-  refused when it only reads it (``--namespaces <sweep>`` after a change of ``data.*``);
+  refused when it only reads it (``--namespaces sweeps.<sweep>`` after a change of ``data.*``);
 * with ``--only-missing-outputs`` the copies of the summaries, the sweeps' tables, the figures and the
   report always count as missing: they are rebuilt from the committed runs (seconds), so a report
   never combines tables of different runs.

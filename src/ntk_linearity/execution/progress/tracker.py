@@ -1,6 +1,6 @@
 """The tracker: which runs are counted, their nodes done, the runs in progress and the time left.
 
-* **What is counted.** A run is a namespace ``<sweep>.<group>.<run>``, named ``<sweep>.<run>``
+* **What is counted.** A run is a namespace ``sweeps.<sweep>.<group>.<run>``, named ``<sweep>.<run>``
   (:func:`run_namespace`).
   ``before_pipeline_run`` counts the runs of the pipeline being run and their nodes. Kedro applies
   ``--only-missing-outputs`` later, inside the runner, so with that flag the hook applies Kedro's own
@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ntk_linearity.experiment.runs import SWEEPS_NAMESPACE
+
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
@@ -46,9 +48,9 @@ logger = logging.getLogger(__package__)
 
 def run_namespace(node: Node) -> str | None:
     """``<sweep>.<run>``, the run's identity, for a node of a run's chain (namespace
-    ``<sweep>.<group>.<run>``, three levels), else None."""
-    parts = (node.namespace or "").split(".")
-    if len(parts) >= 3 and all(parts[:3]):  # noqa: PLR2004
+    ``sweeps.<sweep>.<group>.<run>``, :attr:`~ntk_linearity.experiment.runs.RunSpec.node_namespace`), else None."""
+    outer, *parts = (node.namespace or "").split(".")
+    if outer == SWEEPS_NAMESPACE and len(parts) >= 3 and all(parts[:3]):  # noqa: PLR2004
         return f"{parts[0]}.{parts[2]}"
     return None
 

@@ -1,6 +1,6 @@
 """The gathering stage of each sweep, in the sweep's namespace: one node, one dataset for reporting.
 
-``<sweep>.gather_results`` reads the copy of the runs' committed summaries that the sweep made,
+``sweeps.<sweep>.gather_results`` reads the copy of the runs' committed summaries that the sweep made,
 ``<sweep>.summaries`` (:mod:`ntk_linearity.pipelines.sweep.pipeline`), and returns the sweep's results,
 ``<sweep>.results`` (a bundle, ``BundleDataset`` in the catalog): the runs table and the training
 curves (``runs.csv``, ``training_curves.csv``), every quantity of every group fitted against the
@@ -18,7 +18,7 @@ from typing import Any
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment.sweeps import ETA_LAMBDA0, SweepSpec
-from ntk_linearity.pipelines import bind
+from ntk_linearity.pipelines import bind, inside_sweeps
 from ntk_linearity.provenance.ledger import SUMMARIES
 from ntk_linearity.pipelines.reporting.figures.step_size import catapult_dynamics, catapult_figure
 from ntk_linearity.pipelines.reporting.figures.sweeps import sweep_figure
@@ -54,11 +54,12 @@ def gather_sweep(summaries: dict[str, dict], *, sweep: SweepSpec, reporting_para
 def gather_pipeline(sweep: SweepSpec, reporting_params, data_settings: dict[str, dict]) -> Pipeline:
     """The sweep's own node, in the namespace ``<sweep>``: gather the runs' persisted summaries
     (``<sweep>.summaries``) into the sweep's tables, fits and figures, ``<sweep>.results``. It only
-    reads persisted results, so the ``reporting`` pipeline includes it too."""
-    return Pipeline([
+    reads persisted results, so the ``reporting`` pipeline includes it too. Its node, like the runs', is
+    inside ``sweeps`` (:func:`~ntk_linearity.pipelines.inside_sweeps`): ``sweeps.<sweep>.gather_results``."""
+    return inside_sweeps(Pipeline([
         node(bind(gather_sweep, sweep=sweep, reporting_params=reporting_params,
                   data_settings=data_settings[sweep.dataset]), SUMMARIES, RESULTS, name="gather_results"),
-    ], namespace=sweep.name)
+    ], namespace=sweep.name))
 
 
 def collect_results(*bundles: dict[str, Any], expected: tuple[str, ...]):

@@ -9,7 +9,10 @@ its ``run_summary``. Where the sweep's ``ball:`` block switches on the ball anal
 commit record). Each group copies its runs' committed summaries into one dataset
 (``<sweep>.<group>.collect_summaries`` -> ``<sweep>.<group>.summaries``) and the sweep merges those
 (``<sweep>.merge_summaries`` -> ``<sweep>.summaries``), so kedro-viz draws an expanded sweep as its
-groups and a collapsed group as one box however many runs it has. The sweep's only input is its
+groups and a collapsed group as one box however many runs it has. Those are the datasets' names; the
+nodes carry one more namespace, ``sweeps`` (:data:`~ntk_linearity.experiment.runs.SWEEPS_NAMESPACE`:
+``sweeps.<sweep>.<group>.<run>.train_network``), so that kedro-viz's default view draws every sweep
+inside one box, with only the sweeps' summaries beside it. The sweep's only input is its
 family's dataset (:attr:`~ntk_linearity.experiment.sweeps.SweepSpec.dataset`). The registered pipeline
 of a sweep is :func:`runs_pipeline` plus the sweep's gathering stage
 (:func:`ntk_linearity.pipelines.reporting.gather.gather_pipeline`), which reads only
@@ -21,7 +24,7 @@ from __future__ import annotations
 from kedro.pipeline import Pipeline, node
 
 from ntk_linearity.experiment.sweeps import RunSpec, SweepSpec
-from ntk_linearity.pipelines import bind
+from ntk_linearity.pipelines import bind, inside_sweeps
 from ntk_linearity.provenance.ledger import BALL_FILE, RUN_COMMIT, SUMMARIES, run_files
 from ntk_linearity.pipelines.sweep.collect import collect_summaries, merge_summaries, summarise_run
 from ntk_linearity.pipelines.sweep.nodes import analyse_ball, analyse_hessian, initialise_parameters, train_network
@@ -57,10 +60,11 @@ def group_pipeline(runs: tuple[RunSpec, ...], data_settings: dict) -> Pipeline:
 
 
 def runs_pipeline(sweep: SweepSpec, data_settings: dict[str, dict]) -> Pipeline:
-    """Every run of ``sweep`` by group, and the sweep's summaries, in the namespace ``<sweep>``
-    (``data_settings``: the settings of every dataset, by name)."""
+    """Every run of ``sweep`` by group, and the sweep's summaries, in the namespace ``<sweep>``, its
+    nodes inside :data:`~ntk_linearity.experiment.runs.SWEEPS_NAMESPACE` (``data_settings``: the settings of
+    every dataset, by name)."""
     groups = sum((group_pipeline(tuple(run for run in sweep.runs if run.group == group),
                                  data_settings[sweep.dataset]) for group in sweep.groups), Pipeline([]))
     merge = node(merge_summaries, [f"{group}.{SUMMARIES}" for group in sweep.groups], SUMMARIES,
                  name="merge_summaries")
-    return Pipeline(groups + Pipeline([merge]), inputs={sweep.dataset}, namespace=sweep.name)
+    return inside_sweeps(Pipeline(groups + Pipeline([merge]), inputs={sweep.dataset}, namespace=sweep.name))
