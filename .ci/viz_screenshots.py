@@ -5,8 +5,8 @@ that group's id), waits for ``/api/main``, drives Debian's Chromium (``/usr/bin/
 Playwright at 1600 x 1000 and writes:
 
 * ``docs/kedro-viz-default-view.png``: the default view, every modular pipeline collapsed;
-* ``docs/kedro-viz-sweep-expanded.png``: the same with the ``sweeps`` box and one sweep in it (``--sweep``,
-  ``width_sweep``) expanded;
+* ``docs/kedro-viz-sweeps-expanded.png``: the same with the ``sweeps`` box expanded (one box per sweep);
+* ``docs/kedro-viz-sweep-expanded.png``: the same with one sweep in it (``--sweep``, ``width_sweep``) expanded;
 * ``docs/kedro-viz-<pipeline>.png``: the registered pipeline ``--pipeline`` (``reporting``);
 * ``docs/kedro-viz-report-preview.png``: the dataset panel of ``report_html`` (only where a report
   exists under ``data/08_reporting``).
@@ -177,6 +177,7 @@ def shoot_sweeps(browser, base: str, out: Path, sweep: str) -> None:
     page.screenshot(path=out / "kedro-viz-default-view.png")
     node(page, SWEEPS).click()
     measure(page, f"{SWEEPS} expanded", top_level(base, None, expanded=(SWEEPS,)))
+    page.screenshot(path=out / "kedro-viz-sweeps-expanded.png")
     page.context.close()
     registered = {p["id"] for p in get_json(f"{base}/api/main")["pipelines"]}
     for name in sorted(registered - {"__default__", "data_generation", "reporting"}):
@@ -184,7 +185,7 @@ def shoot_sweeps(browser, base: str, out: Path, sweep: str) -> None:
         node(page, SWEEPS).click()
         expanded = (SWEEPS, f"{SWEEPS}.{name}")
         measure(page, f"{SWEEPS} expanded", top_level(base, None, expanded=expanded[:1]))
-        node(page, name).click()
+        node(page, expanded[1]).click()  # kedro-viz labels a nested box with its full id
         measure(page, f"{name} expanded", top_level(base, None, expanded=expanded))
         if name == sweep:
             page.screenshot(path=out / "kedro-viz-sweep-expanded.png")
