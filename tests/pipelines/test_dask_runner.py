@@ -270,7 +270,7 @@ def test_dask_runner_gives_the_sequential_results(tmp_path):
     project = _grid_project(tmp_path, "dask", dask=True)
     raw = "data/01_raw/synthetic_data.npz"  # deterministic; saves a task in the first step
     (project / raw).write_bytes((sequential / raw).read_bytes())
-    run_kedro(project, env="grid", runner=DaskRunner(), namespaces=["width_sweep.linear.linear_m8_s0"])
+    run_kedro(project, env="grid", runner=DaskRunner(), namespaces=["sweeps.width_sweep.linear.linear_m8_s0"])
     first = data_files(project)
     assert sorted(Path(p).parent.name for p in first if p.endswith("hessian_metrics.json")) == ["linear_m8_s0"]
 

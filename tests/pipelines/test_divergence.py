@@ -59,7 +59,8 @@ def test_skip_marks_diverged_runs_and_the_sweep_goes_on(skipped):
     trained = runs[~runs["diverged"]]
     assert set(trained["architecture"]) == {"linear_output", "bottleneck", "deep_linear_output", "cnn_linear_output",
                                             "resnet_linear_output", "cnn_bottleneck", "linear_output_lr",
-                                            "linear_output_ntk", "linear_output_standard", "lazy_swish_output"}
+                                            "linear_output_ntk", "linear_output_standard", "lazy_swish_output",
+                                            "digits_linear_output"}
     assert np.all(np.isfinite(trained[["delta_k", "hessian_norm_init", "final_loss"]].to_numpy(float)))
 
 

@@ -37,14 +37,23 @@ def report_versions(project: Path) -> list[Path]:
 
 
 def file_times(project: Path, layers=TRAINING_LAYERS) -> dict[Path, int]:
-    """mtime of every file under ``layers`` of ``data/`` but the sweeps' own tables and their digests
-    (``07_model_output/<sweep>/*.csv``, ``*.csv.sha256``), which the reporting pipeline regathers."""
+    """mtime of every file under ``layers`` of ``data/`` but what ``--only-missing-outputs`` always
+    rebuilds from the committed runs: the copies of the runs' summaries
+    (``07_model_output/<sweep>/summaries.json``, ``summaries/<group>.json``) and the sweeps' own tables
+    and figures (``07_model_output/<sweep>/*``); a run's files are ``07_model_output/<sweep>/<run>/*``."""
     model_output = project / "data" / "07_model_output"
+
+    def rebuilt(path: Path) -> bool:
+        if not path.is_relative_to(model_output):
+            return False
+        parts = path.relative_to(model_output).parts
+        return len(parts) != 3 or parts[1] == "summaries"  # noqa: PLR2004 (<sweep>/<run>/<file>)
+
     return {
         path: path.stat().st_mtime_ns
         for layer in layers
         for path in (project / "data" / layer).rglob("*")
-        if path.is_file() and not (path.name.endswith((".csv", ".csv.sha256")) and path.parent.parent == model_output)
+        if path.is_file() and not rebuilt(path)
     }
 
 
