@@ -75,7 +75,7 @@ def test_equal_models_share_their_compiled_functions():
     assert a.apply != b.apply and a == b
     assert kernels._factor_fn(a.apply, "structured") is kernels._factor_fn(b.apply, "structured")
     assert kernels._factor_fn(other.apply, "structured") is not kernels._factor_fn(a.apply, "structured")
-    assert training._gd_functions(a.apply, "square") is training._gd_functions(b.apply, "square")
+    assert training._gd_functions(a.apply, "square", True) is training._gd_functions(b.apply, "square", True)
     plain = lambda p, X: X  # noqa: E731  (not a bound method: keyed by the function itself)
     assert kernels._factor_fn(plain, "jacobian") is kernels._factor_fn(plain, "jacobian")
 

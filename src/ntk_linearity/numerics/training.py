@@ -163,7 +163,7 @@ class _Bounds(NamedTuple):
 
 
 @cache_per_model(maxsize=32)
-def _gd_functions(apply: Callable, loss: str, linearised: bool = True):
+def _gd_functions(apply: Callable, loss: str, linearised: bool):
     """Jitted ``((value, outputs), grad)`` of the loss and the GD loop, cached per (apply, loss) so that
     runs of the same architecture compile once. The loop takes GD steps from ``carry.step`` until
     ``bounds.stop``, convergence or divergence (:class:`_Bounds`), and, with ``linearised``, the step of

@@ -3,7 +3,7 @@
 A node of a run's chain (namespace ``sweeps.<sweep>.<group>.<run>``) belongs to the task of that run, named
 ``<sweep>.<run>`` (``width_sweep.linear_m30_s0``: init -> train -> hessian run one after the other in
 one task); every other node (data generation, reporting, a group's or a sweep's node such as
-``sweeps.width_sweep.linear.collect_summaries`` or ``reporting.width_sweep.gather_results``) is a task of its own. The
+``sweeps.width_sweep.linear.collect_summaries`` or ``sweeps.width_sweep.gather_results``) is a task of its own. The
 DaskRunner runs each group as one Dask task; the RunByRunRunner runs the groups one after the other.
 """
 

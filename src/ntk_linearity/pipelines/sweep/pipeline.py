@@ -12,7 +12,7 @@ commit record). Each group copies its runs' committed summaries into one dataset
 groups and a collapsed group as one box however many runs it has. Those are the datasets' names; the
 nodes carry one more namespace, ``sweeps`` (:data:`~ntk_linearity.experiment.runs.SWEEPS_NAMESPACE`:
 ``sweeps.<sweep>.<group>.<run>.train_network``), so that kedro-viz's default view draws every sweep
-inside one box, with only the sweeps' summaries beside it. The sweep's only input is its
+inside one box, with only the sweeps' results beside it. The sweep's only input is its
 family's dataset (:attr:`~ntk_linearity.experiment.sweeps.SweepSpec.dataset`). The registered pipeline
 of a sweep is :func:`runs_pipeline` plus the sweep's gathering stage
 (:func:`ntk_linearity.pipelines.reporting.gather.gather_pipeline`), which reads only
