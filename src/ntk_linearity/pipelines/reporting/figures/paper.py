@@ -26,7 +26,7 @@ def delta_k_vs_width(runs: pd.DataFrame, table: pd.DataFrame) -> plt.Figure:
     if not linear.empty:
         floors = linear.groupby("width")[["delta_k_noise_floor", "kernel_float32_rounding"]].median()
         ax.plot(floors.index, floors["delta_k_noise_floor"].clip(lower=1e-12), "k--", lw=1,
-                label="noise floor of Delta K (float32 vs float64), linear output")
+                label="noise floor of ΔK (float32 vs float64), linear output")
         ax.plot(floors.index, floors["kernel_float32_rounding"], "k:", lw=1,
                 label="float32 rounding of K (floor of a naive difference)")
         below = linear[linear["delta_k"] <= linear["delta_k_noise_floor"]]
