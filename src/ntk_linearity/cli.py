@@ -6,8 +6,9 @@
   the runs of a sweep one at a time, so an interrupted ``kedro run`` loses at most the run in progress;
   ``--runner SequentialRunner`` gives Kedro's layer-by-layer order;
 * an error stops it with one line on the console (``Error: <what failed>: <why>``: a pipeline or
-  namespace that does not exist with Kedro's suggestion, a folder that cannot be written with its path
-  and cause); the traceback goes to :data:`ERROR_LOG` and, with ``--verbose`` or
+  namespace that does not exist with Kedro's suggestion or, for a sweep's namespace written without
+  its ``sweeps.`` prefix, the name it means (:func:`namespace_hint`), a folder that cannot be written
+  with its path and cause); the traceback goes to :data:`ERROR_LOG` and, with ``--verbose`` or
   ``NTK_VERBOSE=1``, to the console as well.
 
 Every other option is Kedro's.
@@ -23,10 +24,14 @@ from pathlib import Path
 import click
 from kedro.framework.cli.project import run as kedro_run
 
+from ntk_linearity.experiment.runs import SWEEPS_NAMESPACE
+
 DEFAULT_RUNNER = "ntk_linearity.execution.runners.RunByRunRunner"
 ERROR_LOG = Path("logs") / "last_error.log"  # under the project root (the working directory of `kedro run`)
 VERBOSE_ENV = "NTK_VERBOSE"
 DATASET_FAILURE = re.compile(r"Failed while (?:sav|load)\w* data (?:to|from) dataset .*?\)\.\s*")
+MISSING_NAMESPACES = "does not contain nodes with the following namespaces"
+NAMESPACE = re.compile(r"[A-Za-z_]\w*(\.\w+)*")
 
 
 class RunError(click.ClickException):
@@ -61,6 +66,17 @@ def _log_traceback(error: BaseException) -> Path | None:
     return ERROR_LOG
 
 
+def namespace_hint(error: BaseException, namespaces) -> str:
+    """For ``--namespaces`` naming no node: the sweeps' nodes are in ``sweeps.<sweep>[.<group>[.<run>]]``
+    (:data:`~ntk_linearity.experiment.runs.SWEEPS_NAMESPACE`), so suggest the names with that prefix."""
+    names = namespaces.split(",") if isinstance(namespaces, str) else list(namespaces or ())
+    wanted = [name for name in names if NAMESPACE.fullmatch(name) and name.split(".")[0] != SWEEPS_NAMESPACE]
+    if MISSING_NAMESPACES not in str(error) or not wanted:
+        return ""
+    return f"; a sweep's nodes are in sweeps.<sweep>: did you mean --namespaces " \
+           f"{','.join(f'{SWEEPS_NAMESPACE}.{name}' for name in wanted)}?"
+
+
 def _run(runner: str | None, verbose: bool = False, **options):
     try:
         return kedro_run.callback(runner=runner or DEFAULT_RUNNER, **options)
@@ -71,7 +87,8 @@ def _run(runner: str | None, verbose: bool = False, **options):
             raise
         log = _log_traceback(error)
         where = f"the traceback is in {log}" if log else "the traceback could not be written"
-        raise RunError(f"{one_line(error)} ({where}; --verbose or {VERBOSE_ENV}=1 shows it here)") from None
+        hint = namespace_hint(error, options.get("namespaces"))
+        raise RunError(f"{one_line(error)}{hint} ({where}; --verbose or {VERBOSE_ENV}=1 shows it here)") from None
 
 
 @click.group(name="ntk_linearity")

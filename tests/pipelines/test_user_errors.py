@@ -97,10 +97,13 @@ CLI_BAD = [
     (("--namespaces", "../../etc"), "Error: Pipeline does not contain nodes with the following namespaces: "
      "['../../etc']", "--verbose or NTK_VERBOSE=1"),
     (("--env", "../../outside_env"), "Error: the configuration environment '../../outside_env'", "is not a name"),
+    (("--namespaces", "width_sweep.linear"), "Error: Pipeline does not contain nodes with the following namespaces: "
+     "['width_sweep.linear']; a sweep's nodes are in sweeps.<sweep>: did you mean --namespaces "
+     "sweeps.width_sweep.linear?", "NTK_VERBOSE=1"),
 ]
 
 
-@pytest.mark.parametrize(("args", "start", "end"), CLI_BAD, ids=[c[0][0] for c in CLI_BAD])
+@pytest.mark.parametrize(("args", "start", "end"), CLI_BAD, ids=[f"{c[0][0]}={c[0][1]}" for c in CLI_BAD])
 def test_kedro_run_gives_one_line_without_a_traceback_and_leaves_data_alone(tmp_path, args, start, end):
     project = make_project(tmp_path)
     (tmp_path / "outside_env").mkdir()
