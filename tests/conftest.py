@@ -19,6 +19,9 @@ os.environ.setdefault("NTK_COMPILATION_CACHE", str(Path(__file__).resolve().pare
 # speed changes: the tests compare numbers to tolerances, or programs compiled the same way.
 QUICK_XLA_FLAG = "--xla_backend_optimization_level=0"
 os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS", ""), QUICK_XLA_FLAG]))
+# The package sets LAPACK's threads on import (one, as in a Dask worker): import it before any test module
+# imports NumPy, so that the in-process runs compute as `kedro run` and the Dask workers do.
+import ntk_linearity  # noqa: E402,F401
 
 
 import sys  # noqa: E402
@@ -29,10 +32,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """For pytest-xdist's ``--dist loadgroup`` (``make test``): the tests that share the session's
     ``tiny_project`` form one group, run first (its ``kedro run`` is the longest piece of the suite), and
-    every other test runs with the rest of its module, so that each fixture is set up once."""
+    every other test runs with the rest of its module, so that each fixture is set up once. Without
+    pytest-xdist (``-p no:xdist``) the tests keep their order and get no group marker."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
     def uses_tiny_project(item: pytest.Item) -> bool:
         return "tiny_project" in getattr(item, "fixturenames", ())
 
