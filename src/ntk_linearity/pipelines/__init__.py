@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Callable
 
 from kedro.pipeline import Pipeline
@@ -14,6 +15,11 @@ from ntk_linearity.experiment.runs import SWEEPS_NAMESPACE
 # run's files by its ledger (ntk_linearity.provenance.ledger.RUN_FILES, RUN_COMMIT, BALL_FILE), the copies
 # of a group's and a sweep's committed summaries too (SUMMARIES). Reporting reads one dataset of each
 # sweep, ``<sweep>.results`` (ntk_linearity.pipelines.reporting.gather).
+
+# The sweeps' nodes are inside the namespace ``sweeps`` while their datasets keep their own dotted names
+# (:func:`inside_sweeps`), on purpose; Kedro warns about such names on every `kedro run` and `kedro viz`.
+warnings.filterwarnings("ignore", message="One or more dataset names contain '.' characters",
+                        category=UserWarning, module="kedro.pipeline.node")
 
 
 def bind(func: Callable, **settings) -> Callable:
