@@ -24,9 +24,16 @@ os.environ["XLA_FLAGS"] = " ".join(filter(None, [os.environ.get("XLA_FLAGS", "")
 import ntk_linearity  # noqa: E402,F401
 
 
+import signal  # noqa: E402
 import sys  # noqa: E402
 
 import pytest  # noqa: E402
+
+# A suite started in the background of a non-interactive shell (`make test &`, `nohup`) inherits SIGINT
+# ignored, and so would every `kedro run` it starts (Python keeps an ignored SIGINT ignored), which the
+# Ctrl-C tests need delivered. A handler of this process resets to the default in its children.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "pipelines"))
 
